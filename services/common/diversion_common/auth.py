@@ -1,0 +1,57 @@
+"""Bearer API keys checked against a service's own client table, as scoped dependencies."""
+
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from diversion_common.credentials import ClientFields, Principal, Role, key_matches, parse_key
+from diversion_common.problems import Forbidden, Unauthenticated
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key issued with `diversion-link clients create`, sent as a bearer token.",
+)
+
+
+def authenticate(session: Session, client_table: type[ClientFields], key: str | None) -> Principal:
+    parsed = parse_key(key) if key else None
+    if parsed is None:
+        raise Unauthenticated()
+    client_id, secret = parsed
+    client = session.get(client_table, client_id)
+    if client is None or client.revoked_at is not None or not key_matches(secret, client.key_hash):
+        raise Unauthenticated()
+    return Principal(
+        client_id=client.id,
+        name=client.name,
+        role=Role(client.role),
+        force=client.force,
+        provider_id=client.provider_id,
+    )
+
+
+def role_dependency(
+    client_table: type[ClientFields],
+    get_session: Callable[..., Iterator[Session]],
+    *roles: Role,
+) -> Callable[..., Any]:
+    """A FastAPI dependency that admits only credentials of the given roles."""
+
+    def require_role(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        session: Annotated[Session, Depends(get_session)],
+    ) -> Principal:
+        principal = authenticate(session, client_table, credentials.credentials if credentials else None)
+        request.state.client_id = str(principal.client_id)
+        if principal.role not in roles:
+            raise Forbidden()
+        return principal
+
+    require_role.__name__ = "require_" + "_or_".join(role.value for role in roles)
+    return require_role

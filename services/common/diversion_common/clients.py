@@ -1,0 +1,75 @@
+"""Issuing, listing and revoking API credentials in a service's client table."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from diversion_common.credentials import ClientFields, Role, new_key
+from diversion_common.database import utcnow
+from diversion_common.reference import FORCES
+
+
+class ClientError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    client_id: uuid.UUID
+    api_key: str
+
+
+def create_client(
+    session: Session,
+    table: type[ClientFields],
+    *,
+    name: str,
+    role: Role,
+    force: str | None = None,
+    provider_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    key_hash: str | None = None,
+) -> IssuedCredential:
+    """Create a client; the key is returned once and only its hash is stored.
+
+    ``client_id`` and ``key_hash`` let one credential be registered in both
+    services (an admin), without the key itself ever being stored.
+    """
+    if role is Role.police and force not in FORCES:
+        raise ClientError(f"a police client needs --force, one of: {', '.join(FORCES)}")
+    if role is not Role.police and force is not None:
+        raise ClientError("only police clients belong to a force")
+    if role is Role.provider and provider_id is None:
+        raise ClientError("a provider client needs --provider-id")
+    client_id = client_id or uuid.uuid4()
+    api_key, fresh_hash = new_key(client_id)
+    session.add(
+        table(
+            id=client_id,
+            name=name,
+            role=role.value,
+            force=force,
+            provider_id=provider_id,
+            key_hash=key_hash or fresh_hash,
+        )
+    )
+    session.commit()
+    return IssuedCredential(client_id=client_id, api_key=api_key)
+
+
+def list_clients(session: Session, table: type[ClientFields]) -> list[ClientFields]:
+    return list(session.scalars(select(table).order_by(table.created_at)))  # type: ignore[arg-type]
+
+
+def revoke_client(session: Session, table: type[ClientFields], client_id: uuid.UUID) -> bool:
+    client = session.get(table, client_id)
+    if client is None:
+        return False
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+        session.commit()
+    return True

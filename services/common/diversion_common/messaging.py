@@ -1,0 +1,323 @@
+"""The transactional outbox and the de-duplicating inbox between our services.
+
+A service writes the messages it must send in the same transaction as the
+change that causes them (``enqueue``). A relay thread sends them afterwards,
+with retries, to the other service's ``/internal/v1/messages`` endpoint, where
+``InboxFields`` rows make a repeat change nothing. A crash between commit and
+send loses nothing: the row is still there and its lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field as PydanticField, ValidationError
+from sqlalchemy import JSON, Column, DateTime, Engine, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
+
+from diversion_common.database import as_utc, is_sqlite, utcnow
+from diversion_common.problems import FieldError, ValidationFailed, pointer_for
+
+log = logging.getLogger("diversion.outbox")
+
+
+class MessageEnvelope(BaseModel):
+    """What travels between the services."""
+
+    id: uuid.UUID
+    topic: str = PydanticField(max_length=100, examples=["case.routing_requested"])
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class MessageReceipt(BaseModel):
+    id: uuid.UUID
+    duplicate: bool
+
+
+class OutboxFields(SQLModel):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    topic: str = Field(max_length=100)
+    aggregate_id: uuid.UUID = Field(index=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+    available_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    attempts: int = 0
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class InboxFields(SQLModel):
+    message_id: uuid.UUID = Field(primary_key=True)
+    topic: str = Field(max_length=100)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+# --- waking the relay promptly after a commit -------------------------------
+
+_wake_events: dict[str, threading.Event] = {}
+_SESSION_KEY = "outbox_tables_written"
+
+
+def enqueue(session: Session, row: OutboxFields) -> None:
+    """Add an outbox row to the caller's transaction; the relay wakes on commit."""
+    session.add(row)
+    session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    for table in session.info.pop(_SESSION_KEY, ()):
+        wake = _wake_events.get(table)
+        if wake is not None:
+            wake.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_writes(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
+
+
+# --- the relay ---------------------------------------------------------------
+
+Sender = Callable[[MessageEnvelope], None]
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
+    """Send envelopes to another service's internal inbox over authenticated HTTP."""
+    client = httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+
+    def send(envelope: MessageEnvelope) -> None:
+        try:
+            response = client.post(
+                "/internal/v1/messages",
+                content=envelope.model_dump_json(),
+                headers={"Content-Type": "application/json", "X-Correlation-ID": str(envelope.aggregate_id)},
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(type(exc).__name__) from exc
+        if response.status_code >= 300:
+            retry_after = response.headers.get("Retry-After")
+            raise DeliveryFailed(
+                f"HTTP {response.status_code}",
+                float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+
+    return send
+
+
+def backoff_seconds(attempts: int, base: float = 0.5, cap: float = 300.0) -> float:
+    """Exponential back-off with full jitter."""
+    return random.uniform(0, min(cap, base * 2 ** max(attempts - 1, 0)))
+
+
+class OutboxRelay:
+    """Sends a service's outbox rows, in order per aggregate, until each is sent.
+
+    Rows are claimed with a lease (``available_at`` pushed forward) in a short
+    transaction, sent outside any transaction, then marked. A relay killed
+    mid-send leaves a claimed row whose lease expires, so another relay (or
+    the same after restart) sends it again; the receiver's inbox drops the repeat.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        table: type[OutboxFields],
+        send: Sender,
+        *,
+        poll_interval: float = 1.0,
+        lease_seconds: float = 30.0,
+        batch_size: int = 50,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.send = send
+        self.poll_interval = poll_interval
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+        self._wake = _wake_events.setdefault(table.__tablename__, threading.Event())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one pass, usable directly in tests --
+    def claim_due(self) -> list[MessageEnvelope]:
+        table = self.table
+        now = utcnow()
+        with Session(self.engine) as session:
+            query = (
+                select(table)
+                .where(table.sent_at.is_(None), table.available_at <= now)  # type: ignore[union-attr,attr-defined]
+                .order_by(table.created_at)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            if not is_sqlite(str(self.engine.url)):
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            # A message must not overtake an earlier unsent one for the same aggregate.
+            blocked = self._aggregates_with_earlier_unsent(session, rows)
+            envelopes = []
+            for row in rows:
+                if row.aggregate_id in blocked:
+                    continue
+                blocked.add(row.aggregate_id)
+                row.available_at = now + self.lease
+                envelopes.append(
+                    MessageEnvelope(
+                        id=row.id,
+                        topic=row.topic,
+                        aggregate_id=row.aggregate_id,
+                        payload=row.payload,
+                        created_at=row.created_at,
+                    )
+                )
+            session.commit()
+        return envelopes
+
+    def _aggregates_with_earlier_unsent(self, session: Session, rows: list[Any]) -> set[uuid.UUID]:
+        if not rows:
+            return set()
+        table = self.table
+        ids = {row.aggregate_id for row in rows}
+        earliest = {}
+        for row in rows:
+            earliest.setdefault(row.aggregate_id, row.created_at)
+        query = select(table.aggregate_id, table.created_at).where(  # type: ignore[call-overload]
+            table.sent_at.is_(None),  # type: ignore[union-attr]
+            table.aggregate_id.in_(ids),  # type: ignore[attr-defined]
+            table.available_at > utcnow(),
+        )
+        return {
+            aggregate_id
+            for aggregate_id, created_at in session.execute(query)
+            if as_utc(created_at) < as_utc(earliest[aggregate_id])
+        }
+
+    def relay_once(self) -> int:
+        """Send what is due; return how many were sent."""
+        sent = 0
+        for envelope in self.claim_due():
+            try:
+                self.send(envelope)
+            except DeliveryFailed as failure:
+                self._mark_failed(envelope.id, failure)
+                continue
+            self._mark_sent(envelope.id)
+            sent += 1
+        return sent
+
+    def _mark_sent(self, message_id: uuid.UUID) -> None:
+        with Session(self.engine) as session:
+            session.execute(
+                update(self.table)
+                .where(self.table.id == message_id)  # type: ignore[arg-type]
+                .values(sent_at=utcnow(), attempts=self.table.attempts + 1, last_error=None)
+            )
+            session.commit()
+
+    def _mark_failed(self, message_id: uuid.UUID, failure: DeliveryFailed) -> None:
+        with Session(self.engine) as session:
+            row = session.get(self.table, message_id)
+            if row is None or row.sent_at is not None:
+                return
+            row.attempts += 1
+            delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(row.attempts)
+            row.available_at = utcnow() + timedelta(seconds=delay)
+            row.last_error = failure.reason[:500]
+            session.commit()
+        log.warning("outbox send failed", extra={"message_id": str(message_id), "reason": failure.reason})
+
+    # -- the background loop --
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"relay-{self.table.__tablename__}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.relay_once() > 0
+            except Exception as exc:  # the loop must outlive a database hiccup
+                log.error("outbox relay pass failed", extra={"error_type": type(exc).__name__})
+                busy = False
+            if not busy:
+                self._wake.wait(self.poll_interval)
+
+
+def record_inbox(session: Session, row: InboxFields) -> bool:
+    """Record a received message id; False when it was seen before (a repeat)."""
+    if session.get(type(row), row.message_id) is not None:
+        return False
+    session.add(row)
+    session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class TopicHandler:
+    """How a receiving service applies one topic: its payload's shape and the effect."""
+
+    payload: type[BaseModel]
+    apply: Callable[[Session, Any], None]
+
+
+def receive_message(
+    session: Session,
+    inbox_table: type[InboxFields],
+    envelope: MessageEnvelope,
+    handlers: dict[str, TopicHandler],
+) -> MessageReceipt:
+    """Handle a message once: its id and its effects commit together."""
+    handler = handlers.get(envelope.topic)
+    if handler is None:
+        raise ValidationFailed(errors=[FieldError(pointer="/topic", detail="is not a topic this service handles")])
+    try:
+        payload = handler.payload.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            errors=[FieldError(pointer="/payload" + pointer_for(e["loc"]), detail=e["msg"]) for e in exc.errors()]
+        ) from None
+    if not record_inbox(session, inbox_table(message_id=envelope.id, topic=envelope.topic)):
+        return MessageReceipt(id=envelope.id, duplicate=True)
+    handler.apply(session, payload)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same message arrived twice at once and the other copy committed first.
+        session.rollback()
+        if session.get(inbox_table, envelope.id) is None:
+            raise
+        return MessageReceipt(id=envelope.id, duplicate=True)
+    return MessageReceipt(id=envelope.id, duplicate=False)

@@ -1,0 +1,248 @@
+"""RFC 9457 problem responses: one exception base class, one set of handlers.
+
+Every error a service raises on purpose is a ``Problem``; everything else that
+escapes becomes a bare 500 problem. Messages never carry request values, so no
+personal data can leak through an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://diversion-link.example/problems/"
+
+log = logging.getLogger("diversion.problems")
+
+
+class FieldError(BaseModel):
+    """One offending field, as a JSON pointer into the request."""
+
+    pointer: str = Field(examples=["/subject/date_of_birth"])
+    detail: str
+
+
+class ProblemDetails(BaseModel):
+    type: str = Field(examples=[PROBLEM_TYPE_BASE + "validation-failed"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    existing: str | None = Field(
+        default=None, description="Location of the existing resource, for conflicts."
+    )
+
+
+class Problem(Exception):
+    """Base class of every error a service raises for a client to see."""
+
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = [e.model_dump() for e in self.errors]
+        body.update({k: v for k, v in self.extra.items() if v is not None})
+        return body
+
+
+class ValidationFailed(Problem):
+    status = 422
+    slug = "validation-failed"
+    title = "The request is not valid"
+
+
+class MalformedRequest(Problem):
+    status = 400
+    slug = "malformed-request"
+    title = "The request body is not well-formed JSON"
+
+
+class Unauthenticated(Problem):
+    status = 401
+    slug = "unauthenticated"
+    title = "Missing or invalid credentials"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    status = 403
+    slug = "forbidden"
+    title = "This credential may not do that"
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+    title = "No such resource"
+
+
+class Conflict(Problem):
+    status = 409
+    slug = "conflict"
+    title = "The request conflicts with the current state"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    slug = "payload-too-large"
+    title = "The request body is too large"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "The request body must be application/json"
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    slug = "service-unavailable"
+    title = "The service cannot answer right now"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        problem.to_body(instance),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def pointer_for(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Turn a pydantic error location into a JSON pointer into the request part."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        source = parts.pop(0)
+        prefix = "" if source == "body" else f"#{source}"
+    else:
+        prefix = ""
+    # Union and function validators add their own names to the location.
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    return prefix + "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+_SAFE_CONTEXT_KEYS = ("expected", "max_length", "min_length", "ge", "le", "gt", "lt", "pattern")
+
+
+def describe_error(error: dict[str, Any]) -> str:
+    # pydantic messages describe the rule, never the value; the raw input is dropped.
+    return str(error.get("msg", "invalid value"))
+
+
+async def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(MalformedRequest(), request)
+    field_errors = [
+        FieldError(pointer=pointer_for(e.get("loc", ())), detail=describe_error(e)) for e in errors
+    ]
+    return problem_response(
+        ValidationFailed(f"{len(field_errors)} field(s) are not valid", errors=field_errors), request
+    )
+
+
+async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request)
+
+
+_HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+class _HttpProblem(Problem):
+    def __init__(self, status: int, detail: str | None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = f"http-{status}"
+        self.title = detail or "HTTP error"
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        problem: Problem = _HttpProblem(405, "Method not allowed")
+        problem.headers = dict(exc.headers or {})
+    elif exc.status_code in _HTTP_STATUS_PROBLEMS:
+        problem = _HTTP_STATUS_PROBLEMS[exc.status_code]()
+    else:
+        problem = _HttpProblem(exc.status_code, str(exc.detail) if exc.detail else None)
+    return problem_response(problem, request)
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Log the exception type only: its message could carry request data.
+    log.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+    return problem_response(Problem(), request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(Problem, _problem_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given problem statuses."""
+    descriptions = {
+        400: "Malformed JSON",
+        401: "Missing or invalid credentials",
+        403: "The credential's role may not call this",
+        404: "No such resource visible to the caller",
+        409: "Conflicts with the current state or an existing resource",
+        413: "Body too large",
+        415: "Body is not application/json",
+        422: "The request is not valid; each offending field is named",
+        503: "Temporarily unavailable",
+    }
+    return {
+        status: {
+            "description": descriptions.get(status, "Problem"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        }
+        for status in statuses
+    }

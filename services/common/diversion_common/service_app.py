@@ -1,0 +1,55 @@
+"""The parts every service's FastAPI app has: problems, limits, ids, logging, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from diversion_common.observability import RequestContextMiddleware, configure_logging
+from diversion_common.problems import ProblemDetails, install_problem_handlers
+from diversion_common.request_limits import RequestLimitsMiddleware
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], Any],
+    max_body_bytes: int,
+    log_level: str,
+) -> FastAPI:
+    configure_logging(log_level)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=name)
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["ProblemDetails"] = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schemas["ProblemDetails"].pop("$defs", {}))
+            # FastAPI documents its own 422 shape; ours is the problem document.
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    response = operation.get("responses", {}).get("422")
+                    if response and "application/json" in response.get("content", {}):
+                        response["content"] = {
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+                        }
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,14 @@
+"""Who may call referral_api: one dependency per kind of caller."""
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from diversion_common.auth import role_dependency
+from diversion_common.credentials import Principal, Role
+from referral_api.clients.tables import Client
+from referral_api.db import get_session
+
+PoliceSystem = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police))]
+YouthJusticeUnit = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.yju))]
+GatewayService = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.service))]

@@ -1,0 +1,111 @@
+"""Police systems' endpoints: refer, read, list and withdraw their own force's cases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime
+from sqlmodel import Session
+
+from diversion_common.observability import request_id_var
+from diversion_common.problems import problem_responses
+from referral_api.auth import PoliceSystem
+from referral_api.cases import service
+from referral_api.cases.lifecycle import CaseStatus
+from referral_api.cases.schemas import CaseDetail, CasePage, CasePublic, ReferralCreate, WithdrawRequest
+from referral_api.db import get_session
+
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+
+DbSession = Annotated[Session, Depends(get_session)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A retry with the same key and body gets the original answer.",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CasePublic,
+    summary="Refer a person found in possession",
+    responses={
+        201: {"headers": {"Location": {"description": "The case", "schema": {"type": "string"}}}},
+        **problem_responses(400, 401, 403, 409, 413, 415, 422),
+    },
+)
+def create_referral(
+    referral: ReferralCreate,
+    principal: PoliceSystem,
+    session: DbSession,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict:
+    result = service.submit_referral(
+        session,
+        principal,
+        referral,
+        idempotency_key=idempotency_key,
+        clock_skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
+    )
+    response.headers["Location"] = service.case_location(result.case_id)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.body
+
+
+@router.get(
+    "",
+    response_model=CasePage,
+    summary="List this force's cases, oldest change first",
+    responses=problem_responses(401, 403, 422),
+)
+def list_referrals(
+    principal: PoliceSystem,
+    session: DbSession,
+    status: CaseStatus | None = None,
+    updated_since: Annotated[AwareDatetime | None, Query(description="Only cases changed at or after this time.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> CasePage:
+    return service.list_cases(
+        session,
+        principal,
+        status=status,
+        updated_since=updated_since,
+        cursor=cursor,
+        limit=limit,
+        request_id=request_id_var.get(),
+    )
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseDetail,
+    summary="Read one of this force's cases with its history",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_referral(case_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> CaseDetail:
+    return service.read_case(session, principal, case_id, request_id_var.get())
+
+
+@router.post(
+    "/{case_id}/withdraw",
+    response_model=CaseDetail,
+    summary="Withdraw a referral",
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def withdraw_referral(
+    case_id: uuid.UUID, body: WithdrawRequest, principal: PoliceSystem, session: DbSession
+) -> CaseDetail:
+    return service.withdraw_case(session, principal, case_id, body)

@@ -1,0 +1,188 @@
+"""The shapes police systems send and receive."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from diversion_common.reference import DistrictCode
+from referral_api.cases.lifecycle import CaseStatus, Pathway
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
+Postcode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DrugClass(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    not_stated = "not_stated"
+
+
+class Ethnicity(StrEnum):
+    """Self-defined ethnicity, the police 18+1 codes (ONS 2011 categories plus not stated)."""
+
+    A1 = "A1"  # Asian or Asian British: Indian
+    A2 = "A2"  # Asian or Asian British: Pakistani
+    A3 = "A3"  # Asian or Asian British: Bangladeshi
+    A4 = "A4"  # Asian or Asian British: Chinese
+    A9 = "A9"  # Asian or Asian British: any other Asian background
+    B1 = "B1"  # Black or Black British: Caribbean
+    B2 = "B2"  # Black or Black British: African
+    B9 = "B9"  # Black or Black British: any other Black background
+    M1 = "M1"  # Mixed: White and Black Caribbean
+    M2 = "M2"  # Mixed: White and Black African
+    M3 = "M3"  # Mixed: White and Asian
+    M9 = "M9"  # Mixed: any other mixed background
+    O2 = "O2"  # Other ethnic group: Arab
+    O9 = "O9"  # Other ethnic group: any other
+    W1 = "W1"  # White: British
+    W2 = "W2"  # White: Irish
+    W3 = "W3"  # White: Gypsy or Irish Traveller
+    W9 = "W9"  # White: any other White background
+    NS = "NS"  # Not stated
+
+
+class ContactMethod(StrEnum):
+    phone = "phone"
+    sms = "sms"
+    email = "email"
+    letter = "letter"
+
+
+class Drug(Strict):
+    name: Text = Field(examples=["cannabis"])
+    drug_class: DrugClass = Field(alias="class", examples=["B"])
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Encounter(Strict):
+    occurred_at: AwareDatetime = Field(description="When the drugs were found (with a UTC offset).")
+    district: DistrictCode = Field(description="One of the reference districts of the scheme.")
+    postcode: Postcode | None = None
+
+
+class Officer(Strict):
+    collar_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,10}$")] = Field(examples=["TV4521"])
+    name: Text
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class Address(Strict):
+    line1: Text
+    line2: Text | None = None
+    town: Text
+    postcode: Postcode
+
+
+class ContactPreferences(Strict):
+    preferred_method: ContactMethod = ContactMethod.phone
+    out_of_hours_appointments: bool = Field(
+        default=False, description="The person asked for appointments outside office hours."
+    )
+
+
+class Subject(Strict):
+    given_name: Text
+    family_name: Text
+    date_of_birth: date
+    sex: Sex
+    ethnicity: Ethnicity = Field(description="Self-defined ethnicity, 18+1 code.")
+    address: Address
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    contact_preferences: ContactPreferences = Field(default_factory=ContactPreferences)
+
+
+class Guardian(Strict):
+    name: Text
+    relationship: Text = Field(examples=["mother"])
+    phone: Phone | None = None
+    email: EmailStr | None = None
+
+
+class Checks(Strict):
+    identity_confirmed: bool
+    pnc_checked: bool
+    niche_checked: bool
+    guardian_contacted: bool = False
+
+
+class ReferralCreate(Strict):
+    """A police force's referral of one person for one encounter."""
+
+    police_reference: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9/_-]{3,40}$")
+    ] = Field(description="The force's own occurrence reference; unique per force.", examples=["43/12345/26"])
+    encounter: Encounter
+    drugs: list[Drug] = Field(min_length=1, max_length=10)
+    body_worn_video_reference: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+    ] | None = Field(default=None, description="Required for adults (18+ on the encounter date).")
+    officer: Officer
+    subject: Subject
+    guardian: Guardian | None = Field(default=None, description="Required for under-18s.")
+    checks: Checks
+    previous_diversions: int = Field(ge=0, le=100, description="Previous drug diversions of this person.")
+    consent_to_share: bool = Field(description="Consent to share with the treatment provider; must be true.")
+
+
+class HistoryEntry(BaseModel):
+    status: CaseStatus
+    event: str
+    at: datetime
+    reason: str | None = None
+
+
+class CasePublic(BaseModel):
+    """A case as the force that referred it sees it."""
+
+    id: uuid.UUID
+    police_reference: str
+    force: str
+    status: CaseStatus
+    pathway: Pathway
+    district: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseDetail(CasePublic):
+    history: list[HistoryEntry]
+
+
+class CasePage(BaseModel):
+    items: list[CasePublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class WithdrawalReason(StrEnum):
+    charged_instead = "charged_instead"
+    submitted_in_error = "submitted_in_error"
+    duplicate = "duplicate"
+    not_eligible = "not_eligible"
+    other = "other"
+
+
+class WithdrawRequest(Strict):
+    reason: WithdrawalReason
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None

@@ -1,0 +1,81 @@
+"""Cases, their history, who read them, and the idempotency records of intake."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, UniqueConstraint
+from sqlmodel import Field
+
+from diversion_common.database import utcnow
+from referral_api.db import ReferralTable
+
+TIMESTAMP = DateTime(timezone=True)
+
+
+class Case(ReferralTable, table=True):
+    __tablename__ = "referral_cases"
+    __table_args__ = (
+        UniqueConstraint("force", "police_reference", name="uq_referral_cases_force_reference"),
+        Index("ix_referral_cases_force_updated", "force", "updated_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    force: str = Field(max_length=60)
+    police_reference: str = Field(max_length=40)
+    status: str = Field(max_length=40, index=True)
+    pathway: str = Field(max_length=40)
+    district: str = Field(max_length=60)
+    encounter_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    previous_diversions: int
+    # Reporting facts kept apart from the referral document, so aggregates need no personal data.
+    age_at_encounter: int
+    sex: str = Field(max_length=20)
+    ethnicity: str = Field(max_length=4)
+    out_of_hours_wanted: bool
+    referral: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: uuid.UUID
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class CaseHistory(ReferralTable, table=True):
+    __tablename__ = "referral_case_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=Column(ForeignKey("referral_cases.id"), nullable=False, index=True))
+    from_status: str | None = Field(default=None, max_length=40)
+    to_status: str = Field(max_length=40)
+    event: str = Field(max_length=60)
+    actor_client_id: uuid.UUID | None = None
+    reason: str | None = Field(default=None, max_length=600)
+    at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class CaseAccess(ReferralTable, table=True):
+    """Every read of a case, by which client, so each read is attributable."""
+
+    __tablename__ = "referral_case_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: uuid.UUID = Field(index=True)
+    client_id: uuid.UUID = Field(index=True)
+    action: str = Field(max_length=40)
+    request_id: str | None = Field(default=None, max_length=128)
+    at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class IdempotencyRecord(ReferralTable, table=True):
+    """The first answer to a keyed POST, replayed to a retry with the same key and body."""
+
+    __tablename__ = "referral_idempotency"
+
+    client_id: uuid.UUID = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response_body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    case_id: uuid.UUID
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]

@@ -1,0 +1,25 @@
+"""referral_api's own tables live in their own metadata, apart from the gateway's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import registry
+from sqlmodel import Session, SQLModel
+
+
+class ReferralTable(SQLModel, registry=registry()):
+    """Base of every referral_api table."""
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def import_all_tables() -> None:
+    """Import every table module so the metadata is complete (Alembic, tests)."""
+    import referral_api.cases.tables  # noqa: F401
+    import referral_api.clients.tables  # noqa: F401
+    import referral_api.messaging.tables  # noqa: F401

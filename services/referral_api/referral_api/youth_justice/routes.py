@@ -1,0 +1,46 @@
+"""The Youth Justice Unit's endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import Session
+
+from diversion_common.observability import request_id_var
+from diversion_common.problems import problem_responses
+from referral_api.auth import YouthJusticeUnit
+from referral_api.cases.lifecycle import CaseStatus
+from referral_api.db import get_session
+from referral_api.youth_justice import service
+from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage
+
+router = APIRouter(prefix="/v1/yju/referrals", tags=["youth justice"])
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+@router.get("", response_model=YjuCasePage, summary="Young people's cases sent to the YJU", responses=problem_responses(401, 403, 422))
+def list_yju_cases(
+    principal: YouthJusticeUnit,
+    session: DbSession,
+    status: CaseStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> YjuCasePage:
+    return service.list_cases(session, principal, status=status, cursor=cursor, limit=limit, request_id=request_id_var.get())
+
+
+@router.get("/{case_id}", response_model=YjuCaseDetail, summary="Read a case sent to the YJU", responses=problem_responses(401, 403, 404, 422))
+def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseDetail:
+    return service.read_case(session, principal, case_id, request_id_var.get())
+
+
+@router.post(
+    "/{case_id}/decision",
+    response_model=YjuCaseDetail,
+    summary="Record the YJU's decision: divert, or decline to the traditional pathway",
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+)
+def decide_yju_case(case_id: uuid.UUID, body: DecisionRequest, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseDetail:
+    return service.decide(session, principal, case_id, body)

@@ -1,0 +1,76 @@
+"""The Youth Justice Unit decides on young people with a previous diversion."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session
+
+from diversion_common.credentials import Principal
+from diversion_common.messaging import enqueue
+from diversion_common.problems import NotFound
+from referral_api.cases import service as cases
+from referral_api.cases.lifecycle import CaseEvent, CaseStatus, Pathway
+from referral_api.cases.outgoing import routing_requested
+from referral_api.cases.tables import Case
+from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage, YjuDecision
+
+
+def _sent_to_yju():
+    # Only young people with a previous diversion go to the YJU; nothing about adults.
+    return and_(Case.pathway == Pathway.youth_community_resolution.value, Case.previous_diversions > 0)
+
+
+def _yju_case(session: Session, case_id: uuid.UUID) -> Case:
+    case = session.scalars(select(Case).where(Case.id == case_id, _sent_to_yju())).first()
+    if case is None:
+        raise NotFound("no such referral for the Youth Justice Unit")
+    return case
+
+
+def _detail(session: Session, case: Case) -> YjuCaseDetail:
+    return YjuCaseDetail(
+        **cases.to_detail(session, case).model_dump(),
+        previous_diversions=case.previous_diversions,
+        referral=case.referral,
+    )
+
+
+def list_cases(
+    session: Session, principal: Principal, *, status: CaseStatus | None, cursor: str | None, limit: int, request_id: str | None
+) -> YjuCasePage:
+    query = select(Case).where(_sent_to_yju())
+    if status is not None:
+        query = query.where(Case.status == status.value)
+    if cursor is not None:
+        after_updated, after_id = cases.decode_cursor(cursor)
+        query = query.where(
+            or_(Case.updated_at > after_updated, and_(Case.updated_at == after_updated, Case.id > after_id))  # type: ignore[arg-type,operator]
+        )
+    rows = list(session.scalars(query.order_by(Case.updated_at, Case.id).limit(limit + 1)))  # type: ignore[arg-type]
+    page, more = rows[:limit], len(rows) > limit
+    cases.record_access(session, principal, [c.id for c in page], "yju-list", request_id)
+    session.commit()
+    return YjuCasePage(
+        items=[cases.to_public(c) for c in page], next_cursor=cases.encode_cursor(page[-1]) if more else None
+    )
+
+
+def read_case(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> YjuCaseDetail:
+    case = _yju_case(session, case_id)
+    cases.record_access(session, principal, [case.id], "yju-read", request_id)
+    detail = _detail(session, case)
+    session.commit()
+    return detail
+
+
+def decide(session: Session, principal: Principal, case_id: uuid.UUID, request: DecisionRequest) -> YjuCaseDetail:
+    case = _yju_case(session, case_id)
+    event = CaseEvent.yju_approved if request.decision is YjuDecision.divert else CaseEvent.yju_declined
+    cases.apply_event(session, case, event, principal.client_id, request.note)
+    if event is CaseEvent.yju_approved:
+        enqueue(session, routing_requested(case))
+    detail = _detail(session, case)
+    session.commit()
+    return detail
