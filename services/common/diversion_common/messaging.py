@@ -50,7 +50,7 @@ class OutboxFields(SQLModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     topic: str = Field(max_length=100)
     aggregate_id: uuid.UUID = Field(index=True)
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(sa_type=JSON)  # type: ignore[call-overload]
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
     available_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     attempts: int = 0

@@ -7,10 +7,9 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
-from sqlalchemy.engine import create_engine
+from sqlalchemy import MetaData
 
-from diversion_common.database import is_sqlite, normalise_url
+from diversion_common.database import is_sqlite, make_engine, normalise_url
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,7 +45,7 @@ def run_environment(service: str, metadata: MetaData, url_from_settings: str) ->
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, **options)
         with context.begin_transaction():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from diversion_common.database import make_engine
+from diversion_common.messaging import OutboxFields, OutboxRelay, http_sender
 from diversion_common.observability import RequestContextMiddleware, configure_logging
 from diversion_common.problems import ProblemDetails, install_problem_handlers
 from diversion_common.request_limits import RequestLimitsMiddleware
@@ -53,3 +56,32 @@ def create_service_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def engine_and_relay_lifespan(
+    database_url: str,
+    outbox_table: type[OutboxFields],
+    *,
+    peer_url: str,
+    peer_api_key: str | None,
+    poll_seconds: float,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the service's engine and, when it has a key for its peer, run its outbox relay."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(database_url)
+        app.state.engine = engine
+        relay = None
+        if peer_api_key:
+            relay = OutboxRelay(engine, outbox_table, http_sender(peer_url, peer_api_key), poll_interval=poll_seconds)
+            relay.start()
+        app.state.relay = relay
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
+            engine.dispose()
+
+    return lifespan

@@ -11,4 +11,3 @@ from referral_api.db import get_session
 
 PoliceSystem = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police))]
 YouthJusticeUnit = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.yju))]
-GatewayService = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.service))]

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from diversion_common.database import make_engine
-from diversion_common.messaging import OutboxRelay, http_sender
-from diversion_common.service_app import create_service_app
+from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from referral_api.cases.routes import router as cases_router
 from referral_api.config import Settings
 from referral_api.messaging.routes import router as messaging_router
@@ -19,31 +14,17 @@ from referral_api.youth_justice.routes import router as youth_justice_router
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
-        app.state.engine = engine
-        relay = None
-        if settings.gateway_api_key:
-            relay = OutboxRelay(
-                engine,
-                OutboxMessage,
-                http_sender(settings.gateway_url, settings.gateway_api_key),
-                poll_interval=settings.relay_poll_seconds,
-            )
-            relay.start()
-        app.state.relay = relay
-        yield
-        if relay is not None:
-            relay.stop()
-        engine.dispose()
-
     app = create_service_app(
         name="referral_api",
         title="Diversion Link referral API",
         description="Police systems refer people found in possession of drugs; the case's status and history live here.",
-        lifespan=lifespan,
+        lifespan=engine_and_relay_lifespan(
+            settings.database_url,
+            OutboxMessage,
+            peer_url=settings.gateway_url,
+            peer_api_key=settings.gateway_api_key,
+            poll_seconds=settings.relay_poll_seconds,
+        ),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
     )

@@ -1,25 +1,17 @@
 """The internal inbox: messages from the provider gateway."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-from sqlmodel import Session
-
-from diversion_common.messaging import MessageEnvelope, MessageReceipt, receive_message
-from diversion_common.problems import problem_responses
-from referral_api.auth import GatewayService
+from diversion_common.auth import role_dependency
+from diversion_common.credentials import Role
+from diversion_common.inbox_routes import inbox_router
+from referral_api.clients.tables import Client
 from referral_api.db import get_session
 from referral_api.messaging.handlers import HANDLERS
 from referral_api.messaging.tables import InboxMessage
 
-router = APIRouter(prefix="/internal/v1", tags=["internal"])
-
-
-@router.post(
-    "/messages",
-    response_model=MessageReceipt,
-    summary="Receive a message from the provider gateway (applied at most once)",
-    responses=problem_responses(400, 401, 403, 413, 415, 422),
+router = inbox_router(
+    sender="the provider gateway",
+    caller=role_dependency(Client, get_session, Role.service),
+    get_session=get_session,
+    inbox_table=InboxMessage,
+    handlers=HANDLERS,
 )
-def receive(envelope: MessageEnvelope, _caller: GatewayService, session: Annotated[Session, Depends(get_session)]) -> MessageReceipt:
-    return receive_message(session, InboxMessage, envelope, HANDLERS)

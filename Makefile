@@ -1,0 +1,35 @@
+# Everything a fresh machine needs is installed here: uv in a local tools venv,
+# then the project's locked dependencies in .venv.
+SHELL := /bin/bash
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: install run test test-fast openapi check-openapi clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+## Run both services on SQLite with fresh demo data (Ctrl-C stops both).
+run: install
+	rm -f var/referral_api.db* var/provider_gateway.db*
+	$(UV) run diversion-link migrate
+	$(UV) run diversion-link demo-seed --env-file .run/demo.env
+	$(UV) run diversion-link serve --env-file .run/demo.env
+
+## The whole test suite: SQLite always, PostgreSQL too when TEST_POSTGRES_URL is set.
+test: install
+	$(UV) run pytest -q -p no:cacheprovider
+
+## Write openapi/*.json from the code.
+openapi: install
+	$(UV) run python scripts/export_openapi.py
+
+clean:
+	rm -rf var .run .venv $(TOOLS)

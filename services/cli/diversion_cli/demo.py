@@ -1,0 +1,89 @@
+"""Demo data for a local run: one client per party and one provider per pathway."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from sqlmodel import Session
+
+from diversion_common.credentials import Role
+from diversion_common.database import make_engine
+from diversion_common.reference import DISTRICTS
+from provider_gateway.config import Settings as GatewaySettings
+from provider_gateway.providers.schemas import DeliveryMode, PathwayCode, ProviderCreate
+from provider_gateway.providers.service import create_provider
+from referral_api.config import Settings as ReferralSettings
+
+DEMO_PROVIDERS = [
+    ProviderCreate(
+        name="Demo Young People's Drug Service",
+        pathways=[PathwayCode.youth_community_resolution],
+        districts=list(DISTRICTS),
+        out_of_hours=False,
+        delivery_mode=DeliveryMode.pull,
+        contact_email="referrals@young-people.provider.example",
+    ),
+    ProviderCreate(
+        name="Demo Adult Drug Service",
+        pathways=[PathwayCode.adult_deferred_summons],
+        districts=list(DISTRICTS),
+        out_of_hours=True,
+        delivery_mode=DeliveryMode.pull,
+        contact_email="referrals@adults.provider.example",
+    ),
+]
+
+
+def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> None:
+    from diversion_cli.main import Service
+
+    gateway_url = GatewaySettings().database_url
+    engine = make_engine(gateway_url)
+    providers = []
+    with Session(engine) as session:
+        for request in DEMO_PROVIDERS:
+            providers.append(create_provider(session, request))
+    engine.dispose()
+
+    credentials = {
+        "police_thames_valley": issue_credential(Role.police, "Thames Valley Police demo system", force="thames-valley"),
+        "police_hampshire": issue_credential(Role.police, "Hampshire Constabulary demo system", force="hampshire"),
+        "yju": issue_credential(Role.yju, "Demo Youth Justice Unit"),
+        "court": issue_credential(Role.court, "Demo court liaison"),
+        "admin": issue_credential(Role.admin, "Demo scheme administrator"),
+    }
+    for provider in providers:
+        credentials[f"provider_{provider.pathways[0].value}"] = issue_credential(
+            Role.provider, provider.name, provider_id=provider.id
+        )
+    to_gateway = issue_credential(Role.service, "referral_api outbox relay", service=Service.provider_gateway)
+    to_referral_api = issue_credential(Role.service, "provider_gateway outbox relay", service=Service.referral_api)
+
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text(
+        "\n".join(
+            [
+                f"REFERRAL_API_DATABASE_URL={ReferralSettings().database_url}",
+                f"PROVIDER_GATEWAY_DATABASE_URL={gateway_url}",
+                f"REFERRAL_API_GATEWAY_API_KEY={to_gateway['api_key']}",
+                f"PROVIDER_GATEWAY_REFERRAL_API_KEY={to_referral_api['api_key']}",
+            ]
+        )
+        + "\n"
+    )
+    env_file.chmod(0o600)
+    (env_file.parent / "demo-credentials.json").write_text(json.dumps(credentials, indent=2))
+
+    typer.echo("Demo providers:")
+    for provider in providers:
+        typer.echo(f"  {provider.name}: {', '.join(p.value for p in provider.pathways)}, {len(provider.districts)} districts")
+    typer.echo("Demo credentials (also in .run/demo-credentials.json):")
+    for label, credential in credentials.items():
+        typer.echo(f"  {label:<38} {credential['api_key']}")
+    typer.echo("For the README's curl walk-through:")
+    typer.echo(f"  export POLICE_KEY={credentials['police_thames_valley']['api_key']}")
+    typer.echo(f"  export YJU_KEY={credentials['yju']['api_key']}")
+    typer.echo(f"  export ADMIN_KEY={credentials['admin']['api_key']}")

@@ -1,0 +1,166 @@
+"""`diversion-link`: what an operator does from the command line."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from diversion_common import clients as client_registry
+from diversion_common.credentials import Role, hash_secret, parse_key
+from diversion_common.database import make_engine
+from diversion_common.migrations import upgrade
+from diversion_cli import demo, runner
+from provider_gateway.clients.tables import Client as GatewayClient
+from provider_gateway.config import Settings as GatewaySettings
+from referral_api.clients.tables import Client as ReferralClient
+from referral_api.config import Settings as ReferralSettings
+
+app = typer.Typer(
+    help="Operate Diversion Link: migrate, manage API clients, run the demo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
+
+
+class Service(StrEnum):
+    referral_api = "referral_api"
+    provider_gateway = "provider_gateway"
+
+
+# Where a role's credential is checked: the service that role calls.
+HOME_SERVICES: dict[Role, tuple[Service, ...]] = {
+    Role.police: (Service.referral_api,),
+    Role.yju: (Service.referral_api,),
+    Role.court: (Service.referral_api,),
+    Role.provider: (Service.provider_gateway,),
+    Role.admin: (Service.referral_api, Service.provider_gateway),
+}
+
+
+def database_url(service: Service) -> str:
+    return ReferralSettings().database_url if service is Service.referral_api else GatewaySettings().database_url
+
+
+def client_table(service: Service) -> type:
+    return ReferralClient if service is Service.referral_api else GatewayClient
+
+
+def issue_credential(
+    role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None
+) -> dict[str, str]:
+    """Create the client in each service the role calls; the key is the same in each."""
+    if role is Role.service and service is None:
+        raise client_registry.ClientError("a service client needs --service: the service it calls")
+    targets = (service,) if service is not None else HOME_SERVICES[role]
+    client_id, key_hash, api_key = None, None, None
+    for target in targets:
+        engine = make_engine(database_url(target))
+        with Session(engine) as session:
+            issued = client_registry.create_client(
+                session, client_table(target), name=name, role=role, force=force,
+                provider_id=provider_id, client_id=client_id, key_hash=key_hash,
+            )
+        engine.dispose()
+        if api_key is None:
+            client_id, api_key = issued.client_id, issued.api_key
+            parsed = parse_key(api_key)
+            assert parsed is not None
+            key_hash = hash_secret(parsed[1])
+    assert client_id is not None and api_key is not None
+    return {"client_id": str(client_id), "api_key": api_key, "role": role.value, "name": name,
+            "services": ",".join(t.value for t in targets)}
+
+
+@app.command()
+def migrate(service: Annotated[Service | None, typer.Option(help="Only this service")] = None) -> None:
+    """Apply the database migrations of both services (or one)."""
+    for target in [service] if service else list(Service):
+        upgrade(target.value, database_url(target))
+        typer.echo(f"{target.value}: migrated")
+
+
+@clients_app.command("create")
+def clients_create(
+    role: Annotated[Role, typer.Option(help="police, yju, court, provider, admin or service")],
+    name: Annotated[str, typer.Option(help="Who the client is, e.g. the force's system")],
+    force: Annotated[str | None, typer.Option(help="The force of a police client, e.g. thames-valley")] = None,
+    provider_id: Annotated[uuid.UUID | None, typer.Option(help="The provider of a provider client")] = None,
+    service: Annotated[Service | None, typer.Option(help="For a service client: the service it calls")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create a client and print its id and key, once."""
+    try:
+        issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service)
+    except client_registry.ClientError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(issued))
+    else:
+        typer.echo(f"client {issued['client_id']} ({role.value}) created in {issued['services']}")
+        typer.echo(f"API key (shown once): {issued['api_key']}")
+
+
+@clients_app.command("list")
+def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List clients of both services (never their keys)."""
+    rows = []
+    for target in Service:
+        engine = make_engine(database_url(target))
+        with Session(engine) as session:
+            for client in client_registry.list_clients(session, client_table(target)):
+                rows.append({
+                    "service": target.value, "client_id": str(client.id), "name": client.name, "role": client.role,
+                    "force": client.force, "revoked": client.revoked_at is not None,
+                })
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else "active"
+        typer.echo(f"{row['client_id']}  {row['service']:<16} {row['role']:<8} {state:<7} {row['name']}")
+
+
+@clients_app.command("revoke")
+def clients_revoke(client_id: uuid.UUID) -> None:
+    """Revoke a client's key in every service that knows it."""
+    found = False
+    for target in Service:
+        engine = make_engine(database_url(target))
+        with Session(engine) as session:
+            found |= client_registry.revoke_client(session, client_table(target), client_id)
+        engine.dispose()
+    if not found:
+        typer.echo("error: no such client", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"client {client_id} revoked")
+
+
+@app.command("demo-seed")
+def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the demo services' environment")] = Path(".run/demo.env")) -> None:
+    """Create demo clients and providers, print their credentials, write the services' environment."""
+    demo.seed(issue_credential, env_file)
+
+
+@app.command()
+def serve(
+    env_file: Annotated[Path | None, typer.Option(help="Environment file for both services")] = None,
+    host: str = "127.0.0.1",
+    referral_api_port: int = 8000,
+    provider_gateway_port: int = 8001,
+) -> None:
+    """Run both services until interrupted."""
+    raise typer.Exit(runner.serve(env_file, host, referral_api_port, provider_gateway_port))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,89 @@
+"""Run both services as two processes, stop both together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SERVICES = {
+    "referral_api": "referral_api.main:create_app",
+    "provider_gateway": "provider_gateway.main:create_app",
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", SERVICES[name], "--host", host, "--port", str(port), "--no-access-log"]
+    return subprocess.Popen(command, env=env)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def serve(env_file: Path | None, host: str, referral_api_port: int, provider_gateway_port: int) -> int:
+    env = dict(os.environ)
+    if env_file is not None:
+        env.update(read_env_file(env_file))
+    env.setdefault("REFERRAL_API_GATEWAY_URL", f"http://{host}:{provider_gateway_port}")
+    env.setdefault("PROVIDER_GATEWAY_REFERRAL_API_URL", f"http://{host}:{referral_api_port}")
+    env.setdefault("REFERRAL_API_PUBLIC_BASE_URL", f"http://{host}:{referral_api_port}")
+    env.setdefault("PROVIDER_GATEWAY_PUBLIC_BASE_URL", f"http://{host}:{provider_gateway_port}")
+    ports = {"referral_api": referral_api_port, "provider_gateway": provider_gateway_port}
+    processes = {name: start_service(name, host, port, env) for name, port in ports.items()}
+
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, process in processes.items():
+            if not wait_until_healthy(f"http://{host}:{ports[name]}", process):
+                print(f"{name} did not start", file=sys.stderr)
+                return 1
+        print(f"ready: referral_api on http://{host}:{referral_api_port}, provider_gateway on http://{host}:{provider_gateway_port}", flush=True)
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}", file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
+        return 0
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,37 @@
+"""The internal inbox endpoint each service exposes to the other."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlmodel import Session
+
+from diversion_common.credentials import Principal
+from diversion_common.messaging import InboxFields, MessageEnvelope, MessageReceipt, TopicHandler, receive_message
+from diversion_common.problems import problem_responses
+
+
+def inbox_router(
+    *,
+    sender: str,
+    caller: Callable[..., Principal],
+    get_session: Callable[..., Iterator[Session]],
+    inbox_table: type[InboxFields],
+    handlers: dict[str, TopicHandler],
+) -> APIRouter:
+    router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+    @router.post(
+        "/messages",
+        response_model=MessageReceipt,
+        summary=f"Receive a message from {sender} (applied at most once)",
+        responses=problem_responses(400, 401, 403, 413, 415, 422),
+    )
+    def receive(
+        envelope: MessageEnvelope,
+        _caller: Annotated[Principal, Depends(caller)],
+        session: Annotated[Session, Depends(get_session)],
+    ) -> Any:
+        return receive_message(session, inbox_table, envelope, handlers)
+
+    return router

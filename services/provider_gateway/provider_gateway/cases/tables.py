@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field
+
+from diversion_common.database import utcnow
+from provider_gateway.db import GatewayTable
+
+TIMESTAMP = DateTime(timezone=True)
+
+
+class GatewayCaseStatus(StrEnum):
+    unroutable = "unroutable"
+    routed = "routed"
+    withdrawn = "withdrawn"
+
+
+class GatewayCase(GatewayTable, table=True):
+    """A case as the gateway holds it: what routing needs and what the provider will get."""
+
+    __tablename__ = "gateway_cases"
+
+    case_id: uuid.UUID = Field(primary_key=True)
+    pathway: str = Field(max_length=40)
+    district: str = Field(max_length=60, index=True)
+    out_of_hours_wanted: bool
+    status: str = Field(max_length=20, index=True)
+    provider_id: uuid.UUID | None = Field(default=None, index=True)
+    provider_payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]

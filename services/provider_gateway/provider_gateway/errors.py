@@ -1,0 +1,8 @@
+"""Problems particular to provider_gateway; the base classes are in diversion_common.problems."""
+
+from diversion_common.problems import Conflict
+
+
+class ProviderNameTaken(Conflict):
+    slug = "provider-name-taken"
+    title = "A provider with this name exists"

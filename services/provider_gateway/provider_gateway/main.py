@@ -1,0 +1,33 @@
+"""provider_gateway: routes each case to its treatment provider."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
+from provider_gateway.config import Settings
+from provider_gateway.messaging.routes import router as messaging_router
+from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.providers.routes import router as providers_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = create_service_app(
+        name="provider_gateway",
+        title="Diversion Link provider gateway",
+        description="Routes each case to the right treatment provider and receives the providers' events.",
+        lifespan=engine_and_relay_lifespan(
+            settings.database_url,
+            OutboxMessage,
+            peer_url=settings.referral_api_url,
+            peer_api_key=settings.referral_api_key,
+            poll_seconds=settings.relay_poll_seconds,
+        ),
+        max_body_bytes=settings.max_body_bytes,
+        log_level=settings.log_level,
+    )
+    app.state.settings = settings
+    app.include_router(providers_router)
+    app.include_router(messaging_router)
+    return app

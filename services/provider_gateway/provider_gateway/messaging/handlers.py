@@ -1,0 +1,64 @@
+"""What the gateway does with each message from referral_api."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from diversion_common.database import utcnow
+from diversion_common.messaging import TopicHandler
+from diversion_common.reference import DistrictCode
+from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.routing.service import route_case
+
+
+class RoutingRequested(BaseModel):
+    """The provider's view of a case; extra fields are kept for the provider."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: uuid.UUID
+    pathway: str
+    district: DistrictCode
+    encounter_date: date
+    out_of_hours_appointments: bool
+    subject: dict[str, Any]
+
+
+class Withdrawn(BaseModel):
+    case_id: uuid.UUID
+    reason: str
+
+
+def _routing_requested(session: Session, message: RoutingRequested) -> None:
+    if session.get(GatewayCase, message.case_id) is not None:
+        return  # already held: the same case sent under a new message id changes nothing
+    case = GatewayCase(
+        case_id=message.case_id,
+        pathway=message.pathway,
+        district=message.district.value,
+        out_of_hours_wanted=message.out_of_hours_appointments,
+        status=GatewayCaseStatus.unroutable.value,
+        provider_payload=message.model_dump(mode="json"),
+    )
+    session.add(case)
+    route_case(session, case)
+
+
+def _withdrawn(session: Session, message: Withdrawn) -> None:
+    case = session.get(GatewayCase, message.case_id)
+    if case is None:
+        return
+    case.status = GatewayCaseStatus.withdrawn.value
+    case.updated_at = utcnow()
+    session.add(case)
+
+
+HANDLERS = {
+    "case.routing_requested": TopicHandler(RoutingRequested, _routing_requested),
+    "case.withdrawn": TopicHandler(Withdrawn, _withdrawn),
+}

@@ -1,0 +1,82 @@
+"""Managing the provider registry. Adding or changing a provider routes waiting cases."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from diversion_common.database import as_utc, utcnow
+from diversion_common.problems import FieldError, NotFound, ValidationFailed
+from provider_gateway.errors import ProviderNameTaken
+from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, ProviderPublic, ProviderUpdate
+from provider_gateway.providers.tables import Provider
+from provider_gateway.routing.service import route_waiting_cases
+
+
+def to_public(provider: Provider) -> ProviderPublic:
+    fields = {name: getattr(provider, name) for name in ProviderPublic.model_fields}
+    fields["created_at"] = as_utc(provider.created_at)
+    fields["updated_at"] = as_utc(provider.updated_at)
+    return ProviderPublic.model_validate(fields)
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProviderNameTaken(errors=[FieldError(pointer="/name", detail="is already taken")]) from None
+
+
+def create_provider(session: Session, request: ProviderCreate) -> ProviderPublic:
+    provider = Provider(
+        name=request.name,
+        pathways=[p.value for p in request.pathways],
+        districts=sorted({d.value for d in request.districts}),
+        out_of_hours=request.out_of_hours,
+        delivery_mode=request.delivery_mode.value,
+        webhook_url=str(request.webhook_url) if request.webhook_url else None,
+        contact_email=str(request.contact_email),
+    )
+    session.add(provider)
+    session.flush()
+    route_waiting_cases(session)
+    _commit(session)
+    return to_public(provider)
+
+
+def _get(session: Session, provider_id: uuid.UUID) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound("no such provider")
+    return provider
+
+
+def get_provider(session: Session, provider_id: uuid.UUID) -> ProviderPublic:
+    return to_public(_get(session, provider_id))
+
+
+def list_providers(session: Session) -> list[ProviderPublic]:
+    return [to_public(p) for p in session.scalars(select(Provider).order_by(Provider.name))]  # type: ignore[arg-type]
+
+
+def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderUpdate) -> ProviderPublic:
+    provider = _get(session, provider_id)
+    changes = request.model_dump(exclude_unset=True, mode="json")
+    if "districts" in changes and changes["districts"] is not None:
+        changes["districts"] = sorted(set(changes["districts"]))
+    for field, value in changes.items():
+        if value is None and field != "webhook_url":
+            raise ValidationFailed(errors=[FieldError(pointer=f"/{field}", detail="may not be null")])
+        setattr(provider, field, value)
+    if provider.delivery_mode == DeliveryMode.webhook.value and not provider.webhook_url:
+        raise ValidationFailed(errors=[FieldError(pointer="/webhook_url", detail="is required in webhook mode")])
+    provider.updated_at = utcnow()
+    session.add(provider)
+    session.flush()
+    route_waiting_cases(session)
+    _commit(session)
+    return to_public(provider)

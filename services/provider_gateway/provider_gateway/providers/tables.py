@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field
+
+from diversion_common.database import utcnow
+from provider_gateway.db import GatewayTable
+
+TIMESTAMP = DateTime(timezone=True)
+
+
+class Provider(GatewayTable, table=True):
+    """A treatment provider: what it serves, where, and how cases reach it."""
+
+    __tablename__ = "gateway_providers"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    pathways: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    districts: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    out_of_hours: bool = False
+    delivery_mode: str = Field(max_length=20)
+    webhook_url: str | None = Field(default=None, max_length=500)
+    contact_email: str = Field(max_length=320)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]

@@ -1,0 +1,70 @@
+"""Routing cases to providers, recording each decision and telling referral_api."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from diversion_common.database import utcnow
+from diversion_common.messaging import enqueue
+from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.providers.tables import Provider
+from provider_gateway.routing.rules import Candidate, Decision, RoutingRequest, choose_provider
+from provider_gateway.routing.tables import RoutingDecision
+
+ROUTED = "case.routed"
+UNROUTABLE = "case.unroutable"
+
+
+def candidates(session: Session) -> list[Candidate]:
+    open_cases = dict(
+        session.execute(
+            select(GatewayCase.provider_id, func.count())
+            .where(GatewayCase.status == GatewayCaseStatus.routed.value)
+            .group_by(GatewayCase.provider_id)
+        ).all()
+    )
+    return [
+        Candidate(
+            provider_id=p.id,
+            name=p.name,
+            pathways=frozenset(p.pathways),
+            districts=frozenset(p.districts),
+            out_of_hours=p.out_of_hours,
+            active=p.active,
+            open_cases=open_cases.get(p.id, 0),
+        )
+        for p in session.scalars(select(Provider))
+    ]
+
+
+def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = False) -> Decision:
+    """Choose a provider for the case, record the decision and tell referral_api; the caller commits."""
+    decision = choose_provider(
+        RoutingRequest(case.pathway, case.district, case.out_of_hours_wanted), candidates(session)
+    )
+    if only_if_routed and not decision.routed:
+        return decision
+    session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason))
+    case.updated_at = utcnow()
+    case.provider_id = decision.provider_id
+    if decision.routed:
+        case.status = GatewayCaseStatus.routed.value
+        message = {"case_id": str(case.case_id), "provider_id": str(decision.provider_id), "reason": decision.reason}
+    else:
+        case.status = GatewayCaseStatus.unroutable.value
+        message = {"case_id": str(case.case_id), "reason": decision.reason}
+    enqueue(session, OutboxMessage(topic=ROUTED if decision.routed else UNROUTABLE, aggregate_id=case.case_id, payload=message))
+    session.add(case)
+    return decision
+
+
+def route_waiting_cases(session: Session) -> int:
+    """Route every unroutable case that now has a provider, e.g. after one was added."""
+    waiting = session.scalars(
+        select(GatewayCase)
+        .where(GatewayCase.status == GatewayCaseStatus.unroutable.value)
+        .order_by(GatewayCase.created_at)  # type: ignore[arg-type]
+    )
+    return sum(route_case(session, case, only_if_routed=True).routed for case in list(waiting))
