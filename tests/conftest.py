@@ -1,0 +1,107 @@
+"""Test harness: every test gets its own clean database, built by the migrations.
+
+The schema comes from Alembic once per run into a template (a SQLite file, or
+a PostgreSQL template database); each test then gets a copy of it. PostgreSQL
+runs when TEST_POSTGRES_URL is set: the harness creates its throw-away
+databases on that server and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from diversion_common.migrations import upgrade
+
+SERVICES = ("referral_api", "provider_gateway")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+RUN_TAG = f"dlt{os.getpid()}"
+
+
+@dataclass
+class Templates:
+    backend: str
+    urls: dict[str, str]
+
+
+def _pg_admin_engine():
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+
+
+def _pg_url(database: str) -> str:
+    return make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    folder = tmp_path_factory.mktemp("templates")
+    urls = {}
+    for service in SERVICES:
+        path = folder / f"{service}.db"
+        upgrade(service, f"sqlite:///{path}")
+        urls[service] = str(path)
+    return Templates("sqlite", urls)
+
+
+@pytest.fixture(scope="session")
+def postgres_templates() -> Iterator[Templates]:
+    if not POSTGRES_URL:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    admin = _pg_admin_engine()
+    names = {service: f"{RUN_TAG}_{service}_template" for service in SERVICES}
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    for service, name in names.items():
+        upgrade(service, _pg_url(name))
+    yield Templates("postgresql", names)
+    with admin.connect() as conn:
+        leftovers = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"{RUN_TAG}_%"})
+        for (name,) in list(leftovers):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+DatabaseFactory = Callable[[str], str]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseFactory]:
+    """Call with a service name to get the URL of a new, migrated, empty database."""
+    created: list[str] = []
+    templates: Templates = request.getfixturevalue(f"{backend}_templates")
+
+    def make(service: str) -> str:
+        if backend == "sqlite":
+            path = tmp_path / f"{service}-{uuid.uuid4().hex[:8]}.db"
+            shutil.copyfile(templates.urls[service], path)
+            return f"sqlite:///{path}"
+        name = f"{RUN_TAG}_{service}_{uuid.uuid4().hex[:10]}"
+        with _pg_admin_engine().connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{templates.urls[service]}"'))
+        created.append(name)
+        return _pg_url(name)
+
+    yield make
+    if created:
+        engine = _pg_admin_engine()
+        with engine.connect() as conn:
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

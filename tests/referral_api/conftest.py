@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from diversion_common.credentials import Role
+from diversion_common.database import make_engine
+from referral_api.clients.tables import Client
+from referral_api.config import Settings
+from referral_api.main import create_app
+from support.credentials import bearer, issue_key
+
+
+@pytest.fixture
+def referral_db(fresh_database) -> str:
+    return fresh_database("referral_api")
+
+
+@pytest.fixture
+def referral_engine(referral_db: str) -> Iterator[Engine]:
+    engine = make_engine(referral_db)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def api(referral_db: str) -> Iterator[TestClient]:
+    """referral_api on its own database; its relay is off (no gateway key)."""
+    app = create_app(Settings(database_url=referral_db, gateway_api_key=None))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def issue(referral_engine: Engine) -> Callable[..., dict[str, str]]:
+    def make(role: Role, force: str | None = None) -> dict[str, str]:
+        return bearer(issue_key(referral_engine, Client, role, force=force))
+
+    return make
+
+
+@pytest.fixture
+def police(issue) -> dict[str, str]:
+    return issue(Role.police, force="thames-valley")
+
+
+@pytest.fixture
+def other_police(issue) -> dict[str, str]:
+    return issue(Role.police, force="hampshire")
+
+
+@pytest.fixture
+def yju(issue) -> dict[str, str]:
+    return issue(Role.yju)
+
+
+@pytest.fixture
+def gateway_service(issue) -> dict[str, str]:
+    return issue(Role.service)
