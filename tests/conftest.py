@@ -54,7 +54,7 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
 
 
 @pytest.fixture(scope="session")
-def postgres_templates() -> Iterator[Templates]:
+def postgresql_templates() -> Iterator[Templates]:
     if not POSTGRES_URL:
         pytest.skip("TEST_POSTGRES_URL is not set")
     admin = _pg_admin_engine()
