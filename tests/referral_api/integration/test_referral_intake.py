@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from diversion_common.credentials import Role
 from referral_api.cases.tables import Case, CaseHistory, IdempotencyRecord
 from referral_api.messaging.tables import OutboxMessage
 from support.referrals import REMOVE, adult_referral, years_ago, youth_referral
@@ -214,7 +215,7 @@ def test_the_same_key_with_another_body_is_a_422(api, police, referral_engine):
 
 
 def test_keys_are_per_client(api, police, issue, referral_engine):
-    other_system = issue(__import__("diversion_common.credentials", fromlist=["Role"]).Role.police, force="thames-valley")
+    other_system = issue(Role.police, force="thames-valley")
     api.post("/v1/referrals", json=adult_referral(), headers={**police, "Idempotency-Key": "shared"})
     response = api.post("/v1/referrals", json=adult_referral(), headers={**other_system, "Idempotency-Key": "shared"})
     assert response.status_code == 201

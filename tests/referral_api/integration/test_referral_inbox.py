@@ -1,0 +1,70 @@
+"""Messages from the gateway move cases; a repeat changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from referral_api.cases.tables import CaseHistory
+from referral_api.messaging.tables import InboxMessage
+from support.referrals import adult_referral
+
+
+def envelope(topic: str, case_id: str, **payload) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": topic,
+        "aggregate_id": case_id,
+        "payload": {"case_id": case_id, **payload},
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def test_a_routed_message_moves_the_case_once(api, police, gateway_service, referral_engine):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    message = envelope("case.routed", case["id"], provider_id=str(uuid.uuid4()), reason="only provider")
+
+    first = api.post("/internal/v1/messages", json=message, headers=gateway_service)
+    repeat = api.post("/internal/v1/messages", json=message, headers=gateway_service)
+
+    assert first.json()["duplicate"] is False
+    assert repeat.json()["duplicate"] is True
+    detail = api.get(f"/v1/referrals/{case['id']}", headers=police).json()
+    assert detail["status"] == "routed"
+    assert [h["event"] for h in detail["history"]] == ["referral_received", "routed"]
+
+
+def test_an_unroutable_case_is_routed_later(api, police, gateway_service):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    api.post("/internal/v1/messages", json=envelope("case.unroutable", case["id"], reason="no provider"), headers=gateway_service)
+    assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["status"] == "unroutable"
+    api.post("/internal/v1/messages", json=envelope("case.routed", case["id"], provider_id=str(uuid.uuid4()), reason="new provider"), headers=gateway_service)
+    assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["status"] == "routed"
+
+
+def test_a_message_that_no_longer_applies_is_absorbed(api, police, gateway_service, referral_engine):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    api.post(f"/v1/referrals/{case['id']}/withdraw", json={"reason": "other"}, headers=police)
+    response = api.post("/internal/v1/messages", json=envelope("case.routed", case["id"], provider_id=str(uuid.uuid4()), reason="late"), headers=gateway_service)
+    assert response.status_code == 200
+    assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["status"] == "withdrawn"
+
+
+def test_an_unknown_topic_or_payload_is_a_problem_and_is_not_recorded(api, police, gateway_service, referral_engine):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    for message in (envelope("case.teleported", case["id"]), envelope("case.routed", case["id"], reason="no provider id")):
+        response = api.post("/internal/v1/messages", json=message, headers=gateway_service)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+    with Session(referral_engine) as session:
+        assert session.scalar(select(func.count()).select_from(InboxMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(CaseHistory)) == 1
+
+
+def test_only_the_gateway_service_may_post_messages(api, police):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    response = api.post("/internal/v1/messages", json=envelope("case.unroutable", case["id"], reason="x"), headers=police)
+    assert response.status_code == 403
