@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://diversion-link.example/problems/"
@@ -201,11 +202,38 @@ class _HttpProblem(Problem):
         self.title = detail or "HTTP error"
 
 
+_ROUTABLE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path.
+
+    The router's own 405 names only the methods of the first route that matched
+    the path, so a path served by two routes (GET and POST) would advertise one.
+    """
+    scope = {
+        "type": "http",
+        "path": request.scope["path"],
+        "root_path": request.scope.get("root_path", ""),
+        "headers": [],
+        "query_string": b"",
+    }
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _ROUTABLE_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
         problem: Problem = _HttpProblem(405, "Method not allowed")
         problem.headers = dict(exc.headers or {})
+        allowed = _allowed_methods(request)
+        if allowed:
+            problem.headers["Allow"] = ", ".join(allowed)
     elif exc.status_code in _HTTP_STATUS_PROBLEMS:
         problem = _HTTP_STATUS_PROBLEMS[exc.status_code]()
     else:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from diversion_common.problems import problem_responses
+from diversion_common.problems import FieldError, problem_responses
 from provider_gateway.auth import Administrator
 from provider_gateway.db import get_session
+from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers import service
 from provider_gateway.providers.schemas import ProviderCreate, ProviderPublic, ProviderUpdate
 
@@ -29,7 +33,8 @@ DbSession = Annotated[Session, Depends(get_session)]
     },
 )
 def create_provider(body: ProviderCreate, _admin: Administrator, session: DbSession, response: Response) -> ProviderPublic:
-    provider = service.create_provider(session, body)
+    with _name_taken_is_a_conflict(session):
+        provider = service.create_provider(session, body)
     response.headers["Location"] = f"/v1/admin/providers/{provider.id}"
     return provider
 
@@ -51,4 +56,16 @@ def read_provider(provider_id: uuid.UUID, _admin: Administrator, session: DbSess
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def update_provider(provider_id: uuid.UUID, body: ProviderUpdate, _admin: Administrator, session: DbSession) -> ProviderPublic:
-    return service.update_provider(session, provider_id, body)
+    with _name_taken_is_a_conflict(session):
+        return service.update_provider(session, provider_id, body)
+
+
+@contextmanager
+def _name_taken_is_a_conflict(session: Session) -> Iterator[None]:
+    # The service flushes the provider before it commits, so a taken name (the table's
+    # only unique column) can fail the flush, where the service's own commit guard does not see it.
+    try:
+        yield
+    except IntegrityError:
+        session.rollback()
+        raise ProviderNameTaken(errors=[FieldError(pointer="/name", detail="is already taken")]) from None

@@ -104,6 +104,12 @@ def _earlier_answer(
     request_hash: str,
 ) -> IntakeResult | None:
     """The replay of a keyed retry, or the conflict with an existing case."""
+    # The case is looked up before the key: both commit together, so once the
+    # case is visible the key's record is too (a concurrent first request may
+    # commit between the two statements).
+    existing = session.scalars(
+        select(Case.id).where(Case.force == principal.force, Case.police_reference == referral.police_reference)
+    ).first()
     if idempotency_key is not None:
         record = session.get(IdempotencyRecord, (principal.client_id, idempotency_key))
         if record is not None:
@@ -113,9 +119,6 @@ def _earlier_answer(
                     errors=[FieldError(pointer="#header/Idempotency-Key", detail="was used with a different body")],
                 )
             return IntakeResult(body=record.response_body, case_id=record.case_id, replayed=True)
-    existing = session.scalars(
-        select(Case.id).where(Case.force == principal.force, Case.police_reference == referral.police_reference)
-    ).first()
     if existing is not None:
         raise DuplicateReferral(
             "a case already exists for this police_reference",
