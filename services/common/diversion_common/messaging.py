@@ -95,10 +95,12 @@ Sender = Callable[[MessageEnvelope], None]
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, peer_down: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        # The peer could not be reached at all: no point trying the rest of the batch now.
+        self.peer_down = peer_down
 
 
 def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
@@ -116,6 +118,8 @@ def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
                 content=envelope.model_dump_json(),
                 headers={"Content-Type": "application/json", "X-Correlation-ID": str(envelope.aggregate_id)},
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise DeliveryFailed(type(exc).__name__, peer_down=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(type(exc).__name__) from exc
         if response.status_code >= 300:
@@ -123,13 +127,15 @@ def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
             raise DeliveryFailed(
                 f"HTTP {response.status_code}",
                 float(retry_after) if retry_after and retry_after.isdigit() else None,
+                peer_down=response.status_code in (502, 503, 504),
             )
 
     return send
 
 
-def backoff_seconds(attempts: int, base: float = 0.5, cap: float = 300.0) -> float:
-    """Exponential back-off with full jitter."""
+def backoff_seconds(attempts: int, base: float = 0.25, cap: float = 5.0) -> float:
+    """Exponential back-off with full jitter, capped low: the peer is our own service
+    and the messages must flow as soon as it is back."""
     return random.uniform(0, min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
@@ -218,15 +224,31 @@ class OutboxRelay:
     def relay_once(self) -> int:
         """Send what is due; return how many were sent."""
         sent = 0
-        for envelope in self.claim_due():
+        claimed = self.claim_due()
+        for position, envelope in enumerate(claimed):
             try:
                 self.send(envelope)
             except DeliveryFailed as failure:
-                self._mark_failed(envelope.id, failure)
+                retry_at = self._mark_failed(envelope.id, failure)
+                if failure.peer_down:
+                    self._release([e.id for e in claimed[position + 1 :]], retry_at)
+                    break
                 continue
             self._mark_sent(envelope.id)
             sent += 1
         return sent
+
+    def _release(self, message_ids: list[uuid.UUID], available_at: datetime) -> None:
+        """Give back claimed messages that were not tried, to be tried with the failed one."""
+        if not message_ids:
+            return
+        with Session(self.engine) as session:
+            session.execute(
+                update(self.table)
+                .where(self.table.id.in_(message_ids), self.table.sent_at.is_(None))  # type: ignore[attr-defined,union-attr]
+                .values(available_at=available_at)
+            )
+            session.commit()
 
     def _mark_sent(self, message_id: uuid.UUID) -> None:
         with Session(self.engine) as session:
@@ -237,17 +259,20 @@ class OutboxRelay:
             )
             session.commit()
 
-    def _mark_failed(self, message_id: uuid.UUID, failure: DeliveryFailed) -> None:
+    def _mark_failed(self, message_id: uuid.UUID, failure: DeliveryFailed) -> datetime:
+        """Schedule the next try of a message; return when it will be."""
         with Session(self.engine) as session:
             row = session.get(self.table, message_id)
             if row is None or row.sent_at is not None:
-                return
+                return utcnow()
             row.attempts += 1
             delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(row.attempts)
-            row.available_at = utcnow() + timedelta(seconds=delay)
+            retry_at = utcnow() + timedelta(seconds=delay)
+            row.available_at = retry_at
             row.last_error = failure.reason[:500]
             session.commit()
         log.warning("outbox send failed", extra={"message_id": str(message_id), "reason": failure.reason})
+        return retry_at
 
     # -- the background loop --
     def start(self) -> None:
