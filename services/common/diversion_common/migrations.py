@@ -39,6 +39,8 @@ def run_environment(service: str, metadata: MetaData, url_from_settings: str) ->
         "version_table": f"alembic_version_{service}",
         "render_as_batch": is_sqlite(url),
         "compare_type": True,
+        # Both services may share one database: each environment sees only its own tables.
+        "include_name": lambda name, type_, _parent: type_ != "table" or name in metadata.tables,
     }
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
