@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test test-fast openapi check-openapi clean
+.PHONY: install run test openapi clean bench-intake
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -33,3 +33,7 @@ openapi: install
 
 clean:
 	rm -rf var .run .venv $(TOOLS)
+
+## Print intake latency (p50/p95/p99), throughput and time-to-routed over 1,000 referrals.
+bench-intake: install
+	$(UV) run python scripts/bench_intake.py -n 1000 -c 8

@@ -1,0 +1,132 @@
+"""Benchmark: how quickly POST /v1/referrals answers, and how soon the case is routed.
+
+Starts both services as real processes on fresh databases (SQLite by default,
+or PostgreSQL with --postgres URL-of-a-server-database-to-create-in), then:
+- sends N referrals one after another and prints p50/p95/p99 of the answer time;
+- sends N more from C concurrent clients and prints the throughput;
+- prints p50/p95 of the time from the 201 to the case reading `routed`.
+Run with `make bench-intake` (N=1000, C=8). Figures depend on the machine: quote them with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from diversion_common.credentials import Role  # noqa: E402
+from diversion_common.database import make_engine  # noqa: E402
+from diversion_common.migrations import upgrade  # noqa: E402
+from provider_gateway.clients.tables import Client as GatewayClient  # noqa: E402
+from referral_api.clients.tables import Client as ReferralClient  # noqa: E402
+from support.credentials import issue_key  # noqa: E402
+from support.processes import ServiceProcess, free_port  # noqa: E402
+from support.referrals import adult_referral  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def issue(url: str, table: type, role: Role, force: str | None = None) -> str:
+    engine = make_engine(url)
+    try:
+        return issue_key(engine, table, role, force=force)
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=1000)
+    parser.add_argument("-c", type=int, default=8)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="dl-bench-"))
+    referral_db, gateway_db = f"sqlite:///{workdir}/referral_api.db", f"sqlite:///{workdir}/provider_gateway.db"
+    upgrade("referral_api", referral_db)
+    upgrade("provider_gateway", gateway_db)
+    referral_port, gateway_port = free_port(), free_port()
+    env = {
+        "REFERRAL_API_DATABASE_URL": referral_db,
+        "PROVIDER_GATEWAY_DATABASE_URL": gateway_db,
+        "REFERRAL_API_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "PROVIDER_GATEWAY_REFERRAL_API_URL": f"http://127.0.0.1:{referral_port}",
+        "REFERRAL_API_GATEWAY_API_KEY": issue(gateway_db, GatewayClient, Role.service),
+        "PROVIDER_GATEWAY_REFERRAL_API_KEY": issue(referral_db, ReferralClient, Role.service),
+        "REFERRAL_API_LOG_LEVEL": "WARNING",
+        "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    police = {"Authorization": f"Bearer {issue(referral_db, ReferralClient, Role.police, force='thames-valley')}"}
+    admin = {"Authorization": f"Bearer {issue(gateway_db, GatewayClient, Role.admin)}"}
+    services = [
+        ServiceProcess("provider_gateway", gateway_port, env, workdir / "gateway.log").start(),
+        ServiceProcess("referral_api", referral_port, env, workdir / "referral_api.log").start(),
+    ]
+    try:
+        base = services[1].url
+        httpx.post(f"{services[0].url}/v1/admin/providers", headers=admin, json={
+            "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
+            "delivery_mode": "pull", "contact_email": "bench@provider.example",
+        }).raise_for_status()
+
+        with httpx.Client(base_url=base, headers=police) as client:
+            for _ in range(20):  # warm up
+                client.post("/v1/referrals", json=adult_referral(), headers={"Idempotency-Key": str(uuid.uuid4())})
+            latencies, created = [], []
+            for _ in range(args.n):
+                body = adult_referral()
+                started = time.perf_counter()
+                response = client.post("/v1/referrals", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 201, response.text
+                created.append((response.json()["id"], time.perf_counter()))
+
+            # Time from the 201 to the case reading "routed", one referral at a time on a quiet system.
+            while client.get(f"/v1/referrals/{created[-1][0]}").json()["status"] != "routed":
+                time.sleep(0.05)
+            routed_after = []
+            for _ in range(50):
+                response = client.post("/v1/referrals", json=adult_referral())
+                answered = time.perf_counter()
+                case_id = response.json()["id"]
+                while client.get(f"/v1/referrals/{case_id}").json()["status"] != "routed":
+                    time.sleep(0.002)
+                routed_after.append((time.perf_counter() - answered) * 1000)
+
+        def post_one(_: int) -> int:
+            with httpx.Client(base_url=base, headers=police) as c:
+                return c.post("/v1/referrals", json=adult_referral(), headers={"Idempotency-Key": str(uuid.uuid4())}).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.c) as pool:
+            statuses = list(pool.map(post_one, range(args.n)))
+        elapsed = time.perf_counter() - started
+        assert set(statuses) == {201}, set(statuses)
+
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite")
+        print(f"POST /v1/referrals, sequential, n={args.n}: p50 {percentile(latencies, 50):.1f} ms, "
+              f"p95 {percentile(latencies, 95):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, mean {statistics.mean(latencies):.1f} ms")
+        print(f"POST /v1/referrals, {args.c} concurrent clients, n={args.n}: {args.n / elapsed:.0f} referrals/s")
+        print(f"201 -> status routed (to the gateway and back), 50 referrals one at a time, polled every 2 ms: "
+              f"p50 {percentile(routed_after, 50):.0f} ms, p95 {percentile(routed_after, 95):.0f} ms, max {max(routed_after):.0f} ms")
+    finally:
+        for service in services:
+            service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
