@@ -8,6 +8,7 @@ databases on that server and drops them at the end.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -105,3 +106,22 @@ def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
             for name in created:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture
+def diversion_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every record our services log (the 'diversion' loggers do not propagate to root)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    logger = logging.getLogger("diversion")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(previous)

@@ -34,6 +34,7 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose errors never echo the statement's parameters (personal data)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -45,6 +46,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
             poolclass=QueuePool,
             pool_size=1,
             max_overflow=0,
@@ -70,7 +72,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 @contextmanager

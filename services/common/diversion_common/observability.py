@@ -31,8 +31,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_id_var.get(),
-            "correlation_id": correlation_id_var.get(),
+            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+            "correlation_id": getattr(record, "correlation_id", None) or correlation_id_var.get(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_KEYS})
         if record.exc_info and record.exc_info[0] is not None:
@@ -96,6 +96,8 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client_id": scope.get("state", {}).get("client_id"),
+                    "request_id": request_id,
+                    "correlation_id": correlation_id,
                 },
             )
             request_id_var.reset(request_token)
