@@ -45,7 +45,7 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
     providers = []
     with Session(engine) as session:
         for request in DEMO_PROVIDERS:
-            providers.append(create_provider(session, request))
+            providers.append(create_provider(session, request)[0])
     engine.dispose()
 
     credentials = {

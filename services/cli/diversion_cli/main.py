@@ -151,6 +151,21 @@ def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the de
     demo.seed(issue_credential, env_file)
 
 
+@app.command("gateway-worker")
+def gateway_worker() -> None:
+    """Run a delivery worker process (several may run at once on PostgreSQL)."""
+    from diversion_common.observability import configure_logging
+    from provider_gateway.deliveries.worker import run_forever
+
+    settings = GatewaySettings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    try:
+        run_forever(engine, settings.worker_settings())
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def serve(
     env_file: Annotated[Path | None, typer.Option(help="Environment file for both services")] = None,

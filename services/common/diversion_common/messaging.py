@@ -70,8 +70,13 @@ _wake_events: dict[str, threading.Event] = {}
 _SESSION_KEY = "outbox_tables_written"
 
 
-def enqueue(session: Session, row: OutboxFields) -> None:
-    """Add an outbox row to the caller's transaction; the relay wakes on commit."""
+def wake_event(table: str) -> threading.Event:
+    """The event set whenever a transaction that added rows to ``table`` commits."""
+    return _wake_events.setdefault(table, threading.Event())
+
+
+def enqueue(session: Session, row: SQLModel) -> None:
+    """Add a row to the caller's transaction; whoever waits on its table wakes on commit."""
     session.add(row)
     session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
 
@@ -164,7 +169,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
-        self._wake = _wake_events.setdefault(table.__tablename__, threading.Event())
+        self._wake = wake_event(table.__tablename__)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

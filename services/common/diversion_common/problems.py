@@ -42,6 +42,9 @@ class ProblemDetails(BaseModel):
     )
 
 
+_STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "errors"})
+
+
 class Problem(Exception):
     """Base class of every error a service raises for a client to see."""
 
@@ -75,7 +78,9 @@ class Problem(Exception):
             body["instance"] = instance
         if self.errors:
             body["errors"] = [e.model_dump() for e in self.errors]
-        body.update({k: v for k, v in self.extra.items() if v is not None})
+        # Extension members add to the standard ones and never replace them: a problem's
+        # `status` is always its HTTP status, whatever a raiser passed under that name.
+        body.update({k: v for k, v in self.extra.items() if v is not None and k not in _STANDARD_MEMBERS})
         return body
 
 

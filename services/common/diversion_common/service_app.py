@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
 from diversion_common.database import make_engine
@@ -65,8 +66,12 @@ def engine_and_relay_lifespan(
     peer_url: str,
     peer_api_key: str | None,
     poll_seconds: float,
+    background: Callable[[Engine], list[Any]] | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the service's engine and, when it has a key for its peer, run its outbox relay."""
+    """Open the service's engine and, when it has a key for its peer, run its outbox relay.
+
+    ``background`` makes any other workers (objects with start() and stop()) to run alongside.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +82,14 @@ def engine_and_relay_lifespan(
             relay = OutboxRelay(engine, outbox_table, http_sender(peer_url, peer_api_key), poll_interval=poll_seconds)
             relay.start()
         app.state.relay = relay
+        workers = background(engine) if background else []
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
+            for worker in workers:
+                worker.stop()
             if relay is not None:
                 relay.stop()
             engine.dispose()

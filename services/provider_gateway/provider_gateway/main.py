@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from provider_gateway.config import Settings
+from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.routes import router as providers_router
@@ -23,6 +24,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             peer_url=settings.referral_api_url,
             peer_api_key=settings.referral_api_key,
             poll_seconds=settings.relay_poll_seconds,
+            background=lambda engine: (
+                [BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
+            ),
         ),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,

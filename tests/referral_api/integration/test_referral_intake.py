@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
@@ -275,3 +276,21 @@ def test_responses_carry_request_and_correlation_ids(api, police):
     response = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Correlation-ID": "corr-123"})
     assert response.headers["X-Correlation-ID"] == "corr-123"
     assert response.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("example", ["adult-referral.json", "youth-referral-previous-diversion.json"])
+def test_the_readme_examples_are_accepted(api, police, example):
+    from pathlib import Path
+
+    body = json.loads((Path(__file__).resolve().parents[3] / "docs" / "examples" / example).read_text())
+    response = api.post("/v1/referrals", json=body, headers=police)
+    assert response.status_code == 201, response.text
+
+
+def test_the_documented_example_is_the_readme_example():
+    from pathlib import Path
+
+    from referral_api.cases.schemas import EXAMPLE_ADULT_REFERRAL
+
+    readme_example = json.loads((Path(__file__).resolve().parents[3] / "docs" / "examples" / "adult-referral.json").read_text())
+    assert EXAMPLE_ADULT_REFERRAL == readme_example

@@ -13,6 +13,7 @@ from diversion_common.database import utcnow
 from diversion_common.messaging import TopicHandler
 from diversion_common.reference import DistrictCode
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.deliveries.service import cancel_open_deliveries
 from provider_gateway.routing.service import route_case
 
 
@@ -56,6 +57,7 @@ def _withdrawn(session: Session, message: Withdrawn) -> None:
     case.status = GatewayCaseStatus.withdrawn.value
     case.updated_at = utcnow()
     session.add(case)
+    cancel_open_deliveries(session, case.case_id)
 
 
 HANDLERS = {

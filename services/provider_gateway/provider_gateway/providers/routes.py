@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from diversion_common.problems import FieldError, problem_responses
+from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator
 from provider_gateway.db import get_session
-from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers import service
-from provider_gateway.providers.schemas import ProviderCreate, ProviderPublic, ProviderUpdate
+from provider_gateway.providers.schemas import (
+    ProviderCreate,
+    ProviderCreated,
+    ProviderPublic,
+    ProviderUpdate,
+    RotatedSecret,
+    SecretRotation,
+)
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
 DbSession = Annotated[Session, Depends(get_session)]
@@ -25,18 +29,17 @@ DbSession = Annotated[Session, Depends(get_session)]
 @router.post(
     "",
     status_code=201,
-    response_model=ProviderPublic,
-    summary="Register a treatment provider",
+    response_model=ProviderCreated,
+    summary="Register a treatment provider; its signing secret is shown once",
     responses={
         201: {"headers": {"Location": {"description": "The provider", "schema": {"type": "string"}}}},
         **problem_responses(400, 401, 403, 409, 413, 415, 422),
     },
 )
-def create_provider(body: ProviderCreate, _admin: Administrator, session: DbSession, response: Response) -> ProviderPublic:
-    with _name_taken_is_a_conflict(session):
-        provider = service.create_provider(session, body)
+def create_provider(body: ProviderCreate, _admin: Administrator, session: DbSession, response: Response) -> ProviderCreated:
+    provider, secret = service.create_provider(session, body)
     response.headers["Location"] = f"/v1/admin/providers/{provider.id}"
-    return provider
+    return ProviderCreated(**provider.model_dump(), signing_secret=secret)
 
 
 @router.get("", response_model=list[ProviderPublic], summary="List providers", responses=problem_responses(401, 403))
@@ -56,16 +59,16 @@ def read_provider(provider_id: uuid.UUID, _admin: Administrator, session: DbSess
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def update_provider(provider_id: uuid.UUID, body: ProviderUpdate, _admin: Administrator, session: DbSession) -> ProviderPublic:
-    with _name_taken_is_a_conflict(session):
-        return service.update_provider(session, provider_id, body)
+    return service.update_provider(session, provider_id, body)
 
 
-@contextmanager
-def _name_taken_is_a_conflict(session: Session) -> Iterator[None]:
-    # The service flushes the provider before it commits, so a taken name (the table's
-    # only unique column) can fail the flush, where the service's own commit guard does not see it.
-    try:
-        yield
-    except IntegrityError:
-        session.rollback()
-        raise ProviderNameTaken(errors=[FieldError(pointer="/name", detail="is already taken")]) from None
+@router.post(
+    "/{provider_id}/secrets",
+    status_code=201,
+    response_model=RotatedSecret,
+    summary="Rotate the provider's signing secret; the old one stays valid for the overlap",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
+)
+def rotate_secret(provider_id: uuid.UUID, body: SecretRotation, _admin: Administrator, session: DbSession) -> RotatedSecret:
+    secret, previous_valid_until = service.rotate_secret(session, provider_id, timedelta(hours=body.overlap_hours))
+    return RotatedSecret(signing_secret=secret, previous_valid_until=previous_valid_until)

@@ -3,9 +3,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from diversion_common.reference import DistrictCode
 
@@ -28,29 +38,45 @@ class ProviderCreate(BaseModel):
     name: Name
     pathways: list[PathwayCode] = Field(min_length=1, max_length=2)
     districts: list[DistrictCode] = Field(min_length=1, max_length=40)
-    out_of_hours: bool = False
+    out_of_hours: StrictBool = False
     delivery_mode: DeliveryMode
-    webhook_url: AnyHttpUrl | None = Field(default=None, description="Required in webhook mode.")
+    # validate_default: a left-out webhook_url is checked too. A field validator (not a model
+    # one) so the problem's pointer names /webhook_url; delivery_mode is declared, so checked, first.
+    webhook_url: AnyHttpUrl | None = Field(default=None, validate_default=True, description="Required in webhook mode.")
     contact_email: EmailStr
 
-    @model_validator(mode="after")
-    def _webhook_needs_url(self) -> ProviderCreate:
-        if self.delivery_mode is DeliveryMode.webhook and self.webhook_url is None:
-            raise ValueError("webhook_url is required in webhook mode")
-        return self
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_needs_url(cls, value: AnyHttpUrl | None, info: ValidationInfo) -> AnyHttpUrl | None:
+        if value is None and info.data.get("delivery_mode") is DeliveryMode.webhook:
+            raise ValueError("is required in webhook mode")
+        return value
+
+
+def _null_not_offered(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    offered = [variant for variant in schema.pop("anyOf", []) if variant != {"type": "null"}]
+    if offered:
+        (variant,) = offered
+        schema.update(variant)
+
+
+def unchanged(**constraints: Any) -> Any:
+    """A field a change may leave out, keeping its value; null is refused, so not documented."""
+    return Field(default=None, json_schema_extra=_null_not_offered, **constraints)
 
 
 class ProviderUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    pathways: list[PathwayCode] | None = Field(default=None, min_length=1, max_length=2)
-    districts: list[DistrictCode] | None = Field(default=None, min_length=1, max_length=40)
-    out_of_hours: bool | None = None
-    delivery_mode: DeliveryMode | None = None
+    name: Name | None = unchanged()
+    pathways: list[PathwayCode] | None = unchanged(min_length=1, max_length=2)
+    districts: list[DistrictCode] | None = unchanged(min_length=1, max_length=40)
+    out_of_hours: StrictBool | None = unchanged()
+    delivery_mode: DeliveryMode | None = unchanged()
     webhook_url: AnyHttpUrl | None = None
-    contact_email: EmailStr | None = None
-    active: bool | None = None
+    contact_email: EmailStr | None = unchanged()
+    active: StrictBool | None = unchanged()
 
 
 class ProviderPublic(BaseModel):
@@ -65,3 +91,22 @@ class ProviderPublic(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class ProviderCreated(ProviderPublic):
+    signing_secret: str = Field(
+        description="The `whsec_` secret our webhooks to this provider are signed with, and its events must be. Shown once."
+    )
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: float = Field(
+        default=24.0, ge=0, le=24 * 14, description="How long the secrets in force now stay valid beside the new one."
+    )
+
+
+class RotatedSecret(BaseModel):
+    signing_secret: str = Field(description="The new secret, shown once.")
+    previous_valid_until: datetime

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +15,7 @@ from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
 from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, ProviderPublic, ProviderUpdate
+from provider_gateway.providers.secrets import issue_secret
 from provider_gateway.providers.tables import Provider
 from provider_gateway.routing.service import route_waiting_cases
 
@@ -23,15 +27,18 @@ def to_public(provider: Provider) -> ProviderPublic:
     return ProviderPublic.model_validate(fields)
 
 
-def _commit(session: Session) -> None:
+@contextmanager
+def _name_must_be_free(session: Session) -> Iterator[None]:
+    # The name is the table's only unique column; a flush or the commit may find it taken.
     try:
-        session.commit()
+        yield
     except IntegrityError:
         session.rollback()
         raise ProviderNameTaken(errors=[FieldError(pointer="/name", detail="is already taken")]) from None
 
 
-def create_provider(session: Session, request: ProviderCreate) -> ProviderPublic:
+def create_provider(session: Session, request: ProviderCreate) -> tuple[ProviderPublic, str]:
+    """Register a provider; returns it with its first signing secret, shown this once."""
     provider = Provider(
         name=request.name,
         pathways=[p.value for p in request.pathways],
@@ -41,11 +48,21 @@ def create_provider(session: Session, request: ProviderCreate) -> ProviderPublic
         webhook_url=str(request.webhook_url) if request.webhook_url else None,
         contact_email=str(request.contact_email),
     )
-    session.add(provider)
-    session.flush()
-    route_waiting_cases(session)
-    _commit(session)
-    return to_public(provider)
+    with _name_must_be_free(session):
+        session.add(provider)
+        session.flush()
+        secret = issue_secret(session, provider.id).secret
+        route_waiting_cases(session)
+        session.commit()
+    return to_public(provider), secret
+
+
+def rotate_secret(session: Session, provider_id: uuid.UUID, overlap: timedelta) -> tuple[str, datetime]:
+    """A new signing secret; the old ones stay valid until the returned time."""
+    _get(session, provider_id)
+    secret = issue_secret(session, provider_id, overlap=overlap).secret
+    session.commit()
+    return secret, utcnow() + overlap
 
 
 def _get(session: Session, provider_id: uuid.UUID) -> Provider:
@@ -75,8 +92,9 @@ def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderU
     if provider.delivery_mode == DeliveryMode.webhook.value and not provider.webhook_url:
         raise ValidationFailed(errors=[FieldError(pointer="/webhook_url", detail="is required in webhook mode")])
     provider.updated_at = utcnow()
-    session.add(provider)
-    session.flush()
-    route_waiting_cases(session)
-    _commit(session)
+    with _name_must_be_free(session):
+        session.add(provider)
+        session.flush()
+        route_waiting_cases(session)
+        session.commit()
     return to_public(provider)

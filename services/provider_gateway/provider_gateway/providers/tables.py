@@ -28,3 +28,18 @@ class Provider(GatewayTable, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class ProviderSecret(GatewayTable, table=True):
+    """A provider's signing secret. Several are valid at once while a rotation overlaps.
+
+    Stored as given (we must sign with it); protect the database accordingly.
+    """
+
+    __tablename__ = "gateway_provider_secrets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: uuid.UUID = Field(index=True)
+    secret: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    expires_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]

@@ -7,6 +7,8 @@ from sqlmodel import Session
 
 from diversion_common.database import utcnow
 from diversion_common.messaging import enqueue
+from provider_gateway.config import get_settings
+from provider_gateway.deliveries.service import create_referral_delivery, referral_created_payload
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.tables import Provider
@@ -52,12 +54,26 @@ def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = Fa
     if decision.routed:
         case.status = GatewayCaseStatus.routed.value
         message = {"case_id": str(case.case_id), "provider_id": str(decision.provider_id), "reason": decision.reason}
+        _deliver_to(session, case, decision.provider_id)
     else:
         case.status = GatewayCaseStatus.unroutable.value
         message = {"case_id": str(case.case_id), "reason": decision.reason}
     enqueue(session, OutboxMessage(topic=ROUTED if decision.routed else UNROUTABLE, aggregate_id=case.case_id, payload=message))
     session.add(case)
     return decision
+
+
+def _deliver_to(session: Session, case: GatewayCase, provider_id) -> None:
+    provider = session.get(Provider, provider_id)
+    assert provider is not None
+    status_url = f"{get_settings().public_base_url}/v1/provider/referrals/{case.case_id}"
+    create_referral_delivery(
+        session,
+        case_id=case.case_id,
+        provider_id=provider.id,
+        pull_mode=provider.delivery_mode == "pull",
+        payload=referral_created_payload(case.provider_payload, status_url, utcnow()),
+    )
 
 
 def route_waiting_cases(session: Session) -> int:

@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime
 from sqlmodel import Session
 
 from diversion_common.observability import request_id_var
 from diversion_common.problems import problem_responses
+from diversion_common.wire_types import DateTime
 from referral_api.auth import PoliceSystem
 from referral_api.cases import service
 from referral_api.cases.lifecycle import CaseStatus
@@ -74,7 +74,7 @@ def list_referrals(
     principal: PoliceSystem,
     session: DbSession,
     status: CaseStatus | None = None,
-    updated_since: Annotated[AwareDatetime | None, Query(description="Only cases changed at or after this time.")] = None,
+    updated_since: Annotated[DateTime | None, Query(description="Only cases changed at or after this time.")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CasePage:

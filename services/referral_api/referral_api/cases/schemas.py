@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, StringConstraints
 
 from diversion_common.reference import DistrictCode
+from diversion_common.wire_types import Date, DateTime
 from referral_api.cases.lifecycle import CaseStatus, Pathway
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -75,7 +76,7 @@ class Drug(Strict):
 
 
 class Encounter(Strict):
-    occurred_at: AwareDatetime = Field(description="When the drugs were found (with a UTC offset).")
+    occurred_at: DateTime = Field(description="When the drugs were found (with a UTC offset).")
     district: DistrictCode = Field(description="One of the reference districts of the scheme.")
     postcode: Postcode | None = None
 
@@ -96,7 +97,7 @@ class Address(Strict):
 
 class ContactPreferences(Strict):
     preferred_method: ContactMethod = ContactMethod.phone
-    out_of_hours_appointments: bool = Field(
+    out_of_hours_appointments: StrictBool = Field(
         default=False, description="The person asked for appointments outside office hours."
     )
 
@@ -104,7 +105,7 @@ class ContactPreferences(Strict):
 class Subject(Strict):
     given_name: Text
     family_name: Text
-    date_of_birth: date
+    date_of_birth: Date
     sex: Sex
     ethnicity: Ethnicity = Field(description="Self-defined ethnicity, 18+1 code.")
     address: Address
@@ -121,14 +122,63 @@ class Guardian(Strict):
 
 
 class Checks(Strict):
-    identity_confirmed: bool
-    pnc_checked: bool
-    niche_checked: bool
-    guardian_contacted: bool = False
+    identity_confirmed: StrictBool
+    pnc_checked: StrictBool
+    niche_checked: StrictBool
+    guardian_contacted: StrictBool = False
+
+
+# A synthetic person; the same referral as docs/examples/adult-referral.json.
+EXAMPLE_ADULT_REFERRAL = {
+    "police_reference": "43/10001/26",
+    "encounter": {
+        "occurred_at": "2026-11-20T21:15:00+00:00",
+        "district": "reading",
+        "postcode": "RG1 1AA"
+    },
+    "drugs": [
+        {
+            "name": "cannabis",
+            "class": "B"
+        }
+    ],
+    "body_worn_video_reference": "BWV-TV4521-0001",
+    "officer": {
+        "collar_number": "TV4521",
+        "name": "PC Sample Officer",
+        "email": "pc.sample@police.example"
+    },
+    "subject": {
+        "given_name": "Alex",
+        "family_name": "Example",
+        "date_of_birth": "1998-04-02",
+        "sex": "not_stated",
+        "ethnicity": "NS",
+        "address": {
+            "line1": "1 Test Street",
+            "town": "Reading",
+            "postcode": "RG1 2AB"
+        },
+        "phone": "07700 900123",
+        "contact_preferences": {
+            "preferred_method": "sms",
+            "out_of_hours_appointments": True
+        }
+    },
+    "checks": {
+        "identity_confirmed": True,
+        "pnc_checked": True,
+        "niche_checked": True
+    },
+    "previous_diversions": 0,
+    "consent_to_share": True
+}
 
 
 class ReferralCreate(Strict):
     """A police force's referral of one person for one encounter."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_ADULT_REFERRAL]})
 
     police_reference: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9/_-]{3,40}$")
@@ -142,8 +192,8 @@ class ReferralCreate(Strict):
     subject: Subject
     guardian: Guardian | None = Field(default=None, description="Required for under-18s.")
     checks: Checks
-    previous_diversions: int = Field(ge=0, le=100, description="Previous drug diversions of this person.")
-    consent_to_share: bool = Field(description="Consent to share with the treatment provider; must be true.")
+    previous_diversions: StrictInt = Field(ge=0, le=100, description="Previous drug diversions of this person.")
+    consent_to_share: StrictBool = Field(description="Consent to share with the treatment provider; must be true.")
 
 
 class HistoryEntry(BaseModel):

@@ -189,7 +189,7 @@ def apply_event(
     try:
         new_status = lifecycle.next_status(current, event)
     except lifecycle.IllegalTransition:
-        raise CaseStatusConflict(f"a case in status {current.value} cannot take {event.value}", status=current.value) from None
+        raise CaseStatusConflict(f"a case in status {current.value} cannot take {event.value}", case_status=current.value) from None
     case.status = new_status.value
     case.updated_at = utcnow()
     session.add(case)

@@ -1,0 +1,146 @@
+"""Deliveries: created when a case is routed, tried by the worker, shown to the admin."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from diversion_common.database import as_utc, utcnow
+from diversion_common.messaging import enqueue
+from provider_gateway.deliveries.policy import CircuitPolicy, Outcome, RetryPolicy
+from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, DeliveryStatus, ProviderCircuit
+
+REFERRAL_CREATED = "referral.created"
+
+
+def new_delivery_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def referral_created_payload(provider_payload: dict[str, Any], status_url: str, now: datetime) -> dict[str, Any]:
+    """The Standard Webhooks payload: type, timestamp, data; only what the provider needs."""
+    return {
+        "type": REFERRAL_CREATED,
+        "timestamp": now.isoformat(),
+        "data": {**provider_payload, "links": {"status": status_url}},
+    }
+
+
+def create_referral_delivery(
+    session: Session, *, case_id: uuid.UUID, provider_id: uuid.UUID, pull_mode: bool, payload: dict[str, Any]
+) -> Delivery:
+    """Add the delivery to the caller's transaction; the worker wakes on commit."""
+    now = utcnow()
+    delivery = Delivery(
+        id=new_delivery_id(),
+        case_id=case_id,
+        provider_id=provider_id,
+        event_type=REFERRAL_CREATED,
+        payload=payload,
+        status=(DeliveryStatus.awaiting_pull if pull_mode else DeliveryStatus.pending).value,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    enqueue(session, delivery)
+    return delivery
+
+
+def cancel_open_deliveries(session: Session, case_id: uuid.UUID) -> None:
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.case_id == case_id,
+            Delivery.status.in_([DeliveryStatus.pending.value, DeliveryStatus.awaiting_pull.value]),  # type: ignore[attr-defined]
+        )
+        .values(status=DeliveryStatus.cancelled.value, updated_at=utcnow())
+    )
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    delivery_id: str
+    provider_id: uuid.UUID
+    started_at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    outcome: Outcome
+    retry_after: float | None
+
+
+def record_attempt(session: Session, result: AttemptResult, retry: RetryPolicy, circuit: CircuitPolicy) -> str:
+    """Log the try, move the delivery on, and update the provider's circuit. Returns the new status."""
+    now = utcnow()
+    delivery = session.get(Delivery, result.delivery_id)
+    assert delivery is not None
+    delivery.attempts += 1
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            attempt=delivery.attempts,
+            started_at=result.started_at,
+            status_code=result.status_code,
+            latency_ms=round(result.latency_ms, 2),
+            error=result.error,
+            outcome=result.outcome.value,
+        )
+    )
+    _update_circuit(session, result, circuit, now)
+    if delivery.status != DeliveryStatus.pending.value:
+        return delivery.status  # cancelled while in flight: keep the record of the try only
+    delivery.updated_at = now
+    if result.outcome is Outcome.delivered:
+        delivery.status = DeliveryStatus.delivered.value
+        delivery.delivered_at = now
+        delivery.last_error = None
+    elif result.outcome is Outcome.retry:
+        delay = retry.delay(delivery.attempts, result.retry_after)
+        delivery.last_error = result.error or f"HTTP {result.status_code}"
+        if delay is None:
+            delivery.status = DeliveryStatus.dead.value
+        else:
+            delivery.next_attempt_at = now + delay
+    else:
+        delivery.status = DeliveryStatus.dead.value
+        delivery.last_error = f"HTTP {result.status_code}: refused, not retried"
+    session.add(delivery)
+    return delivery.status
+
+
+def _update_circuit(session: Session, result: AttemptResult, policy: CircuitPolicy, now: datetime) -> None:
+    circuit = session.get(ProviderCircuit, result.provider_id) or ProviderCircuit(provider_id=result.provider_id)
+    if result.outcome is Outcome.retry:
+        circuit.consecutive_failures += 1
+        pause = policy.pause_after(circuit.consecutive_failures)
+        circuit.paused_until = now + pause if pause else None
+    else:
+        # Any answer other than a failure means the provider is up again.
+        circuit.consecutive_failures = 0
+        circuit.paused_until = None
+    circuit.updated_at = now
+    session.add(circuit)
+
+
+def redeliver(session: Session, delivery: Delivery) -> Delivery:
+    """Give a dead (or delivered) delivery a fresh schedule, under the same webhook-id."""
+    delivery.status = DeliveryStatus.pending.value
+    delivery.attempts = 0
+    delivery.next_attempt_at = utcnow()
+    delivery.updated_at = utcnow()
+    enqueue(session, delivery)
+    return delivery
+
+
+def circuits(session: Session) -> dict[uuid.UUID, ProviderCircuit]:
+    """Providers with recent failures, by id."""
+    return {c.provider_id: c for c in session.scalars(select(ProviderCircuit).where(ProviderCircuit.consecutive_failures > 0))}
+
+
+def lease_until(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)

@@ -1,0 +1,236 @@
+"""Delivery to a provider's endpoint: signed, retried, logged, never stuck.
+
+The worker runs in a thread against the test's own database; the provider is a
+real HTTP server on loopback that verifies signatures with `standardwebhooks`.
+Retry and pause times are shrunk so the schedules run in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy
+from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, ProviderCircuit
+from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker, WorkerSettings
+from provider_gateway.providers.secrets import secrets_in_force
+from support.fake_provider import Answer, FakeProvider
+from support.processes import wait_for
+
+FAST = WorkerSettings(
+    timeout_seconds=0.5,
+    poll_seconds=0.02,
+    retry=RetryPolicy(base_seconds=0.02, cap_seconds=0.1, max_attempts=8),
+    circuit=CircuitPolicy(failure_threshold=50, pause_seconds=0.2),
+)
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def run_worker(gateway_engine):
+    started: list[BackgroundWorker] = []
+
+    def start(settings: WorkerSettings = FAST) -> BackgroundWorker:
+        worker = BackgroundWorker(DeliveryWorker(gateway_engine, settings))
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def register(gateway, admin, gateway_engine, fake: FakeProvider, name: str = "Webhook Drug Service", district: str = "reading") -> str:
+    response = gateway.post(
+        "/v1/admin/providers",
+        json={
+            "name": name,
+            "pathways": ["adult_deferred_summons"],
+            "districts": [district],
+            "delivery_mode": "webhook",
+            "webhook_url": fake.url,
+            "contact_email": "intake@provider.example",
+        },
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    provider_id = response.json()["id"]
+    with Session(gateway_engine) as session:
+        fake.secrets = [s.secret for s in secrets_in_force(session, [uuid.UUID(provider_id)])[uuid.UUID(provider_id)]]
+    return provider_id
+
+
+def route_a_case(gateway, referral_service, district: str = "reading") -> str:
+    case_id = str(uuid.uuid4())
+    payload = {
+        "case_id": case_id,
+        "pathway": "adult_deferred_summons",
+        "district": district,
+        "force": "thames-valley",
+        "encounter_date": "2026-11-20",
+        "drugs": [{"name": "cannabis", "class": "B"}],
+        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1996-01-01", "phone": "07700 900001"},
+        "guardian": None,
+        "out_of_hours_appointments": False,
+    }
+    message = {"id": str(uuid.uuid4()), "topic": "case.routing_requested", "aggregate_id": case_id,
+               "payload": payload, "created_at": datetime.now(UTC).isoformat()}
+    response = gateway.post("/internal/v1/messages", json=message, headers=referral_service)
+    assert response.status_code == 200, response.text
+    return case_id
+
+
+def delivery_for(engine, case_id: str) -> Delivery:
+    with Session(engine) as session:
+        return session.scalars(select(Delivery).where(Delivery.case_id == uuid.UUID(case_id))).one()
+
+
+def attempts_of(engine, delivery_id: str) -> list[DeliveryAttempt]:
+    with Session(engine) as session:
+        return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.attempt)))
+
+
+def test_a_routed_case_is_delivered_signed_with_only_what_the_provider_needs(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    case_id = route_a_case(gateway, referral_service)
+    run_worker()
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    [received] = fake_provider.received
+    assert received.verified
+    assert received.webhook_id == delivery_for(gateway_engine, case_id).id
+    assert received.payload["type"] == "referral.created"
+    data = received.payload["data"]
+    assert data["case_id"] == case_id
+    assert data["links"]["status"].endswith(f"/v1/provider/referrals/{case_id}")
+    for withheld in ("officer", "checks", "body_worn_video_reference", "police_reference"):
+        assert withheld not in data
+
+
+def test_five_failures_then_success_is_delivered_once_with_six_attempts_logged(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(*[Answer(500)] * 5, Answer(200))
+    case_id = route_a_case(gateway, referral_service)
+    run_worker()
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    delivery = delivery_for(gateway_engine, case_id)
+    attempts = attempts_of(gateway_engine, delivery.id)
+    assert [a.status_code for a in attempts] == [500] * 5 + [200]
+    assert [a.outcome for a in attempts] == ["retry"] * 5 + ["delivered"]
+    assert all(a.latency_ms >= 0 and a.started_at for a in attempts)
+    assert len(fake_provider.accepted()) == 1
+    assert set(fake_provider.ids()) == {delivery.id}
+    started = [a.started_at for a in attempts]
+    assert started == sorted(started)
+
+
+def test_a_hanging_provider_is_timed_out_and_retried(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(Answer(200, hang_seconds=2.0))
+    case_id = route_a_case(gateway, referral_service)
+    run_worker()
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    attempts = attempts_of(gateway_engine, delivery_for(gateway_engine, case_id).id)
+    assert attempts[0].error == "timeout" and attempts[0].status_code is None
+    assert attempts[0].latency_ms < 1500
+    assert attempts[-1].status_code == 200
+
+
+def test_a_slow_provider_does_not_hold_up_another(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    slow = FakeProvider().start()
+    try:
+        register(gateway, admin, gateway_engine, slow, name="Slow Service", district="oxford")
+        register(gateway, admin, gateway_engine, fake_provider, name="Quick Service", district="reading")
+        slow.answer_next(*[Answer(200, hang_seconds=3.0)] * 10)
+        slow_cases = [route_a_case(gateway, referral_service, district="oxford") for _ in range(6)]
+        run_worker(WorkerSettings(timeout_seconds=5.0, poll_seconds=0.02, per_provider_concurrency=2, retry=FAST.retry))
+        time.sleep(0.3)  # the slow provider's slots are now taken
+        started = time.monotonic()
+        quick = [route_a_case(gateway, referral_service) for _ in range(3)]
+        assert wait_for(lambda: all(delivery_for(gateway_engine, c).status == "delivered" for c in quick), timeout=10)
+        assert time.monotonic() - started < 2.0
+        assert {delivery_for(gateway_engine, c).status for c in slow_cases} == {"pending"}
+    finally:
+        slow.stop()
+
+
+def test_a_client_error_is_not_retried(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(Answer(400))
+    case_id = route_a_case(gateway, referral_service)
+    run_worker()
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "dead", timeout=10)
+    time.sleep(0.3)
+    assert len(fake_provider.received) == 1
+    assert "400" in delivery_for(gateway_engine, case_id).last_error
+
+
+def test_retry_after_is_honoured(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(Answer(429, headers={"Retry-After": "1"}))
+    case_id = route_a_case(gateway, referral_service)
+    run_worker()
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    first, second = fake_provider.received
+    assert second.at - first.at >= 0.95
+
+
+def test_after_the_schedule_the_delivery_is_dead(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(*[Answer(503)] * 20)
+    case_id = route_a_case(gateway, referral_service)
+    run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=0.02, retry=RetryPolicy(0.01, 0.05, max_attempts=3), circuit=FAST.circuit))
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "dead", timeout=10)
+    assert delivery_for(gateway_engine, case_id).attempts == 3
+    assert len(fake_provider.received) == 3
+
+
+def test_a_failing_provider_is_paused_then_resumed_when_it_answers(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    provider_id = register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(*[Answer(500)] * 3)
+    case_id = route_a_case(gateway, referral_service)
+    run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=0.02, retry=RetryPolicy(0.01, 0.02, 20), circuit=CircuitPolicy(failure_threshold=3, pause_seconds=0.5)))
+
+    def circuit() -> ProviderCircuit | None:
+        with Session(gateway_engine) as session:
+            return session.get(ProviderCircuit, uuid.UUID(provider_id))
+
+    assert wait_for(lambda: (c := circuit()) is not None and c.paused_until is not None, timeout=10)
+    paused_at = time.monotonic()
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    # Three quick failures, then nothing until the pause ended, then the probe that succeeded.
+    assert len(fake_provider.received) == 4
+    assert fake_provider.received[3].at - fake_provider.received[2].at >= 0.45
+    assert time.monotonic() - paused_at >= 0.4
+    assert circuit().consecutive_failures == 0
+
+
+def test_a_withdrawn_case_is_not_delivered(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    register(gateway, admin, gateway_engine, fake_provider)
+    case_id = route_a_case(gateway, referral_service)
+    message = {"id": str(uuid.uuid4()), "topic": "case.withdrawn", "aggregate_id": case_id,
+               "payload": {"case_id": case_id, "reason": "charged_instead"}, "created_at": datetime.now(UTC).isoformat()}
+    gateway.post("/internal/v1/messages", json=message, headers=referral_service)
+    run_worker()
+    time.sleep(0.3)
+    assert delivery_for(gateway_engine, case_id).status == "cancelled"
+    assert fake_provider.received == []
