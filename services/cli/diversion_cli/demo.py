@@ -42,10 +42,12 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
 
     gateway_url = GatewaySettings().database_url
     engine = make_engine(gateway_url)
-    providers = []
+    providers, signing_secrets = [], {}
     with Session(engine) as session:
         for request in DEMO_PROVIDERS:
-            providers.append(create_provider(session, request)[0])
+            provider, secret = create_provider(session, request)
+            providers.append(provider)
+            signing_secrets[provider.pathways[0].value] = secret
     engine.dispose()
 
     credentials = {
@@ -56,9 +58,11 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
         "admin": issue_credential(Role.admin, "Demo scheme administrator"),
     }
     for provider in providers:
-        credentials[f"provider_{provider.pathways[0].value}"] = issue_credential(
-            Role.provider, provider.name, provider_id=provider.id
-        )
+        pathway = provider.pathways[0].value
+        credentials[f"provider_{pathway}"] = {
+            **issue_credential(Role.provider, provider.name, provider_id=provider.id),
+            "signing_secret": signing_secrets[pathway],
+        }
     to_gateway = issue_credential(Role.service, "referral_api outbox relay", service=Service.provider_gateway)
     to_referral_api = issue_credential(Role.service, "provider_gateway outbox relay", service=Service.referral_api)
 

@@ -10,3 +10,4 @@ from provider_gateway.clients.tables import Client
 from provider_gateway.db import get_session
 
 Administrator = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.admin))]
+ProviderSystem = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.provider))]

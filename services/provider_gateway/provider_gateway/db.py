@@ -23,6 +23,7 @@ def import_all_tables() -> None:
     import provider_gateway.cases.tables  # noqa: F401
     import provider_gateway.clients.tables  # noqa: F401
     import provider_gateway.deliveries.tables  # noqa: F401
+    import provider_gateway.events.tables  # noqa: F401
     import provider_gateway.messaging.tables  # noqa: F401
     import provider_gateway.providers.tables  # noqa: F401
     import provider_gateway.routing.tables  # noqa: F401

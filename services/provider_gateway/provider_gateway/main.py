@@ -5,7 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
+from provider_gateway.cases.routes import admin_router as cases_admin_router
+from provider_gateway.cases.routes import provider_router as cases_provider_router
 from provider_gateway.config import Settings
+from provider_gateway.deliveries.routes import admin_router as deliveries_admin_router
+from provider_gateway.deliveries.routes import provider_router as deliveries_provider_router
+from provider_gateway.events.routes import router as events_router
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
@@ -33,5 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(providers_router)
+    app.include_router(cases_admin_router)
+    app.include_router(deliveries_admin_router)
+    app.include_router(deliveries_provider_router)
+    app.include_router(cases_provider_router)
+    app.include_router(events_router)
     app.include_router(messaging_router)
     return app

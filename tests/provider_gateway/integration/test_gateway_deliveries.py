@@ -20,8 +20,8 @@ from sqlmodel import Session
 from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy
 from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, ProviderCircuit
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker, WorkerSettings
-from provider_gateway.providers.secrets import secrets_in_force
 from support.fake_provider import Answer, FakeProvider
+from support.gateway_flows import delivery_for, register_provider, route_a_case
 from support.processes import wait_for
 
 FAST = WorkerSettings(
@@ -55,48 +55,9 @@ def run_worker(gateway_engine):
 
 
 def register(gateway, admin, gateway_engine, fake: FakeProvider, name: str = "Webhook Drug Service", district: str = "reading") -> str:
-    response = gateway.post(
-        "/v1/admin/providers",
-        json={
-            "name": name,
-            "pathways": ["adult_deferred_summons"],
-            "districts": [district],
-            "delivery_mode": "webhook",
-            "webhook_url": fake.url,
-            "contact_email": "intake@provider.example",
-        },
-        headers=admin,
-    )
-    assert response.status_code == 201, response.text
-    provider_id = response.json()["id"]
-    with Session(gateway_engine) as session:
-        fake.secrets = [s.secret for s in secrets_in_force(session, [uuid.UUID(provider_id)])[uuid.UUID(provider_id)]]
-    return provider_id
-
-
-def route_a_case(gateway, referral_service, district: str = "reading") -> str:
-    case_id = str(uuid.uuid4())
-    payload = {
-        "case_id": case_id,
-        "pathway": "adult_deferred_summons",
-        "district": district,
-        "force": "thames-valley",
-        "encounter_date": "2026-11-20",
-        "drugs": [{"name": "cannabis", "class": "B"}],
-        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1996-01-01", "phone": "07700 900001"},
-        "guardian": None,
-        "out_of_hours_appointments": False,
-    }
-    message = {"id": str(uuid.uuid4()), "topic": "case.routing_requested", "aggregate_id": case_id,
-               "payload": payload, "created_at": datetime.now(UTC).isoformat()}
-    response = gateway.post("/internal/v1/messages", json=message, headers=referral_service)
-    assert response.status_code == 200, response.text
-    return case_id
-
-
-def delivery_for(engine, case_id: str) -> Delivery:
-    with Session(engine) as session:
-        return session.scalars(select(Delivery).where(Delivery.case_id == uuid.UUID(case_id))).one()
+    provider = register_provider(gateway, admin, name=name, district=district, webhook_url=fake.url)
+    fake.secrets = [provider["signing_secret"]]
+    return provider["id"]
 
 
 def attempts_of(engine, delivery_id: str) -> list[DeliveryAttempt]:

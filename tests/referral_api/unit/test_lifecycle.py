@@ -25,10 +25,14 @@ ALLOWED = [
     (CaseStatus.awaiting_routing, CaseEvent.routed, CaseStatus.routed),
     (CaseStatus.awaiting_routing, CaseEvent.routing_failed, CaseStatus.unroutable),
     (CaseStatus.unroutable, CaseEvent.routed, CaseStatus.routed),
+    (CaseStatus.routed, CaseEvent.routed, CaseStatus.routed),
+    (CaseStatus.routed, CaseEvent.routing_failed, CaseStatus.unroutable),
+    (CaseStatus.routed, CaseEvent.provider_accepted, CaseStatus.accepted_by_provider),
     (CaseStatus.awaiting_yju_decision, CaseEvent.withdrawn, CaseStatus.withdrawn),
     (CaseStatus.awaiting_routing, CaseEvent.withdrawn, CaseStatus.withdrawn),
     (CaseStatus.routed, CaseEvent.withdrawn, CaseStatus.withdrawn),
     (CaseStatus.unroutable, CaseEvent.withdrawn, CaseStatus.withdrawn),
+    (CaseStatus.accepted_by_provider, CaseEvent.withdrawn, CaseStatus.withdrawn),
 ]
 
 

@@ -16,7 +16,8 @@ TIMESTAMP = DateTime(timezone=True)
 
 class GatewayCaseStatus(StrEnum):
     unroutable = "unroutable"
-    routed = "routed"
+    routed = "routed"  # sent (or offered) to a provider, waiting for its answer
+    accepted = "accepted"  # the provider took the case on
     withdrawn = "withdrawn"
 
 
@@ -32,5 +33,7 @@ class GatewayCase(GatewayTable, table=True):
     status: str = Field(max_length=20, index=True)
     provider_id: uuid.UUID | None = Field(default=None, index=True)
     provider_payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Providers that rejected the case: routing passes them over.
+    declined_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import uuid
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
+from diversion_common import pagination
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
+from diversion_common.problems import Conflict, NotFound
+from provider_gateway.deliveries.schemas import (
+    AttemptPublic,
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryPublic,
+    PulledReferral,
+    PulledReferrals,
+)
 from provider_gateway.deliveries.policy import CircuitPolicy, Outcome, RetryPolicy
 from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, DeliveryStatus, ProviderCircuit
 
@@ -144,3 +155,104 @@ def circuits(session: Session) -> dict[uuid.UUID, ProviderCircuit]:
 
 def lease_until(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
+
+
+# --- reading, for the admin and for pull-mode providers -----------------------
+
+
+def to_public(delivery: Delivery) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=delivery.id,
+        case_id=delivery.case_id,
+        provider_id=delivery.provider_id,
+        event_type=delivery.event_type,
+        status=DeliveryStatus(delivery.status),
+        attempts=delivery.attempts,
+        next_attempt_at=as_utc(delivery.next_attempt_at) if delivery.status == DeliveryStatus.pending.value else None,
+        last_error=delivery.last_error,
+        created_at=as_utc(delivery.created_at),
+        delivered_at=as_utc(delivery.delivered_at) if delivery.delivered_at else None,
+    )
+
+
+def list_deliveries(
+    session: Session, *, status: DeliveryStatus | None, provider_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> DeliveryPage:
+    query = select(Delivery)
+    if status is not None:
+        query = query.where(Delivery.status == status.value)
+    if provider_id is not None:
+        query = query.where(Delivery.provider_id == provider_id)
+    if cursor is not None:
+        after, key = pagination.decode_cursor(cursor)
+        query = query.where(or_(Delivery.created_at > after, and_(Delivery.created_at == after, Delivery.id > key)))  # type: ignore[arg-type,operator]
+    rows = list(session.scalars(query.order_by(Delivery.created_at, Delivery.id).limit(limit + 1)))  # type: ignore[arg-type]
+    page, more = rows[:limit], len(rows) > limit
+    return DeliveryPage(
+        items=[to_public(d) for d in page],
+        next_cursor=pagination.encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+    )
+
+
+def _get(session: Session, delivery_id: str) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound("no such delivery")
+    return delivery
+
+
+def delivery_detail(session: Session, delivery_id: str) -> DeliveryDetail:
+    delivery = _get(session, delivery_id)
+    attempts = session.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id).order_by(DeliveryAttempt.attempt)  # type: ignore[arg-type]
+    )
+    return DeliveryDetail(
+        **to_public(delivery).model_dump(),
+        attempts_log=[
+            AttemptPublic(
+                attempt=a.attempt, started_at=as_utc(a.started_at), status_code=a.status_code,
+                latency_ms=a.latency_ms, error=a.error, outcome=a.outcome,
+            )
+            for a in attempts
+        ],
+    )
+
+
+REDELIVERABLE = (DeliveryStatus.dead.value, DeliveryStatus.delivered.value)
+
+
+def redeliver_by_id(session: Session, delivery_id: str) -> DeliveryPublic:
+    delivery = _get(session, delivery_id)
+    if delivery.status not in REDELIVERABLE:
+        raise Conflict(f"a {delivery.status} delivery cannot be redelivered", delivery_status=delivery.status)
+    redeliver(session, delivery)
+    session.commit()
+    return to_public(delivery)
+
+
+def pulled_for(session: Session, provider_id: uuid.UUID, limit: int) -> PulledReferrals:
+    rows = session.scalars(
+        select(Delivery)
+        .where(Delivery.provider_id == provider_id, Delivery.status == DeliveryStatus.awaiting_pull.value)
+        .order_by(Delivery.created_at, Delivery.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return PulledReferrals(
+        items=[PulledReferral(webhook_id=d.id, case_id=d.case_id, message=d.payload) for d in rows]
+    )
+
+
+def acknowledge(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) -> DeliveryPublic:
+    delivery = session.scalars(
+        select(Delivery)
+        .where(Delivery.provider_id == provider_id, Delivery.case_id == case_id, Delivery.event_type == REFERRAL_CREATED)
+        .order_by(Delivery.created_at.desc())  # type: ignore[attr-defined]
+    ).first()
+    if delivery is None or delivery.status == DeliveryStatus.cancelled.value:
+        raise NotFound("no such referral for this provider")
+    if delivery.status == DeliveryStatus.awaiting_pull.value:
+        delivery.status = DeliveryStatus.acknowledged.value
+        delivery.delivered_at = delivery.updated_at = utcnow()
+        session.add(delivery)
+        session.commit()
+    return to_public(delivery)

@@ -28,6 +28,7 @@ class RoutingRequest:
     pathway: str
     district: str
     out_of_hours_wanted: bool
+    declined_by: frozenset[uuid.UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,11 @@ def choose_provider(request: RoutingRequest, candidates: list[Candidate]) -> Dec
     eligible = [
         c for c in candidates
         if c.active and request.pathway in c.pathways and request.district in c.districts
+        and c.provider_id not in request.declined_by
     ]
     if not eligible:
-        return Decision(None, f"no active provider serves {request.pathway} in {request.district}")
+        declined = f" (besides {len(request.declined_by)} that declined it)" if request.declined_by else ""
+        return Decision(None, f"no active provider serves {request.pathway} in {request.district}{declined}")
     if request.out_of_hours_wanted:
         out_of_hours = [c for c in eligible if c.out_of_hours]
         if out_of_hours:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from diversion_common.database import utcnow
 from diversion_common.messaging import enqueue
+from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.config import get_settings
 from provider_gateway.deliveries.service import create_referral_delivery, referral_created_payload
-from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.tables import Provider
 from provider_gateway.routing.rules import Candidate, Decision, RoutingRequest, choose_provider
@@ -23,7 +25,7 @@ def candidates(session: Session) -> list[Candidate]:
     open_cases = dict(
         session.execute(
             select(GatewayCase.provider_id, func.count())
-            .where(GatewayCase.status == GatewayCaseStatus.routed.value)
+            .where(GatewayCase.status.in_([GatewayCaseStatus.routed.value, GatewayCaseStatus.accepted.value]))  # type: ignore[attr-defined]
             .group_by(GatewayCase.provider_id)
         ).all()
     )
@@ -43,9 +45,10 @@ def candidates(session: Session) -> list[Candidate]:
 
 def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = False) -> Decision:
     """Choose a provider for the case, record the decision and tell referral_api; the caller commits."""
-    decision = choose_provider(
-        RoutingRequest(case.pathway, case.district, case.out_of_hours_wanted), candidates(session)
+    request = RoutingRequest(
+        case.pathway, case.district, case.out_of_hours_wanted, frozenset(uuid.UUID(p) for p in case.declined_by or [])
     )
+    decision = choose_provider(request, candidates(session))
     if only_if_routed and not decision.routed:
         return decision
     session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason))
@@ -63,7 +66,7 @@ def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = Fa
     return decision
 
 
-def _deliver_to(session: Session, case: GatewayCase, provider_id) -> None:
+def _deliver_to(session: Session, case: GatewayCase, provider_id: uuid.UUID) -> None:
     provider = session.get(Provider, provider_id)
     assert provider is not None
     status_url = f"{get_settings().public_base_url}/v1/provider/referrals/{case.case_id}"

@@ -35,6 +35,7 @@ class CaseStatus(StrEnum):
     awaiting_routing = "awaiting_routing"
     routed = "routed"
     unroutable = "unroutable"
+    accepted_by_provider = "accepted_by_provider"
     declined_by_yju = "declined_by_yju"
     withdrawn = "withdrawn"
 
@@ -46,6 +47,7 @@ class CaseEvent(StrEnum):
     yju_declined = "yju_declined"
     routed = "routed"
     routing_failed = "routing_failed"
+    provider_accepted = "provider_accepted"
     withdrawn = "withdrawn"
 
 
@@ -60,6 +62,10 @@ TRANSITIONS: dict[tuple[CaseStatus | None, CaseEvent], CaseStatus] = {
     (CaseStatus.awaiting_routing, CaseEvent.routed): CaseStatus.routed,
     (CaseStatus.awaiting_routing, CaseEvent.routing_failed): CaseStatus.unroutable,
     (CaseStatus.unroutable, CaseEvent.routed): CaseStatus.routed,
+    # A provider that rejects the case passes it on: to the next provider, or to nobody.
+    (CaseStatus.routed, CaseEvent.routed): CaseStatus.routed,
+    (CaseStatus.routed, CaseEvent.routing_failed): CaseStatus.unroutable,
+    (CaseStatus.routed, CaseEvent.provider_accepted): CaseStatus.accepted_by_provider,
     **{
         (status, CaseEvent.withdrawn): CaseStatus.withdrawn
         for status in CaseStatus

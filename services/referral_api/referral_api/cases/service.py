@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -14,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from diversion_common import pagination
 from diversion_common.credentials import Principal
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
@@ -272,26 +271,24 @@ def list_cases(
 
 
 def encode_cursor(case: Case) -> str:
-    raw = json.dumps({"u": as_utc(case.updated_at).isoformat(), "i": case.id.hex})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pagination.encode_cursor(case.updated_at, case.id.hex)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    at, key = pagination.decode_cursor(cursor)
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return as_utc(datetime.fromisoformat(raw["u"])), uuid.UUID(hex=raw["i"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            "the cursor is not one this service issued",
-            errors=[FieldError(pointer="#query/cursor", detail="is not a valid cursor")],
-        ) from None
+        return at, uuid.UUID(hex=key)
+    except ValueError:
+        raise pagination.InvalidCursor() from None
 
 
 def withdraw_case(
     session: Session, principal: Principal, case_id: uuid.UUID, request: WithdrawRequest
 ) -> CaseDetail:
     case = _force_case(session, principal, case_id)
-    was_with_gateway = CaseStatus(case.status) in (CaseStatus.awaiting_routing, CaseStatus.routed, CaseStatus.unroutable)
+    was_with_gateway = CaseStatus(case.status) in (
+        CaseStatus.awaiting_routing, CaseStatus.routed, CaseStatus.unroutable, CaseStatus.accepted_by_provider
+    )
     reason = request.reason.value + (f": {request.note}" if request.note else "")
     apply_event(session, case, CaseEvent.withdrawn, principal.client_id, reason)
     if was_with_gateway:

@@ -26,6 +26,11 @@ class CaseRouted(BaseModel):
     reason: Reason
 
 
+class CaseAccepted(BaseModel):
+    case_id: uuid.UUID
+    provider_id: uuid.UUID
+
+
 class CaseUnroutable(BaseModel):
     case_id: uuid.UUID
     reason: Reason
@@ -47,6 +52,10 @@ def _routed(session: Session, message: CaseRouted) -> None:
     _move(session, message.case_id, CaseEvent.routed, f"provider {message.provider_id}: {message.reason}")
 
 
+def _accepted(session: Session, message: CaseAccepted) -> None:
+    _move(session, message.case_id, CaseEvent.provider_accepted, f"provider {message.provider_id} accepted the referral")
+
+
 def _unroutable(session: Session, message: CaseUnroutable) -> None:
     _move(session, message.case_id, CaseEvent.routing_failed, message.reason)
 
@@ -54,4 +63,5 @@ def _unroutable(session: Session, message: CaseUnroutable) -> None:
 HANDLERS = {
     "case.routed": TopicHandler(CaseRouted, _routed),
     "case.unroutable": TopicHandler(CaseUnroutable, _unroutable),
+    "case.accepted": TopicHandler(CaseAccepted, _accepted),
 }
