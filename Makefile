@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake
+.PHONY: install run test openapi clean bench-intake bench-delivery test-faults
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -37,3 +37,11 @@ clean:
 ## Print intake latency (p50/p95/p99), throughput and time-to-routed over 1,000 referrals.
 bench-intake: install
 	$(UV) run python scripts/bench_intake.py -n 1000 -c 8
+
+## Print the time from POST /v1/referrals returning to the provider receiving the webhook, and deliveries/s.
+bench-delivery: install
+	$(UV) run python scripts/bench_delivery.py -n 1000
+
+## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
+test-faults: install
+	FAULT_SOAK_REFERRALS=1000 FAULT_SOAK_KILLS=10 $(UV) run pytest -q -p no:cacheprovider tests/e2e/test_delivery_faults.py

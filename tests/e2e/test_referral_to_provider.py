@@ -61,7 +61,9 @@ def test_referrals_wait_while_the_gateway_is_down_and_flow_when_it_is_up(system)
 
     system.gateway.start()
     httpx.post(f"{system.gateway.url}/v1/admin/providers", json=ADULT_PROVIDER, headers=system.headers("admin"))
-    assert wait_for(lambda: {status_of(system, c) for c in case_ids} == {"routed"}, timeout=30)
+    assert wait_for(lambda: {status_of(system, c) for c in case_ids} == {"routed"}, timeout=30), (
+        sorted(status_of(system, c) for c in case_ids)
+    )
 
 
 def test_clients_made_and_revoked_with_the_cli_are_honoured(system):

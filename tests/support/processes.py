@@ -92,3 +92,32 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@dataclass
+class WorkerProcess:
+    """A standalone delivery worker (`diversion-link gateway-worker`)."""
+
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "diversion_cli.main", "gateway-worker"],
+            env={**os.environ, **self.env},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        ServiceProcess.stop(self)  # type: ignore[arg-type]
+
+    def kill(self) -> None:
+        ServiceProcess.kill(self)  # type: ignore[arg-type]

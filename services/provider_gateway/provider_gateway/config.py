@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     delivery_timeout_seconds: float = 10.0
     delivery_per_provider_concurrency: int = 4
     delivery_poll_seconds: float = 0.1
+    # How long a claimed delivery is reserved for its worker; by default twice the timeout plus 5 s.
+    delivery_lease_seconds: float | None = None
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 2 * 60 * 60
     retry_max_attempts: int = 24
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
             timeout_seconds=self.delivery_timeout_seconds,
             per_provider_concurrency=self.delivery_per_provider_concurrency,
             poll_seconds=self.delivery_poll_seconds,
+            lease_seconds=self.delivery_lease_seconds,
             retry=RetryPolicy(self.retry_base_seconds, self.retry_cap_seconds, self.retry_max_attempts),
             circuit=CircuitPolicy(self.circuit_failure_threshold, self.circuit_pause_seconds),
         )

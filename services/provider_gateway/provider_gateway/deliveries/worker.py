@@ -44,13 +44,14 @@ class WorkerSettings:
     max_in_flight: int = 64
     poll_seconds: float = 0.1
     batch_size: int = 100
+    lease_seconds: float | None = None
     retry: RetryPolicy = RetryPolicy()
     circuit: CircuitPolicy = CircuitPolicy()
 
     @property
     def lease(self) -> timedelta:
         # Longer than any try can take, so a live worker never loses its claim.
-        return timedelta(seconds=self.timeout_seconds * 2 + 5)
+        return timedelta(seconds=self.lease_seconds or self.timeout_seconds * 2 + 5)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,100 @@
+"""Faults around delivery, with real processes: killed workers, a gateway that is down.
+
+The provider is a fake that speaks the real protocol (it verifies every message
+with `standardwebhooks`). Longer versions: `make test-faults`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import httpx
+import pytest
+
+from support.fake_provider import Answer
+from support.processes import wait_for
+from support.referrals import adult_referral
+
+SOAK_REFERRALS = int(os.environ.get("FAULT_SOAK_REFERRALS", "60"))
+SOAK_KILLS = int(os.environ.get("FAULT_SOAK_KILLS", "3"))
+
+
+def refer(system) -> str:
+    response = httpx.post(f"{system.referral_api.url}/v1/referrals", json=adult_referral(), headers=system.headers("police"), timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def delivered_case_ids(system) -> set[str]:
+    return {r.payload["data"]["case_id"] for r in system.provider.received if r.verified}
+
+
+def test_a_worker_killed_mid_delivery_delivers_after_restart_with_at_most_one_repeat(delivery_system):
+    system = delivery_system
+    system.gateway.start()
+    system.referral_api.start()
+    system.register_provider()
+    # The first try hangs inside the provider, so the worker is surely mid-delivery when killed.
+    system.provider.answer_next(Answer(200, hang_seconds=1.5))
+    worker = system.start_worker()
+    case_id = refer(system)
+
+    assert wait_for(lambda: len(system.provider.received) == 1, timeout=15)
+    worker.kill()
+    system.start_worker()
+
+    assert wait_for(lambda: len(system.provider.received) >= 2, timeout=15)
+    time.sleep(1.0)  # time for any further (wrong) repeat to show up
+    ids = system.provider.ids()
+    assert len(ids) == 2 and len(set(ids)) == 1, ids
+    assert all(r.verified for r in system.provider.received)
+    assert delivered_case_ids(system) == {case_id}
+
+
+def test_nothing_is_lost_across_referrals_with_random_kills(delivery_system):
+    """The gateway is down when the referrals start; the gateway and the worker are killed
+    (SIGKILL) at random while they flow. Every case reaches the provider."""
+    system = delivery_system
+    rng = random.Random(1234)
+    system.referral_api.start()
+    case_ids = [refer(system) for _ in range(SOAK_REFERRALS // 3)]  # the gateway is not up yet
+    system.gateway.start()
+    system.register_provider()
+    worker = system.start_worker()
+
+    kill_points = sorted(rng.sample(range(1, SOAK_REFERRALS - len(case_ids)), SOAK_KILLS))
+    for n in range(SOAK_REFERRALS - len(case_ids)):
+        case_ids.append(refer(system))
+        if kill_points and n == kill_points[0]:
+            kill_points.pop(0)
+            if rng.random() < 0.5:
+                worker.kill()
+                worker = system.start_worker()
+            else:
+                system.gateway.kill()
+                system.gateway.start()
+
+    assert wait_for(lambda: delivered_case_ids(system) == set(case_ids), timeout=120, interval=0.25), (
+        f"{len(set(case_ids) - delivered_case_ids(system))} of {len(case_ids)} cases not delivered"
+    )
+    received = system.provider.ids()
+    repeats = len(received) - len(set(received))
+    assert repeats <= SOAK_KILLS, f"{repeats} repeated deliveries for {SOAK_KILLS} kills"
+
+
+def test_several_workers_never_send_the_same_message_twice(delivery_system, backend):
+    if backend != "postgresql":
+        pytest.skip("several workers at once need PostgreSQL's row locks; SQLite runs one")
+    system = delivery_system
+    system.gateway.start()
+    system.referral_api.start()
+    system.register_provider()
+    for _ in range(3):
+        system.start_worker()
+    case_ids = [refer(system) for _ in range(90)]
+
+    assert wait_for(lambda: delivered_case_ids(system) == set(case_ids), timeout=60, interval=0.25)
+    received = system.provider.ids()
+    assert len(received) == len(set(received)) == len(case_ids)
