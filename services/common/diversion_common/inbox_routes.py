@@ -7,7 +7,16 @@ from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
 from diversion_common.credentials import Principal
-from diversion_common.messaging import InboxFields, MessageEnvelope, MessageReceipt, TopicHandler, receive_message
+from diversion_common.messaging import (
+    BatchReceipts,
+    InboxFields,
+    MessageBatch,
+    MessageEnvelope,
+    MessageReceipt,
+    TopicHandler,
+    receive_batch,
+    receive_message,
+)
 from diversion_common.problems import problem_responses
 
 
@@ -33,5 +42,18 @@ def inbox_router(
         session: Annotated[Session, Depends(get_session)],
     ) -> Any:
         return receive_message(session, inbox_table, envelope, handlers)
+
+    @router.post(
+        "/messages/batch",
+        response_model=BatchReceipts,
+        summary=f"Receive up to 100 messages from {sender}; each is applied, or refused, on its own",
+        responses=problem_responses(400, 401, 403, 413, 415, 422),
+    )
+    def receive_many(
+        batch: MessageBatch,
+        _caller: Annotated[Principal, Depends(caller)],
+        session: Annotated[Session, Depends(get_session)],
+    ) -> Any:
+        return receive_batch(session, inbox_table, batch, handlers)
 
     return router

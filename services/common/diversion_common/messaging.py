@@ -46,6 +46,21 @@ class MessageReceipt(BaseModel):
     duplicate: bool
 
 
+class MessageBatch(BaseModel):
+    messages: list[MessageEnvelope] = PydanticField(min_length=1, max_length=100)
+
+
+class BatchReceipt(BaseModel):
+    id: uuid.UUID
+    applied: bool = PydanticField(description="True when applied now or before (a repeat); false when refused.")
+    duplicate: bool = False
+    problem: str | None = PydanticField(default=None, description="Why a refused message was refused.")
+
+
+class BatchReceipts(BaseModel):
+    receipts: list[BatchReceipt]
+
+
 class OutboxFields(SQLModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     topic: str = Field(max_length=100)
@@ -96,16 +111,16 @@ def _forget_writes(session: Session) -> None:
 
 # --- the relay ---------------------------------------------------------------
 
-Sender = Callable[[MessageEnvelope], None]
+# Sends a batch; returns, for each message the peer refused, why. Raises DeliveryFailed
+# when the batch as a whole did not get through.
+Sender = Callable[[list[MessageEnvelope]], dict[uuid.UUID, str]]
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, *, peer_down: bool = False) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-        # The peer could not be reached at all: no point trying the rest of the batch now.
-        self.peer_down = peer_down
 
 
 def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
@@ -116,15 +131,13 @@ def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
         headers={"Authorization": f"Bearer {api_key}"},
     )
 
-    def send(envelope: MessageEnvelope) -> None:
+    def send(envelopes: list[MessageEnvelope]) -> dict[uuid.UUID, str]:
         try:
             response = client.post(
-                "/internal/v1/messages",
-                content=envelope.model_dump_json(),
-                headers={"Content-Type": "application/json", "X-Correlation-ID": str(envelope.aggregate_id)},
+                "/internal/v1/messages/batch",
+                content=MessageBatch(messages=envelopes).model_dump_json(),
+                headers={"Content-Type": "application/json"},
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise DeliveryFailed(type(exc).__name__, peer_down=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(type(exc).__name__) from exc
         if response.status_code >= 300:
@@ -132,8 +145,9 @@ def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
             raise DeliveryFailed(
                 f"HTTP {response.status_code}",
                 float(retry_after) if retry_after and retry_after.isdigit() else None,
-                peer_down=response.status_code in (502, 503, 504),
             )
+        receipts = BatchReceipts.model_validate_json(response.content).receipts
+        return {r.id: r.problem or "refused" for r in receipts if not r.applied}
 
     return send
 
@@ -162,6 +176,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         lease_seconds: float = 30.0,
         batch_size: int = 50,
+        max_batch_bytes: int = 512 * 1024,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -169,6 +184,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
+        self.max_batch_bytes = max_batch_bytes
         self._wake = wake_event(table.__tablename__)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -189,21 +205,20 @@ class OutboxRelay:
             rows = list(session.scalars(query))
             # A message must not overtake an earlier unsent one for the same aggregate.
             blocked = self._aggregates_with_earlier_unsent(session, rows)
-            envelopes = []
+            envelopes: list[MessageEnvelope] = []
+            size = 0
             for row in rows:
                 if row.aggregate_id in blocked:
                     continue
+                envelope = MessageEnvelope(
+                    id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=row.created_at
+                )
+                size += len(envelope.model_dump_json())
+                if envelopes and size > self.max_batch_bytes:
+                    break
                 blocked.add(row.aggregate_id)
                 row.available_at = now + self.lease
-                envelopes.append(
-                    MessageEnvelope(
-                        id=row.id,
-                        topic=row.topic,
-                        aggregate_id=row.aggregate_id,
-                        payload=row.payload,
-                        created_at=row.created_at,
-                    )
-                )
+                envelopes.append(envelope)
             session.commit()
         return envelopes
 
@@ -227,57 +242,45 @@ class OutboxRelay:
         }
 
     def relay_once(self) -> int:
-        """Send what is due; return how many were sent."""
-        sent = 0
+        """Send what is due, as one batch; return how many the peer applied."""
         claimed = self.claim_due()
-        for position, envelope in enumerate(claimed):
-            try:
-                self.send(envelope)
-            except DeliveryFailed as failure:
-                retry_at = self._mark_failed(envelope.id, failure)
-                if failure.peer_down:
-                    self._release([e.id for e in claimed[position + 1 :]], retry_at)
-                    break
-                continue
-            self._mark_sent(envelope.id)
-            sent += 1
-        return sent
+        if not claimed:
+            return 0
+        try:
+            refused = self.send(claimed)
+        except DeliveryFailed as failure:
+            self._mark_failed([e.id for e in claimed], failure.reason, failure.retry_after)
+            return 0
+        applied = [e.id for e in claimed if e.id not in refused]
+        self._mark_sent(applied)
+        for message_id, problem in refused.items():
+            self._mark_failed([message_id], problem, None)
+        return len(applied)
 
-    def _release(self, message_ids: list[uuid.UUID], available_at: datetime) -> None:
-        """Give back claimed messages that were not tried, to be tried with the failed one."""
+    def _mark_sent(self, message_ids: list[uuid.UUID]) -> None:
         if not message_ids:
             return
         with Session(self.engine) as session:
             session.execute(
                 update(self.table)
-                .where(self.table.id.in_(message_ids), self.table.sent_at.is_(None))  # type: ignore[attr-defined,union-attr]
-                .values(available_at=available_at)
-            )
-            session.commit()
-
-    def _mark_sent(self, message_id: uuid.UUID) -> None:
-        with Session(self.engine) as session:
-            session.execute(
-                update(self.table)
-                .where(self.table.id == message_id)  # type: ignore[arg-type]
+                .where(self.table.id.in_(message_ids))  # type: ignore[attr-defined]
                 .values(sent_at=utcnow(), attempts=self.table.attempts + 1, last_error=None)
             )
             session.commit()
 
-    def _mark_failed(self, message_id: uuid.UUID, failure: DeliveryFailed) -> datetime:
-        """Schedule the next try of a message; return when it will be."""
+    def _mark_failed(self, message_ids: list[uuid.UUID], reason: str, retry_after: float | None) -> None:
+        """Schedule the next try of messages that did not get through, with back-off."""
         with Session(self.engine) as session:
-            row = session.get(self.table, message_id)
-            if row is None or row.sent_at is not None:
-                return utcnow()
-            row.attempts += 1
-            delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(row.attempts)
-            retry_at = utcnow() + timedelta(seconds=delay)
-            row.available_at = retry_at
-            row.last_error = failure.reason[:500]
+            rows = session.scalars(
+                select(self.table).where(self.table.id.in_(message_ids), self.table.sent_at.is_(None))  # type: ignore[attr-defined,union-attr]
+            )
+            for row in rows:
+                row.attempts += 1
+                delay = retry_after if retry_after is not None else backoff_seconds(row.attempts)
+                row.available_at = utcnow() + timedelta(seconds=delay)
+                row.last_error = reason[:500]
             session.commit()
-        log.warning("outbox send failed", extra={"message_id": str(message_id), "reason": failure.reason})
-        return retry_at
+        log.warning("outbox send failed", extra={"messages": len(message_ids), "reason": reason[:200]})
 
     # -- the background loop --
     def start(self) -> None:
@@ -321,6 +324,26 @@ class TopicHandler:
 
     payload: type[BaseModel]
     apply: Callable[[Session, Any], None]
+
+
+def receive_batch(
+    session: Session,
+    inbox_table: type[InboxFields],
+    batch: MessageBatch,
+    handlers: dict[str, TopicHandler],
+) -> BatchReceipts:
+    """Apply each message in its own transaction; one refused message stops no other."""
+    receipts = []
+    for envelope in batch.messages:
+        try:
+            receipt = receive_message(session, inbox_table, envelope, handlers)
+        except ValidationFailed as problem:
+            session.rollback()
+            reasons = "; ".join(f"{e.pointer} {e.detail}" for e in problem.errors or [])
+            receipts.append(BatchReceipt(id=envelope.id, applied=False, problem=reasons or problem.title))
+            continue
+        receipts.append(BatchReceipt(id=envelope.id, applied=True, duplicate=receipt.duplicate))
+    return BatchReceipts(receipts=receipts)
 
 
 def receive_message(

@@ -22,18 +22,22 @@ def _is_json(content_type: str) -> bool:
 
 
 class RequestLimitsMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, internal_max_body_bytes: int = 1024 * 1024) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.public_max_body_bytes = max_body_bytes
+        # Our own services send batches of messages to /internal/: larger, and authenticated.
+        self.internal_max_body_bytes = internal_max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        internal = scope["path"].startswith("/internal/")
+        max_body_bytes = self.internal_max_body_bytes if internal else self.public_max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._reject(PayloadTooLarge(f"at most {self.max_body_bytes} bytes"), scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            await self._reject(PayloadTooLarge(f"at most {max_body_bytes} bytes"), scope, receive, send)
             return
         has_body = (declared is not None and declared != "0") or "transfer-encoding" in headers
         if has_body and not _is_json(headers.get("content-type", "")):
@@ -47,7 +51,7 @@ class RequestLimitsMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > max_body_bytes:
                     # FastAPI re-raises HTTPException from body reading; our
                     # handler turns it into the 413 problem.
                     raise HTTPException(status_code=413)

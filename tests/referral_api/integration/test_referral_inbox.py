@@ -68,3 +68,29 @@ def test_only_the_gateway_service_may_post_messages(api, police):
     case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
     response = api.post("/internal/v1/messages", json=envelope("case.unroutable", case["id"], reason="x"), headers=police)
     assert response.status_code == 403
+
+
+def test_a_batch_applies_each_message_on_its_own(api, police, gateway_service, referral_engine):
+    first = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    second = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    routed = envelope("case.routed", first["id"], provider_id=str(uuid.uuid4()), reason="only provider")
+    api.post("/internal/v1/messages", json=routed, headers=gateway_service)
+    batch = [
+        routed,  # a repeat
+        envelope("case.teleported", second["id"]),  # refused
+        envelope("case.unroutable", second["id"], reason="no provider"),
+    ]
+    response = api.post("/internal/v1/messages/batch", json={"messages": batch}, headers=gateway_service)
+    assert response.status_code == 200
+    receipts = response.json()["receipts"]
+    assert [(r["applied"], r["duplicate"]) for r in receipts] == [(True, True), (False, False), (True, False)]
+    assert "/topic" in receipts[1]["problem"]
+    assert api.get(f"/v1/referrals/{second['id']}", headers=police).json()["status"] == "unroutable"
+    assert len(api.get(f"/v1/referrals/{first['id']}", headers=police).json()["history"]) == 2
+
+
+def test_a_batch_may_hold_at_most_100_messages(api, police, gateway_service):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    messages = [envelope("case.unroutable", case["id"], reason="x") for _ in range(101)]
+    response = api.post("/internal/v1/messages/batch", json={"messages": messages}, headers=gateway_service)
+    assert response.status_code == 422
