@@ -5,10 +5,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import Session
 
 from diversion_common.database import as_utc
 from diversion_common.problems import FieldError, ValidationFailed
+
+
+Row = TypeVar("Row")
 
 
 class InvalidCursor(ValidationFailed):
@@ -33,3 +44,44 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return at, key
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor() from None
+
+
+@dataclass(frozen=True)
+class Page(Generic[Row]):
+    rows: list[Row]
+    next_cursor: str | None
+
+
+def keyset_page(
+    session: Session,
+    query: Select[tuple[Row]],
+    *,
+    at: InstrumentedAttribute[datetime],
+    key: InstrumentedAttribute[Any],
+    cursor: str | None,
+    limit: int,
+    key_from_text: Callable[[str], Any] = str,
+    key_to_text: Callable[[Any], str] = str,
+) -> Page[Row]:
+    """One page of ``query`` in (at, key) order, starting after ``cursor``."""
+    if cursor is not None:
+        after_at, after_text = decode_cursor(cursor)
+        try:
+            after_key = key_from_text(after_text)
+        except ValueError:
+            raise InvalidCursor() from None
+        query = query.where(or_(at > after_at, and_(at == after_at, key > after_key)))
+    rows = list(session.scalars(query.order_by(at, key).limit(limit + 1)))
+    page = rows[:limit]
+    last = page[-1] if page else None
+    more = len(rows) > limit and last is not None
+    next_cursor = encode_cursor(getattr(last, at.key), key_to_text(getattr(last, key.key))) if more else None
+    return Page(page, next_cursor)
+
+
+def uuid_key(text: str) -> uuid.UUID:
+    return uuid.UUID(hex=text)
+
+
+def uuid_text(value: uuid.UUID) -> str:
+    return value.hex

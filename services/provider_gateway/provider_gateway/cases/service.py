@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from diversion_common import pagination
@@ -36,21 +36,11 @@ def list_cases(session: Session, *, status: GatewayCaseStatus | None, cursor: st
     query = select(GatewayCase)
     if status is not None:
         query = query.where(GatewayCase.status == status.value)
-    if cursor is not None:
-        after, key = pagination.decode_cursor(cursor)
-        try:
-            after_id = uuid.UUID(hex=key)
-        except ValueError:
-            raise pagination.InvalidCursor() from None
-        query = query.where(
-            or_(GatewayCase.updated_at > after, and_(GatewayCase.updated_at == after, GatewayCase.case_id > after_id))  # type: ignore[arg-type,operator]
-        )
-    rows = list(session.scalars(query.order_by(GatewayCase.updated_at, GatewayCase.case_id).limit(limit + 1)))  # type: ignore[arg-type]
-    page, more = rows[:limit], len(rows) > limit
-    return GatewayCasePage(
-        items=[_summary(c) for c in page],
-        next_cursor=pagination.encode_cursor(page[-1].updated_at, page[-1].case_id.hex) if more else None,
+    page = pagination.keyset_page(
+        session, query, at=GatewayCase.updated_at, key=GatewayCase.case_id, cursor=cursor, limit=limit,  # type: ignore[arg-type]
+        key_from_text=pagination.uuid_key, key_to_text=pagination.uuid_text,
     )
+    return GatewayCasePage(items=[_summary(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
 def routing_of(session: Session, case_id: uuid.UUID) -> GatewayCaseRouting:

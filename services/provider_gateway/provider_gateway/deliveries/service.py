@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from diversion_common import pagination
@@ -183,15 +183,10 @@ def list_deliveries(
         query = query.where(Delivery.status == status.value)
     if provider_id is not None:
         query = query.where(Delivery.provider_id == provider_id)
-    if cursor is not None:
-        after, key = pagination.decode_cursor(cursor)
-        query = query.where(or_(Delivery.created_at > after, and_(Delivery.created_at == after, Delivery.id > key)))  # type: ignore[arg-type,operator]
-    rows = list(session.scalars(query.order_by(Delivery.created_at, Delivery.id).limit(limit + 1)))  # type: ignore[arg-type]
-    page, more = rows[:limit], len(rows) > limit
-    return DeliveryPage(
-        items=[to_public(d) for d in page],
-        next_cursor=pagination.encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+    page = pagination.keyset_page(
+        session, query, at=Delivery.created_at, key=Delivery.id, cursor=cursor, limit=limit  # type: ignore[arg-type]
     )
+    return DeliveryPage(items=[to_public(d) for d in page.rows], next_cursor=page.next_cursor)
 
 
 def _get(session: Session, delivery_id: str) -> Delivery:

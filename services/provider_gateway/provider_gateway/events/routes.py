@@ -29,11 +29,12 @@ async def raw_body(request: Request) -> bytes:
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra={
         "parameters": [
-            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": description}
-            for name, description in (
-                ("webhook-id", "Unique per event; a repeat is answered as a duplicate."),
-                ("webhook-timestamp", "Unix seconds; at most five minutes from our clock."),
-                ("webhook-signature", "`v1,<base64 HMAC-SHA256>` over `id.timestamp.body` with your `whsec_` secret."),
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string", **limits}, "description": description}
+            for name, limits, description in (
+                # The id is kept to recognise repeats: an empty one or one over 100 characters is refused (401).
+                ("webhook-id", {"minLength": 1, "maxLength": 100}, "Unique per event; a repeat is answered as a duplicate."),
+                ("webhook-timestamp", {}, "Unix seconds; at most five minutes from our clock."),
+                ("webhook-signature", {}, "`v1,<base64 HMAC-SHA256>` over `id.timestamp.body` with your `whsec_` secret."),
             )
         ]
     },

@@ -12,6 +12,7 @@ from pydantic import (
     EmailStr,
     Field,
     StrictBool,
+    StrictFloat,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -102,7 +103,8 @@ class ProviderCreated(ProviderPublic):
 class SecretRotation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    overlap_hours: float = Field(
+    # Strict: a lax float would take `false` or "3" for a number.
+    overlap_hours: StrictFloat = Field(
         default=24.0, ge=0, le=24 * 14, description="How long the secrets in force now stay valid beside the new one."
     )
 

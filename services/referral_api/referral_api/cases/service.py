@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -254,32 +254,18 @@ def list_cases(
         query = query.where(Case.status == status.value)
     if updated_since is not None:
         query = query.where(Case.updated_at >= as_utc(updated_since))
-    if cursor is not None:
-        after_updated, after_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Case.updated_at > after_updated, and_(Case.updated_at == after_updated, Case.id > after_id))  # type: ignore[arg-type,operator]
-        )
-    query = query.order_by(Case.updated_at, Case.id).limit(limit + 1)  # type: ignore[arg-type]
-    cases = list(session.scalars(query))
-    page, more = cases[:limit], len(cases) > limit
-    record_access(session, principal, [case.id for case in page], "list", request_id)
+    page = keyset_page_of_cases(session, query, cursor, limit)
+    record_access(session, principal, [case.id for case in page.rows], "list", request_id)
     session.commit()
-    return CasePage(
-        items=[to_public(case) for case in page],
-        next_cursor=encode_cursor(page[-1]) if more else None,
+    return CasePage(items=[to_public(case) for case in page.rows], next_cursor=page.next_cursor)
+
+
+def keyset_page_of_cases(session: Session, query, cursor: str | None, limit: int) -> pagination.Page[Case]:
+    """Cases in the order they last changed, so a poller misses no change."""
+    return pagination.keyset_page(
+        session, query, at=Case.updated_at, key=Case.id, cursor=cursor, limit=limit,  # type: ignore[arg-type]
+        key_from_text=pagination.uuid_key, key_to_text=pagination.uuid_text,
     )
-
-
-def encode_cursor(case: Case) -> str:
-    return pagination.encode_cursor(case.updated_at, case.id.hex)
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    at, key = pagination.decode_cursor(cursor)
-    try:
-        return at, uuid.UUID(hex=key)
-    except ValueError:
-        raise pagination.InvalidCursor() from None
 
 
 def withdraw_case(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlmodel import Session
 
 from diversion_common.credentials import Principal
@@ -43,18 +43,10 @@ def list_cases(
     query = select(Case).where(_sent_to_yju())
     if status is not None:
         query = query.where(Case.status == status.value)
-    if cursor is not None:
-        after_updated, after_id = cases.decode_cursor(cursor)
-        query = query.where(
-            or_(Case.updated_at > after_updated, and_(Case.updated_at == after_updated, Case.id > after_id))  # type: ignore[arg-type,operator]
-        )
-    rows = list(session.scalars(query.order_by(Case.updated_at, Case.id).limit(limit + 1)))  # type: ignore[arg-type]
-    page, more = rows[:limit], len(rows) > limit
-    cases.record_access(session, principal, [c.id for c in page], "yju-list", request_id)
+    page = cases.keyset_page_of_cases(session, query, cursor, limit)
+    cases.record_access(session, principal, [c.id for c in page.rows], "yju-list", request_id)
     session.commit()
-    return YjuCasePage(
-        items=[cases.to_public(c) for c in page], next_cursor=cases.encode_cursor(page[-1]) if more else None
-    )
+    return YjuCasePage(items=[cases.to_public(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
 def read_case(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> YjuCaseDetail:
