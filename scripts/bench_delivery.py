@@ -137,9 +137,12 @@ def main() -> int:
         # 2. Throughput: as fast as the clients can post; deliveries per second at the provider.
         before = len(provider.received)
 
+        local = threading.local()
+
         def post_one(_: int) -> str:
-            with httpx.Client(base_url=services[1].url, headers=police) as c:
-                return c.post("/v1/referrals", json=adult_referral()).json()["id"]
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=services[1].url, headers=police)
+            return local.client.post("/v1/referrals", json=adult_referral()).json()["id"]
 
         burst_start = time.monotonic()
         with ThreadPoolExecutor(args.c) as pool:

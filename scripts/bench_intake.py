@@ -16,6 +16,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -106,9 +107,12 @@ def main() -> int:
                     time.sleep(0.002)
                 routed_after.append((time.perf_counter() - answered) * 1000)
 
+        local = threading.local()
+
         def post_one(_: int) -> int:
-            with httpx.Client(base_url=base, headers=police) as c:
-                return c.post("/v1/referrals", json=adult_referral(), headers={"Idempotency-Key": str(uuid.uuid4())}).status_code
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=base, headers=police)
+            return local.client.post("/v1/referrals", json=adult_referral(), headers={"Idempotency-Key": str(uuid.uuid4())}).status_code
 
         started = time.perf_counter()
         with ThreadPoolExecutor(args.c) as pool:
