@@ -9,10 +9,14 @@ methods answered 405 with the right ``Allow``.
 
 Each service runs in process (ASGI) on its own fresh SQLite database, with a
 real credential per role: every operation is called with the key of the role
-that may call it. A few cases and a provider are seeded under known ids, which
-the generated path parameters use half of the time, so reads, withdrawals,
-decisions and changes also succeed and their answers are checked, not only
-their 404s. The per-operation exceptions below are business rules JSON Schema
+that may call it (a provider's key speaks for the seeded provider). A few
+cases, providers and deliveries are seeded under known ids, which the
+generated path parameters (and an event's case) use half of the time, so
+reads, withdrawals, decisions, acknowledgements, redeliveries and changes also
+succeed and their answers are checked, not only their 404s. A provider's event
+is signed (Standard Webhooks) with the seeded provider's secret just before it
+is sent, unless the case leaves a signature header out on purpose: see
+``_send``. The per-operation exceptions below are business rules JSON Schema
 cannot state; each says why.
 
 Not here: stateful workflows (``schema.as_state_machine()``, which link a
@@ -28,6 +32,7 @@ which pytest 9 no longer has. See ``LiveApp``.)
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import uuid
@@ -39,16 +44,23 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from schemathesis.core import NotSet
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from diversion_common.clients import create_client
 from diversion_common.credentials import Role, new_key
-from diversion_common.database import make_engine
+from diversion_common.database import make_engine, utcnow
+from diversion_common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from diversion_common.signing import new_secret, sign_headers
+from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
+from provider_gateway.deliveries.service import REFERRAL_CREATED, new_delivery_id, referral_created_payload
+from provider_gateway.deliveries.tables import Delivery, DeliveryStatus
 from provider_gateway.main import create_app as create_gateway
-from provider_gateway.providers.tables import Provider
+from provider_gateway.providers.tables import Provider, ProviderSecret
+from provider_gateway.routing.tables import RoutingDecision
 from referral_api.cases import lifecycle
 from referral_api.cases.schemas import ReferralCreate
 from referral_api.cases.tables import Case, CaseHistory
@@ -64,17 +76,20 @@ from support.referrals import adult_referral, youth_referral
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "50"))
 RANDOM_SEED = os.environ.get("CONTRACT_SEED")
 FORCE = "thames-valley"
+PROVIDER_ID = uuid.uuid4()  # the provider the provider role's key speaks for (pull mode)
 
-# Who may call what: the longest matching path prefix names the role.
-ROLES: dict[str, dict[str, tuple[Role, str | None]]] = {
+# Who may call what: the longest matching path prefix names the role, with the force
+# (police) or the provider (provider) its client belongs to.
+ROLES: dict[str, dict[str, tuple[Role, str | None, uuid.UUID | None]]] = {
     "referral_api": {
-        "/v1/referrals": (Role.police, FORCE),
-        "/v1/yju/": (Role.yju, None),
-        "/internal/v1/": (Role.service, None),
+        "/v1/referrals": (Role.police, FORCE, None),
+        "/v1/yju/": (Role.yju, None, None),
+        "/internal/v1/": (Role.service, None, None),
     },
     "provider_gateway": {
-        "/v1/admin/": (Role.admin, None),
-        "/internal/v1/": (Role.service, None),
+        "/v1/admin/": (Role.admin, None, None),
+        "/v1/provider/": (Role.provider, None, PROVIDER_ID),
+        "/internal/v1/": (Role.service, None, None),
     },
 }
 
@@ -96,7 +111,19 @@ def _mint() -> Credential:
 CREDENTIALS = {service: {prefix: _mint() for prefix in roles} for service, roles in ROLES.items()}
 ADULT_CASE_ID = uuid.uuid4()  # awaiting routing
 YJU_CASE_ID = uuid.uuid4()  # a young person with a previous diversion: awaiting the YJU's decision
-PROVIDER_ID = uuid.uuid4()
+# At the gateway: PROVIDER_ID's signing secret, and a provider of its own for secret rotations
+# (a rotation with no overlap ends the secrets in force, and events must stay signable).
+PROVIDER_SECRET = new_secret()
+ROTATED_PROVIDER_ID = uuid.uuid4()
+# Gateway cases routed to PROVIDER_ID, each waiting for its answer, in pull mode: one to read,
+# one to acknowledge, one to answer with events (accepted or rejected, it waits no more).
+READ_CASE_ID = uuid.uuid4()
+ACK_CASE_ID = uuid.uuid4()
+EVENT_CASE_ID = uuid.uuid4()
+PULLED_DELIVERY_ID = new_delivery_id()  # READ_CASE_ID's, not acknowledged: pull mode lists it
+ACK_DELIVERY_ID = new_delivery_id()  # ACK_CASE_ID's, for the acknowledgement
+DEAD_DELIVERY_ID = new_delivery_id()  # EVENT_CASE_ID's, dead: it can be redelivered (once)
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 # Business rules beyond JSON Schema: schema-valid requests these operations refuse on purpose.
 # positive_data_acceptance's defaults are 2xx, 3xx, 401, 403, 404, 409, 429 and 5xx; a list here
@@ -125,6 +152,19 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
 ]
 GATEWAY_OPERATIONS: list[dict[str, Any]] = [
     {
+        "include-name": "POST /v1/provider/events",
+        # The event must name a case routed to the caller (404 otherwise: another provider's case
+        # does not exist for it) that still waits for its answer (409 once accepted or rejected).
+        # 401 stays for the cases sent without a valid API key: every event that carries the three
+        # webhook-* headers is signed (see _send, which fails on a refused signature).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409"]}},
+    },
+    {
+        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries"],
+        # As in referral_api: `cursor` is opaque; only a cursor this service issued decodes (422).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
+    },
+    {
         "include-name": ["POST /v1/admin/providers", "PATCH /v1/admin/providers/{provider_id}"],
         # A provider in webhook mode needs a webhook_url: a rule across fields, and for a change
         # across the stored provider too (422). contact_email must be an address mail can reach,
@@ -138,38 +178,53 @@ GATEWAY_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
 ]
-# Path ids from these dictionaries, half of the time (a random, absent id otherwise), so reads,
-# withdrawals, decisions and changes also find something. Each changing operation gets a case
-# of its own: a withdrawn case could take no decision.
+# Path ids (and an event's case) from these dictionaries, half of the time (a random, absent id
+# otherwise), so reads, withdrawals, decisions, acknowledgements, redeliveries, events and changes
+# also find something. Each changing operation gets a case (or a provider, a delivery) of its own:
+# a withdrawn case could take no decision, an answered one no event.
 DICTIONARIES = {
     "referral_api": {
         "cases": [str(ADULT_CASE_ID), str(YJU_CASE_ID)],
         "adult_case": [str(ADULT_CASE_ID)],
         "yju_case": [str(YJU_CASE_ID)],
     },
-    "provider_gateway": {"providers": [str(PROVIDER_ID)]},
-}
-PATH_PARAMETERS = {
-    "referral_api": {"case_id": "cases"},
-    "provider_gateway": {"provider_id": "providers"},
-}
-OPERATION_PATH_PARAMETERS = {
-    "referral_api": {
-        "POST /v1/referrals/{case_id}/withdraw": {"case_id": "adult_case"},
-        "POST /v1/yju/referrals/{case_id}/decision": {"case_id": "yju_case"},
+    "provider_gateway": {
+        "providers": [str(PROVIDER_ID)],
+        "rotated_provider": [str(ROTATED_PROVIDER_ID)],
+        "cases": [str(READ_CASE_ID), str(ACK_CASE_ID), str(EVENT_CASE_ID)],
+        "ack_case": [str(ACK_CASE_ID)],
+        "event_case": [str(EVENT_CASE_ID)],
+        "deliveries": [PULLED_DELIVERY_ID, ACK_DELIVERY_ID, DEAD_DELIVERY_ID],
+        "dead_delivery": [DEAD_DELIVERY_ID],
     },
-    "provider_gateway": {},
+}
+# Parameters bound to a dictionary, by location ("path.case_id", "body.data.case_id").
+PARAMETERS = {
+    "referral_api": {"path.case_id": "cases"},
+    "provider_gateway": {"path.provider_id": "providers", "path.case_id": "cases", "path.delivery_id": "deliveries"},
+}
+OPERATION_PARAMETERS = {
+    "referral_api": {
+        "POST /v1/referrals/{case_id}/withdraw": {"path.case_id": "adult_case"},
+        "POST /v1/yju/referrals/{case_id}/decision": {"path.case_id": "yju_case"},
+    },
+    "provider_gateway": {
+        "POST /v1/admin/providers/{provider_id}/secrets": {"path.provider_id": "rotated_provider"},
+        "POST /v1/admin/deliveries/{delivery_id}/redeliver": {"path.delivery_id": "dead_delivery"},
+        "POST /v1/provider/referrals/{case_id}/acknowledge": {"path.case_id": "ack_case"},
+        "POST /v1/provider/events": {"body.data.case_id": "event_case"},
+    },
 }
 
 
 def _bindings(parameters: dict[str, str]) -> dict[str, Any]:
-    return {f"path.{name}": {"dictionary": dictionary, "probability": 0.5} for name, dictionary in parameters.items()}
+    return {location: {"dictionary": dictionary, "probability": 0.5} for location, dictionary in parameters.items()}
 
 
 def _config(service: str, operations: list[dict[str, Any]]) -> schemathesis.Config:
     operations = operations + [
         {"include-name": name, "parameters": _bindings(parameters)}
-        for name, parameters in OPERATION_PATH_PARAMETERS[service].items()
+        for name, parameters in OPERATION_PARAMETERS[service].items()
     ]
     return schemathesis.Config.from_dict(
         {
@@ -185,7 +240,7 @@ def _config(service: str, operations: list[dict[str, Any]]) -> schemathesis.Conf
             "suppress-health-check": ["too_slow"],
             "checks": {"enabled": True},
             "dictionaries": {name: {"values": values} for name, values in DICTIONARIES[service].items()},
-            "parameters": _bindings(PATH_PARAMETERS[service]),
+            "parameters": _bindings(PARAMETERS[service]),
             "operations": operations,
         }
     )
@@ -254,7 +309,7 @@ provider_gateway = _load("provider_gateway", GATEWAY_OPERATIONS)
 
 def _register_credentials(engine: Engine, service: str, client_table: type) -> None:
     with Session(engine) as session:
-        for prefix, (role, force) in ROLES[service].items():
+        for prefix, (role, force, provider_id) in ROLES[service].items():
             credential = CREDENTIALS[service][prefix]
             create_client(
                 session,
@@ -262,6 +317,7 @@ def _register_credentials(engine: Engine, service: str, client_table: type) -> N
                 name=f"contract {role.value}",
                 role=role,
                 force=force,
+                provider_id=provider_id,
                 client_id=credential.client_id,
                 key_hash=credential.key_hash,
             )
@@ -304,18 +360,65 @@ def _seed_referral_api(engine: Engine) -> None:
         session.commit()
 
 
+def _seed_gateway_case(session: Session, case_id: uuid.UUID, delivery_id: str, delivery_status: DeliveryStatus) -> None:
+    """A case as routing leaves it: routed to PROVIDER_ID, its decision recorded, its delivery made."""
+    payload = {
+        "case_id": str(case_id),
+        "pathway": "adult_deferred_summons",
+        "district": "reading",
+        "force": FORCE,
+        "encounter_date": "2026-01-05",
+        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1990-01-01", "phone": "07700 900001"},
+        "out_of_hours_appointments": False,
+    }
+    session.add(
+        GatewayCase(
+            case_id=case_id,
+            pathway="adult_deferred_summons",
+            district="reading",
+            out_of_hours_wanted=False,
+            status=GatewayCaseStatus.routed.value,
+            provider_id=PROVIDER_ID,
+            provider_payload=payload,
+        )
+    )
+    session.add(RoutingDecision(case_id=case_id, provider_id=PROVIDER_ID, reason="the only provider for the pathway and district"))
+    now = utcnow()
+    session.add(
+        Delivery(
+            id=delivery_id,
+            case_id=case_id,
+            provider_id=PROVIDER_ID,
+            event_type=REFERRAL_CREATED,
+            payload=referral_created_payload(payload, f"http://gateway.example/v1/provider/referrals/{case_id}", now),
+            status=delivery_status.value,
+            attempts=24 if delivery_status is DeliveryStatus.dead else 0,
+            last_error="HTTP 503" if delivery_status is DeliveryStatus.dead else None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
 def _seed_gateway(engine: Engine) -> None:
     with Session(engine) as session:
-        session.add(
-            Provider(
-                id=PROVIDER_ID,
-                name="Synthetic Treatment Service",
-                pathways=["youth_community_resolution", "adult_deferred_summons"],
-                districts=["reading", "slough"],
-                delivery_mode="pull",
-                contact_email="referrals@treatment.example",
+        for provider_id, name in ((PROVIDER_ID, "Synthetic Treatment Service"), (ROTATED_PROVIDER_ID, "Synthetic Rotation Service")):
+            session.add(
+                Provider(
+                    id=provider_id,
+                    name=name,
+                    pathways=["youth_community_resolution", "adult_deferred_summons"],
+                    districts=["reading", "slough"],
+                    delivery_mode="pull",
+                    contact_email="referrals@treatment.example",
+                )
             )
-        )
+        session.add(ProviderSecret(provider_id=PROVIDER_ID, secret=PROVIDER_SECRET))
+        session.add(ProviderSecret(provider_id=ROTATED_PROVIDER_ID, secret=new_secret()))
+        _seed_gateway_case(session, READ_CASE_ID, PULLED_DELIVERY_ID, DeliveryStatus.awaiting_pull)
+        _seed_gateway_case(session, ACK_CASE_ID, ACK_DELIVERY_ID, DeliveryStatus.awaiting_pull)
+        # Offered by webhook before the provider moved to pull mode; every try failed.
+        _seed_gateway_case(session, EVENT_CASE_ID, DEAD_DELIVERY_ID, DeliveryStatus.dead)
         session.commit()
 
 
@@ -363,12 +466,44 @@ def provider_gateway_app(sqlite_templates: Any, tmp_path_factory: pytest.TempPat
 # --- the tests -----------------------------------------------------------------
 
 
+def _send(case: schemathesis.Case) -> None:
+    """Call and check the case; a provider's event is signed first, as its provider would sign it.
+
+    The signature covers the exact bytes sent, so the body is serialised here and sent as is.
+    A case that leaves one of the webhook-* headers out, or sends something other than JSON,
+    goes unsigned: it is meant to be refused (401, 415). Otherwise the generated webhook-id is
+    signed with PROVIDER_ID's secret and the time now, in place of the generated timestamp and
+    signature (which no generator could get right), so a schema-valid event must not meet a
+    refused signature. A webhook-id generated twice makes a repeat, answered as a duplicate.
+    """
+    headers = {name.lower(): name for name in case.headers or {}}
+    if (
+        case.operation.label != "POST /v1/provider/events"
+        or not all(name in headers for name in WEBHOOK_HEADERS)
+        or case.media_type != "application/json"
+        or isinstance(case.body, NotSet)
+    ):
+        case.call_and_validate()
+        return
+    serialised = case.as_transport_kwargs()  # the transport's own spelling of the body
+    body = json.dumps(serialised["json"]).encode() if "json" in serialised else serialised["data"]
+    webhook_id = case.headers[headers["webhook-id"]]
+    case.headers = {
+        **{name: value for name, value in case.headers.items() if name.lower() not in WEBHOOK_HEADERS},
+        **sign_headers([PROVIDER_SECRET], webhook_id, body),
+    }
+    response = case.call_and_validate(data=body)
+    if case.meta is not None and case.meta.generation.mode is schemathesis.GenerationMode.POSITIVE:
+        problem = response.json() if response.headers.get("content-type") == [PROBLEM_MEDIA_TYPE] else {}
+        assert problem.get("type") != PROBLEM_TYPE_BASE + "invalid-signature", f"a signed, schema-valid event was refused: {problem}"
+
+
 @referral_api.parametrize()
 def test_referral_api_honours_its_contract(case: schemathesis.Case, referral_api_app: FastAPI) -> None:
-    case.call_and_validate()
+    _send(case)
 
 
 @provider_gateway.parametrize()
 def test_provider_gateway_honours_its_contract(case: schemathesis.Case, provider_gateway_app: FastAPI) -> None:
-    case.call_and_validate()
+    _send(case)
 

@@ -27,6 +27,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.database import as_utc, is_sqlite, utcnow
 from diversion_common.problems import FieldError, ValidationFailed, pointer_for
+from diversion_common.wire_types import DateTime as WireDateTime
 
 log = logging.getLogger("diversion.outbox")
 
@@ -38,7 +39,7 @@ class MessageEnvelope(BaseModel):
     topic: str = PydanticField(max_length=100, examples=["case.routing_requested"])
     aggregate_id: uuid.UUID
     payload: dict[str, Any]
-    created_at: datetime
+    created_at: WireDateTime
 
 
 class MessageReceipt(BaseModel):
@@ -211,7 +212,7 @@ class OutboxRelay:
                 if row.aggregate_id in blocked:
                     continue
                 envelope = MessageEnvelope(
-                    id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=row.created_at
+                    id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=as_utc(row.created_at)
                 )
                 size += len(envelope.model_dump_json())
                 if envelopes and size > self.max_batch_bytes:
