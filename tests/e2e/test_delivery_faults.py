@@ -98,3 +98,49 @@ def test_several_workers_never_send_the_same_message_twice(delivery_system, back
     assert wait_for(lambda: delivered_case_ids(system) == set(case_ids), timeout=60, interval=0.25)
     received = system.provider.ids()
     assert len(received) == len(set(received)) == len(case_ids)
+
+
+def attempts_logged(system, case_id: str) -> list[dict]:
+    deliveries = httpx.get(f"{system.gateway.url}/v1/admin/deliveries", headers=system.headers("admin")).json()["items"]
+    [delivery] = [d for d in deliveries if d["case_id"] == case_id]
+    return httpx.get(f"{system.gateway.url}/v1/admin/deliveries/{delivery['id']}", headers=system.headers("admin")).json()["attempts_log"]
+
+
+def test_five_server_errors_then_success_delivers_once_with_six_attempts(delivery_system):
+    system = delivery_system
+    system.gateway.start()
+    system.referral_api.start()
+    system.register_provider()
+    system.provider.answer_next(*[Answer(500)] * 5)
+    system.start_worker()
+    case_id = refer(system)
+
+    assert wait_for(lambda: len(system.provider.accepted()) == 1, timeout=30)
+    time.sleep(0.5)
+    assert len(system.provider.received) == 6 and len(set(system.provider.ids())) == 1
+    assert wait_for(lambda: len(attempts_logged(system, case_id)) == 6, timeout=10)
+    assert [a["status_code"] for a in attempts_logged(system, case_id)] == [500] * 5 + [200]
+
+
+def test_a_provider_hanging_past_the_timeout_is_retried_and_no_worker_is_stuck(delivery_system):
+    system = delivery_system
+    # A timeout long enough that the other referrals surely get through while the first hangs.
+    system.env.update({"PROVIDER_GATEWAY_DELIVERY_TIMEOUT_SECONDS": "6", "PROVIDER_GATEWAY_DELIVERY_LEASE_SECONDS": "15"})
+    system.gateway.start()
+    system.referral_api.start()
+    system.register_provider()
+    system.provider.answer_next(Answer(200, hang_seconds=12))  # twice the worker's timeout
+    system.start_worker()
+    first = refer(system)
+    assert wait_for(lambda: len(system.provider.received) == 1, timeout=15)
+    later = [refer(system) for _ in range(5)]
+
+    assert wait_for(lambda: first in {r.payload["data"]["case_id"] for r in system.provider.accepted()}, timeout=30)
+    assert wait_for(lambda: set(later) <= delivered_case_ids(system), timeout=15)
+    arrivals = [r.payload["data"]["case_id"] for r in system.provider.received]
+    retry_of_first = arrivals.index(first, 1)
+    # The others went through while the first try was still hanging: nothing waited for it.
+    assert all(arrivals.index(case_id) < retry_of_first for case_id in later), arrivals
+    attempts = attempts_logged(system, first)
+    assert attempts[0]["error"] == "timeout" and attempts[0]["status_code"] is None
+    assert attempts[-1]["status_code"] == 200

@@ -17,7 +17,7 @@ from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, ProviderPublic, ProviderUpdate
 from provider_gateway.providers.secrets import issue_secret
 from provider_gateway.providers.tables import Provider
-from provider_gateway.routing.service import route_waiting_cases
+from provider_gateway.routing.service import hold_routing_lock, route_waiting_cases
 
 
 def to_public(provider: Provider) -> ProviderPublic:
@@ -49,6 +49,7 @@ def create_provider(session: Session, request: ProviderCreate) -> tuple[Provider
         contact_email=str(request.contact_email),
     )
     with _name_must_be_free(session):
+        hold_routing_lock(session)
         session.add(provider)
         session.flush()
         secret = issue_secret(session, provider.id).secret
@@ -81,6 +82,7 @@ def list_providers(session: Session) -> list[ProviderPublic]:
 
 
 def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderUpdate) -> ProviderPublic:
+    hold_routing_lock(session)
     provider = _get(session, provider_id)
     changes = request.model_dump(exclude_unset=True, mode="json")
     if "districts" in changes and changes["districts"] is not None:

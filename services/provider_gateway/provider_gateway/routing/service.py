@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from diversion_common.database import utcnow
@@ -19,6 +19,21 @@ from provider_gateway.routing.tables import RoutingDecision
 
 ROUTED = "case.routed"
 UNROUTABLE = "case.unroutable"
+
+
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises routing.
+_ROUTING_LOCK_KEY = 4_120_001
+
+
+def hold_routing_lock(session: Session) -> None:
+    """Serialise routing decisions with changes to the provider registry, until commit.
+
+    Without it, on PostgreSQL a case routed while a provider is being added can
+    miss that provider, and the provider's "route the waiting cases" can miss
+    that case: it stays unroutable. (SQLite already runs writers one at a time.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROUTING_LOCK_KEY})
 
 
 def candidates(session: Session) -> list[Candidate]:
@@ -45,6 +60,7 @@ def candidates(session: Session) -> list[Candidate]:
 
 def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = False) -> Decision:
     """Choose a provider for the case, record the decision and tell referral_api; the caller commits."""
+    hold_routing_lock(session)
     request = RoutingRequest(
         case.pathway, case.district, case.out_of_hours_wanted, frozenset(uuid.UUID(p) for p in case.declined_by or [])
     )
