@@ -93,6 +93,8 @@ class RequestContextMiddleware:
                     "service": self.service,
                     "method": scope["method"],
                     "route": getattr(route, "path", None),
+                    # Ids only (case, provider, delivery): which record was read or changed, by whom.
+                    "path_params": scope.get("path_params") or None,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client_id": scope.get("state", {}).get("client_id"),

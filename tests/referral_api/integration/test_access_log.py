@@ -49,3 +49,12 @@ def test_a_forged_request_id_is_replaced(api, police, access_records):
     response = api.get("/v1/referrals", headers={**police, "X-Request-ID": "bad id\nwith newline"})
     assert response.headers["X-Request-ID"] != "bad id\nwith newline"
     uuid.UUID(response.headers["X-Request-ID"])
+
+
+def test_a_read_names_the_case_it_read(api, police, access_records):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    api.get(f"/v1/referrals/{case['id']}", headers=police)
+    line = json.loads(JsonFormatter().format(access_records[-1]))
+    assert line["route"] == "/v1/referrals/{case_id}"
+    assert line["path_params"] == {"case_id": case["id"]}
+    assert line["client_id"] == client_id_of(police)
