@@ -195,3 +195,20 @@ def test_a_withdrawn_case_is_not_delivered(gateway, admin, referral_service, gat
     time.sleep(0.3)
     assert delivery_for(gateway_engine, case_id).status == "cancelled"
     assert fake_provider.received == []
+
+
+def test_a_backlog_for_an_unusable_provider_keeps_no_other_waiting(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    other = FakeProvider().start()
+    try:
+        stuck = register(gateway, admin, gateway_engine, other, name="Disabled Service", district="oxford")
+        stuck_cases = [route_a_case(gateway, referral_service, district="oxford") for _ in range(120)]
+        gateway.patch(f"/v1/admin/providers/{stuck}", json={"active": False}, headers=admin)
+        register(gateway, admin, gateway_engine, fake_provider, name="Working Service", district="reading")
+        case_id = route_a_case(gateway, referral_service)
+        run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=0.02, batch_size=100, retry=FAST.retry, circuit=FAST.circuit))
+
+        assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+        assert other.received == []
+        assert delivery_for(gateway_engine, stuck_cases[0]).status == "pending"
+    finally:
+        other.stop()

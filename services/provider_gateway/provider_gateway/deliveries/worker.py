@@ -72,54 +72,64 @@ class DeliveryWorker:
 
     # --- claiming (a short transaction, in a thread) ---
     def claim(self, in_flight: dict[uuid.UUID, int]) -> list[Claimed]:
-        """Claim what may be sent now, given what is in flight (a snapshot taken on the loop)."""
+        """Claim what may be sent now, given what is in flight (a snapshot taken on the loop).
+
+        Each usable provider's due deliveries are claimed on their own, up to its
+        free slots, so one provider's backlog never keeps another's waiting.
+        """
         settings = self.settings
         room = settings.max_in_flight - sum(in_flight.values())
         if room <= 0:
             return []
         now = utcnow()
+        claimed: list[Claimed] = []
         with Session(self.engine) as session:
-            query = (
-                select(Delivery)
-                .where(Delivery.status == DeliveryStatus.pending.value, Delivery.next_attempt_at <= now)
-                .order_by(Delivery.next_attempt_at)  # type: ignore[arg-type]
-                .limit(settings.batch_size)
-            )
-            if not is_sqlite(str(self.engine.url)):
-                query = query.with_for_update(skip_locked=True)
-            due = list(session.scalars(query))
-            if not due:
-                session.commit()
-                return []
-            provider_ids = list({d.provider_id for d in due})
-            providers = {p.id: p for p in session.scalars(select(Provider).where(Provider.id.in_(provider_ids)))}  # type: ignore[attr-defined]
             circuits = service.circuits(session)
-            keys = secrets_in_force(session, provider_ids, now)
-            counts = dict(in_flight)
-            claimed: list[Claimed] = []
-            for delivery in due:
-                provider = providers.get(delivery.provider_id)
-                if provider is None or not provider.active or not provider.webhook_url or not keys.get(provider.id):
-                    continue  # waits until the provider is usable again (or the case is re-routed)
+            providers = list(
+                session.scalars(
+                    select(Provider).where(
+                        Provider.active,  # type: ignore[arg-type]
+                        Provider.delivery_mode == "webhook",
+                        Provider.webhook_url.is_not(None),  # type: ignore[union-attr]
+                    )
+                )
+            )
+            keys = secrets_in_force(session, [p.id for p in providers], now)
+            for provider in providers:
                 circuit = circuits.get(provider.id)
                 if circuit is not None and circuit.paused_until is not None and as_utc(circuit.paused_until) > now:
                     continue
-                probing = circuit is not None and settings.circuit.is_probing(circuit.consecutive_failures)
-                limit = 1 if probing else settings.per_provider_concurrency
-                if counts.get(provider.id, 0) >= limit or len(claimed) >= room:
+                if not keys.get(provider.id):
                     continue
-                counts[provider.id] = counts.get(provider.id, 0) + 1
-                delivery.next_attempt_at = now + settings.lease
-                session.add(delivery)
-                claimed.append(
-                    Claimed(
-                        delivery_id=delivery.id,
-                        provider_id=provider.id,
-                        url=provider.webhook_url,
-                        secrets=tuple(k.secret for k in keys[provider.id]),
-                        body=json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode(),
+                probing = circuit is not None and settings.circuit.is_probing(circuit.consecutive_failures)
+                slots = min((1 if probing else settings.per_provider_concurrency) - in_flight.get(provider.id, 0), room - len(claimed))
+                if slots <= 0:
+                    continue
+                query = (
+                    select(Delivery)
+                    .where(
+                        Delivery.provider_id == provider.id,
+                        Delivery.status == DeliveryStatus.pending.value,
+                        Delivery.next_attempt_at <= now,
                     )
+                    .order_by(Delivery.next_attempt_at)  # type: ignore[arg-type]
+                    .limit(slots)
                 )
+                if not is_sqlite(str(self.engine.url)):
+                    query = query.with_for_update(skip_locked=True)
+                secrets_of_provider = tuple(k.secret for k in keys[provider.id])
+                for delivery in session.scalars(query):
+                    delivery.next_attempt_at = now + settings.lease
+                    session.add(delivery)
+                    claimed.append(
+                        Claimed(
+                            delivery_id=delivery.id,
+                            provider_id=provider.id,
+                            url=provider.webhook_url,  # type: ignore[arg-type]
+                            secrets=secrets_of_provider,
+                            body=json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode(),
+                        )
+                    )
             session.commit()
         return claimed
 
@@ -133,10 +143,15 @@ class DeliveryWorker:
         started_at, started = utcnow(), time.perf_counter()
         status_code, error, retry_after = None, None, None
         try:
-            response = await client.post(claimed.url, content=claimed.body, headers=headers, timeout=self.settings.timeout_seconds)
+            # httpx's timeout bounds each read; wait_for bounds the whole try, so a provider
+            # trickling bytes cannot outlast the lease.
+            response = await asyncio.wait_for(
+                client.post(claimed.url, content=claimed.body, headers=headers, timeout=self.settings.timeout_seconds),
+                self.settings.timeout_seconds,
+            )
             status_code = response.status_code
             retry_after = parse_retry_after(response.headers.get("Retry-After"), utcnow())
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             error = "timeout"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
