@@ -168,3 +168,38 @@ def test_the_admin_lists_dead_deliveries_and_redelivers(gateway, admin, referral
     detail = gateway.get(f"/v1/admin/deliveries/{delivery_id}", headers=admin).json()
     assert detail["status"] == "pending" and detail["attempts"] == 0
     assert gateway.post(f"/v1/admin/deliveries/{delivery_id}/redeliver", headers=admin).status_code == 409
+
+
+def test_a_repeated_event_id_tells_nothing_about_another_case(gateway, admin, referral_service, issue_gateway_key):
+    mine = register_provider(gateway, admin, name="Mine")
+    theirs = register_provider(gateway, admin, name="Theirs", district="oxford")
+    my_case = route_a_case(gateway, referral_service)
+    their_case = route_a_case(gateway, referral_service, district="oxford")
+    auth = provider_key(issue_gateway_key, mine)
+    body, headers = signed_event(mine["signing_secret"], {"type": "referral.accepted", "data": {"case_id": my_case}}, "evt_probe")
+    gateway.post("/v1/provider/events", content=body, headers={**headers, **auth})
+
+    # The same webhook-id, now naming another provider's case.
+    body, headers = signed_event(mine["signing_secret"], {"type": "referral.rejected", "data": {"case_id": their_case, "reason": "other"}}, "evt_probe")
+    response = gateway.post("/v1/provider/events", content=body, headers={**headers, **auth})
+    assert response.json() == {"webhook_id": "evt_probe", "duplicate": True, "case_status": "accepted"}
+    assert gateway.get(f"/v1/provider/referrals/{their_case}", headers=provider_key(issue_gateway_key, theirs)).json()["status"] == "routed"
+
+
+def test_a_delivery_is_not_redelivered_once_the_case_has_left_the_provider(gateway, admin, referral_service, gateway_engine):
+    from provider_gateway.deliveries.tables import Delivery
+
+    register_provider(gateway, admin, webhook_url="http://127.0.0.1:9/unused")
+    case_id = route_a_case(gateway, referral_service)
+    delivery_id = delivery_for(gateway_engine, case_id).id
+    with Session(gateway_engine) as session:
+        row = session.get(Delivery, delivery_id)
+        row.status = "delivered"
+        session.commit()
+    withdrawal = {"id": str(uuid.uuid4()), "topic": "case.withdrawn", "aggregate_id": case_id,
+                  "payload": {"case_id": case_id, "reason": "charged_instead"}, "created_at": "2026-11-24T09:00:00Z"}
+    gateway.post("/internal/v1/messages", json=withdrawal, headers=referral_service)
+
+    response = gateway.post(f"/v1/admin/deliveries/{delivery_id}/redeliver", headers=admin)
+    assert response.status_code == 409
+    assert gateway.get(f"/v1/admin/deliveries/{delivery_id}", headers=admin).json()["status"] == "delivered"

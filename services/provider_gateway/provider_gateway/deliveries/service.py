@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from diversion_common import pagination
@@ -23,6 +24,7 @@ from provider_gateway.deliveries.schemas import (
     PulledReferral,
     PulledReferrals,
 )
+from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.policy import CircuitPolicy, Outcome, RetryPolicy
 from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, DeliveryStatus, ProviderCircuit
 
@@ -124,8 +126,22 @@ def record_attempt(session: Session, result: AttemptResult, retry: RetryPolicy, 
     return delivery.status
 
 
+def _locked_circuit(session: Session, provider_id: uuid.UUID) -> ProviderCircuit:
+    """The provider's circuit row, locked until commit, so concurrent tries count every failure."""
+    circuit = session.get(ProviderCircuit, provider_id, with_for_update=True)
+    if circuit is None:
+        try:
+            with session.begin_nested():
+                session.add(ProviderCircuit(provider_id=provider_id))
+        except IntegrityError:
+            pass  # another worker made it first
+        circuit = session.get(ProviderCircuit, provider_id, with_for_update=True, populate_existing=True)
+    assert circuit is not None
+    return circuit
+
+
 def _update_circuit(session: Session, result: AttemptResult, policy: CircuitPolicy, now: datetime) -> None:
-    circuit = session.get(ProviderCircuit, result.provider_id) or ProviderCircuit(provider_id=result.provider_id)
+    circuit = _locked_circuit(session, result.provider_id)
     if result.outcome is Outcome.retry:
         circuit.consecutive_failures += 1
         pause = policy.pause_after(circuit.consecutive_failures)
@@ -220,6 +236,12 @@ def redeliver_by_id(session: Session, delivery_id: str) -> DeliveryPublic:
     delivery = _get(session, delivery_id)
     if delivery.status not in REDELIVERABLE:
         raise Conflict(f"a {delivery.status} delivery cannot be redelivered", delivery_status=delivery.status)
+    case = session.get(GatewayCase, delivery.case_id)
+    # Never re-send a person's data to a provider the case is no longer with (withdrawn, declined, re-routed).
+    if case is None or case.provider_id != delivery.provider_id or case.status not in (
+        GatewayCaseStatus.routed.value, GatewayCaseStatus.accepted.value
+    ):
+        raise Conflict("the case is no longer with this provider", case_status=case.status if case else None)
     redeliver(session, delivery)
     session.commit()
     return to_public(delivery)

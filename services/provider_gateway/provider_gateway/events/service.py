@@ -43,9 +43,11 @@ def receive_event(
     session: Session, provider_id: uuid.UUID, webhook_id: str, event: ReferralAccepted | ReferralRejected
 ) -> EventReceipt:
     case_id = event.data.case_id
-    if session.get(ProviderEventReceipt, (provider_id, webhook_id)) is not None:
-        return _receipt(session, webhook_id, case_id, duplicate=True)
-    case = session.get(GatewayCase, case_id)
+    earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
+    if earlier is not None:
+        # Answer about the case the first event named: a repeat id says nothing about another case.
+        return _receipt(session, webhook_id, earlier.case_id, duplicate=True)
+    case = session.get(GatewayCase, case_id, with_for_update=True)
     if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
         raise NotFound("no such referral for this provider")
     if case.provider_id != provider_id or case.status != GatewayCaseStatus.routed.value:
@@ -59,7 +61,10 @@ def receive_event(
         session.commit()
     except IntegrityError:
         session.rollback()  # the same event, sent twice at once: the other copy was applied
-        return _receipt(session, webhook_id, case_id, duplicate=True)
+        earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
+        if earlier is None:
+            raise
+        return _receipt(session, webhook_id, earlier.case_id, duplicate=True)
     return EventReceipt(webhook_id=webhook_id, duplicate=False, case_status=GatewayCaseStatus(case.status))
 
 

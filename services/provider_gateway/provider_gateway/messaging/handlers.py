@@ -51,7 +51,7 @@ def _routing_requested(session: Session, message: RoutingRequested) -> None:
 
 
 def _withdrawn(session: Session, message: Withdrawn) -> None:
-    case = session.get(GatewayCase, message.case_id)
+    case = session.get(GatewayCase, message.case_id, with_for_update=True)
     if case is None:
         return
     case.status = GatewayCaseStatus.withdrawn.value

@@ -101,5 +101,6 @@ def route_waiting_cases(session: Session) -> int:
         select(GatewayCase)
         .where(GatewayCase.status == GatewayCaseStatus.unroutable.value)
         .order_by(GatewayCase.created_at)  # type: ignore[arg-type]
+        .with_for_update()
     )
     return sum(route_case(session, case, only_if_routed=True).routed for case in list(waiting))

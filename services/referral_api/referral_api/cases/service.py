@@ -223,8 +223,9 @@ def record_access(session: Session, principal: Principal, case_ids: list[uuid.UU
         session.add(CaseAccess(case_id=case_id, client_id=principal.client_id, action=action, request_id=request_id))
 
 
-def _force_case(session: Session, principal: Principal, case_id: uuid.UUID) -> Case:
-    case = session.get(Case, case_id)
+def _force_case(session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    # A change locks the row: a withdrawal racing a YJU decision or a gateway message must see its result.
+    case = session.get(Case, case_id, with_for_update=for_update)
     # Another force's case does not exist as far as this caller can tell.
     if case is None or case.force != principal.force:
         raise NotFound("no such referral")
@@ -271,7 +272,7 @@ def keyset_page_of_cases(session: Session, query, cursor: str | None, limit: int
 def withdraw_case(
     session: Session, principal: Principal, case_id: uuid.UUID, request: WithdrawRequest
 ) -> CaseDetail:
-    case = _force_case(session, principal, case_id)
+    case = _force_case(session, principal, case_id, for_update=True)
     was_with_gateway = CaseStatus(case.status) in (
         CaseStatus.awaiting_routing, CaseStatus.routed, CaseStatus.unroutable, CaseStatus.accepted_by_provider
     )

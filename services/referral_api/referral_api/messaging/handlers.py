@@ -37,7 +37,7 @@ class CaseUnroutable(BaseModel):
 
 
 def _move(session: Session, case_id: uuid.UUID, event: CaseEvent, reason: str) -> None:
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id, with_for_update=True)
     if case is None:
         log.error("message for an unknown case", extra={"case_id": str(case_id)})
         return

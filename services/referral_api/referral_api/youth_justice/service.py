@@ -22,8 +22,9 @@ def _sent_to_yju():
     return and_(Case.pathway == Pathway.youth_community_resolution.value, Case.previous_diversions > 0)
 
 
-def _yju_case(session: Session, case_id: uuid.UUID) -> Case:
-    case = session.scalars(select(Case).where(Case.id == case_id, _sent_to_yju())).first()
+def _yju_case(session: Session, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    query = select(Case).where(Case.id == case_id, _sent_to_yju())
+    case = session.scalars(query.with_for_update() if for_update else query).first()
     if case is None:
         raise NotFound("no such referral for the Youth Justice Unit")
     return case
@@ -58,7 +59,7 @@ def read_case(session: Session, principal: Principal, case_id: uuid.UUID, reques
 
 
 def decide(session: Session, principal: Principal, case_id: uuid.UUID, request: DecisionRequest) -> YjuCaseDetail:
-    case = _yju_case(session, case_id)
+    case = _yju_case(session, case_id, for_update=True)
     event = CaseEvent.yju_approved if request.decision is YjuDecision.divert else CaseEvent.yju_declined
     cases.apply_event(session, case, event, principal.client_id, request.note)
     if event is CaseEvent.yju_approved:
