@@ -42,7 +42,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if not isinstance(key, str):
             raise TypeError
         return at, key
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor() from None
 
 

@@ -9,10 +9,10 @@ accept from a client; Python callers may still pass ``date``/``datetime`` object
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 _RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -29,8 +29,17 @@ def _rfc3339(pattern: re.Pattern[str], python_type: type, description: str) -> B
     return BeforeValidator(check)
 
 
+def _to_utc(value: datetime) -> datetime:
+    # One instant, one representation: stored, compared and paged in UTC.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates this service handles") from None
+
+
 DateTime = Annotated[
     AwareDatetime,
+    AfterValidator(_to_utc),
     _rfc3339(_RFC3339_DATE_TIME, datetime, "an RFC 3339 date-time with a UTC offset, e.g. 2026-01-31T14:05:00Z"),
 ]
 Date = Annotated[date, _rfc3339(_RFC3339_DATE, date, "an RFC 3339 full-date, e.g. 2001-01-31")]

@@ -294,3 +294,29 @@ def test_the_documented_example_is_the_readme_example():
 
     readme_example = json.loads((Path(__file__).resolve().parents[3] / "docs" / "examples" / "adult-referral.json").read_text())
     assert EXAMPLE_ADULT_REFERRAL == readme_example
+
+
+def test_an_encounter_late_in_the_evening_before_an_eighteenth_birthday_counts_locally(api, police):
+    # 23:30 UTC on 9 May 2026 is 00:30 on 10 May in Reading: the person is 18 there.
+    referral = adult_referral(
+        encounter={"occurred_at": "2026-05-09T23:30:00Z", "district": "reading"},
+        subject={"date_of_birth": "2008-05-10"},
+    )
+    response = api.post("/v1/referrals", json=referral, headers=police)
+    assert response.status_code == 201, response.text
+    assert response.json()["pathway"] == "adult_deferred_summons"
+
+
+def test_the_encounter_time_keeps_its_instant_whatever_the_offset(api, police, referral_engine):
+    referral = adult_referral(encounter={"occurred_at": "2026-06-10T00:30:00+01:00"})
+    api.post("/v1/referrals", json=referral, headers=police)
+    with Session(referral_engine) as session:
+        [message] = session.scalars(select(OutboxMessage))
+    assert message.payload["encounter_date"] == "2026-06-10"
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_an_out_of_range_time_is_a_problem_not_a_crash(api, police, value):
+    listed = api.get("/v1/referrals", params={"updated_since": value}, headers=police)
+    referred = api.post("/v1/referrals", json=adult_referral(encounter={"occurred_at": value}), headers=police)
+    assert listed.status_code == referred.status_code == 422

@@ -96,3 +96,19 @@ def test_pathway_turns_adult_on_the_eighteenth_birthday():
 )
 def test_only_young_people_with_a_previous_diversion_wait_for_the_yju(pathway, previous, event):
     assert intake_event(pathway, previous) is event
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "local_date"),
+    [
+        ("2026-05-09T23:30:00+00:00", date(2026, 5, 10)),  # British Summer Time: already the 10th
+        ("2026-01-09T23:30:00+00:00", date(2026, 1, 9)),  # GMT: still the 9th
+        ("2026-06-10T00:30:00+01:00", date(2026, 6, 10)),
+    ],
+)
+def test_the_encounter_date_is_the_date_where_it_happened(occurred_at, local_date):
+    from datetime import datetime
+
+    from referral_api.cases.lifecycle import encounter_date
+
+    assert encounter_date(datetime.fromisoformat(occurred_at)) == local_date

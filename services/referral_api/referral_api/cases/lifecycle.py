@@ -6,7 +6,8 @@ what it answers; an event that does not apply raises ``IllegalTransition``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from enum import StrEnum
 
 
@@ -21,6 +22,14 @@ ADULT_AGE = 18
 def age_on(date_of_birth: date, on: date) -> int:
     had_birthday = (on.month, on.day) >= (date_of_birth.month, date_of_birth.day)
     return on.year - date_of_birth.year - (0 if had_birthday else 1)
+
+
+SCHEME_TIME_ZONE = ZoneInfo("Europe/London")
+
+
+def encounter_date(occurred_at: datetime) -> date:
+    """The date of the encounter where it happened: 23:30 UTC on 9 May is 10 May in summer."""
+    return occurred_at.astimezone(SCHEME_TIME_ZONE).date()
 
 
 def pathway_for(date_of_birth: date, encounter_date: date) -> Pathway:

@@ -6,6 +6,8 @@ treat the person: no PNC or Niche detail, no officer, no body-worn video.
 
 from __future__ import annotations
 
+from diversion_common.database import as_utc
+from referral_api.cases.lifecycle import encounter_date
 from referral_api.cases.tables import Case
 from referral_api.messaging.tables import OutboxMessage
 
@@ -21,7 +23,7 @@ def provider_view(case: Case) -> dict:
         "pathway": case.pathway,
         "district": case.district,
         "force": case.force,
-        "encounter_date": case.encounter_at.date().isoformat(),
+        "encounter_date": encounter_date(as_utc(case.encounter_at)).isoformat(),
         "drugs": referral["drugs"],
         "subject": {
             key: subject.get(key)

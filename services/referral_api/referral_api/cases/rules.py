@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from diversion_common.reference import DISTRICTS
-from referral_api.cases.lifecycle import Pathway, age_on, pathway_for
+from referral_api.cases.lifecycle import Pathway, age_on, encounter_date, pathway_for
 from referral_api.cases.schemas import ContactMethod, ReferralCreate
 
 MINIMUM_AGE = 10  # the age of criminal responsibility in England and Wales
@@ -23,6 +23,7 @@ def intake_violations(
 ) -> list[Violation]:
     violations: list[Violation] = []
     encounter_at = referral.encounter.occurred_at
+    encounter_day = encounter_date(encounter_at)
     birth = referral.subject.date_of_birth
 
     if encounter_at > now + clock_skew:
@@ -31,10 +32,10 @@ def intake_violations(
         violations.append(("/encounter/district", "is not a district of the referring force"))
     if birth > now.date():
         violations.append(("/subject/date_of_birth", "must not be in the future"))
-    elif birth > encounter_at.date():
+    elif birth > encounter_day:
         violations.append(("/subject/date_of_birth", "must be before the encounter"))
     else:
-        age = age_on(birth, encounter_at.date())
+        age = age_on(birth, encounter_day)
         if age < MINIMUM_AGE:
             violations.append(("/subject/date_of_birth", f"the person must be at least {MINIMUM_AGE} on the encounter date"))
         elif age > MAXIMUM_AGE:
@@ -56,8 +57,8 @@ def intake_violations(
     if method is ContactMethod.email and subject.email is None:
         violations.append(("/subject/contact_preferences/preferred_method", "needs an email address"))
 
-    if birth <= encounter_at.date():
-        violations.extend(_pathway_violations(referral, pathway_for(birth, encounter_at.date())))
+    if birth <= encounter_day:
+        violations.extend(_pathway_violations(referral, pathway_for(birth, encounter_day)))
     return violations
 
 

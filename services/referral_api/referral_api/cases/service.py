@@ -137,7 +137,7 @@ def _intake_event(referral: ReferralCreate, case: Case) -> CaseEvent:
 
 
 def _new_case(referral: ReferralCreate, principal: Principal, now: datetime) -> Case:
-    encounter_date = referral.encounter.occurred_at.date()
+    encounter_date = lifecycle.encounter_date(referral.encounter.occurred_at)
     pathway = lifecycle.pathway_for(referral.subject.date_of_birth, encounter_date)
     status = lifecycle.next_status(None, lifecycle.intake_event(pathway, referral.previous_diversions))
     return Case(
