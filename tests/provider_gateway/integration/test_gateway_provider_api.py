@@ -203,3 +203,49 @@ def test_a_delivery_is_not_redelivered_once_the_case_has_left_the_provider(gatew
     response = gateway.post(f"/v1/admin/deliveries/{delivery_id}/redeliver", headers=admin)
     assert response.status_code == 409
     assert gateway.get(f"/v1/admin/deliveries/{delivery_id}", headers=admin).json()["status"] == "delivered"
+
+
+def withdraw(gateway, referral_service, case_id: str) -> None:
+    message = {"id": str(uuid.uuid4()), "topic": "case.withdrawn", "aggregate_id": case_id,
+               "payload": {"case_id": case_id, "reason": "charged_instead"}, "created_at": "2026-11-24T09:00:00Z"}
+    assert gateway.post("/internal/v1/messages", json=message, headers=referral_service).status_code == 200
+
+
+def test_a_provider_that_has_the_referral_is_told_of_its_withdrawal(gateway, admin, referral_service, issue_gateway_key):
+    provider = register_provider(gateway, admin)
+    headers = provider_key(issue_gateway_key, provider)
+    case_id = route_a_case(gateway, referral_service)
+    gateway.post(f"/v1/provider/referrals/{case_id}/acknowledge", headers=headers)
+    withdraw(gateway, referral_service, case_id)
+
+    [notice] = gateway.get("/v1/provider/referrals", headers=headers).json()["items"]
+    assert notice["message"]["type"] == "referral.withdrawn"
+    assert notice["message"]["data"] == {"case_id": case_id, "reason": "charged_instead"}
+    gateway.post(f"/v1/provider/referrals/{case_id}/acknowledge", headers=headers)
+    assert gateway.get("/v1/provider/referrals", headers=headers).json()["items"] == []
+
+
+def test_a_provider_that_never_had_the_referral_is_not_told_anything(gateway, admin, referral_service, issue_gateway_key):
+    provider = register_provider(gateway, admin)
+    headers = provider_key(issue_gateway_key, provider)
+    case_id = route_a_case(gateway, referral_service)
+    withdraw(gateway, referral_service, case_id)
+    assert gateway.get("/v1/provider/referrals", headers=headers).json()["items"] == []
+
+
+def test_switching_to_pull_mode_lists_what_was_not_yet_delivered(gateway, admin, referral_service, issue_gateway_key, gateway_engine):
+    provider = register_provider(gateway, admin, webhook_url="http://127.0.0.1:9/unused")
+    case_id = route_a_case(gateway, referral_service)
+    assert delivery_for(gateway_engine, case_id).status == "pending"
+    gateway.patch(f"/v1/admin/providers/{provider['id']}", json={"delivery_mode": "pull"}, headers=admin)
+    listed = gateway.get("/v1/provider/referrals", headers=provider_key(issue_gateway_key, provider)).json()["items"]
+    assert [item["case_id"] for item in listed] == [case_id]
+
+
+def test_webhooks_go_over_https_except_to_this_machine(gateway, admin):
+    base = {"pathways": ["adult_deferred_summons"], "districts": ["reading"], "delivery_mode": "webhook", "contact_email": "a@provider.example"}
+    plain = gateway.post("/v1/admin/providers", json={**base, "name": "Plain", "webhook_url": "http://provider.example/hook"}, headers=admin)
+    assert plain.status_code == 422
+    assert plain.json()["errors"][0]["pointer"] == "/webhook_url"
+    secure = gateway.post("/v1/admin/providers", json={**base, "name": "Secure", "webhook_url": "https://provider.example/hook"}, headers=admin)
+    assert secure.status_code == 201

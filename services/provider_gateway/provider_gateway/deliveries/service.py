@@ -29,6 +29,7 @@ from provider_gateway.deliveries.policy import CircuitPolicy, Outcome, RetryPoli
 from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, DeliveryStatus, ProviderCircuit
 
 REFERRAL_CREATED = "referral.created"
+REFERRAL_WITHDRAWN = "referral.withdrawn"
 
 
 def new_delivery_id() -> str:
@@ -72,6 +73,45 @@ def cancel_open_deliveries(session: Session, case_id: uuid.UUID) -> None:
             Delivery.status.in_([DeliveryStatus.pending.value, DeliveryStatus.awaiting_pull.value]),  # type: ignore[attr-defined]
         )
         .values(status=DeliveryStatus.cancelled.value, updated_at=utcnow())
+    )
+
+
+def switch_delivery_mode(session: Session, provider_id: uuid.UUID, *, pull: bool) -> None:
+    """Undelivered messages follow the provider to its new mode: listed for pulling, or sent."""
+    before, after = (DeliveryStatus.pending, DeliveryStatus.awaiting_pull) if pull else (DeliveryStatus.awaiting_pull, DeliveryStatus.pending)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.provider_id == provider_id, Delivery.status == before.value)
+        .values(status=after.value, next_attempt_at=utcnow(), updated_at=utcnow())
+    )
+
+
+def tell_provider_of_withdrawal(session: Session, case_id: uuid.UUID, provider_id: uuid.UUID, pull_mode: bool, reason: str) -> None:
+    """A provider that already has the referral is told it is withdrawn, so it stops contacting the person."""
+    had_it = session.scalars(
+        select(Delivery.id).where(
+            Delivery.case_id == case_id,
+            Delivery.provider_id == provider_id,
+            Delivery.event_type == REFERRAL_CREATED,
+            Delivery.status.in_([DeliveryStatus.delivered.value, DeliveryStatus.acknowledged.value]),  # type: ignore[attr-defined]
+        )
+    ).first()
+    if had_it is None:
+        return
+    now = utcnow()
+    enqueue(
+        session,
+        Delivery(
+            id=new_delivery_id(),
+            case_id=case_id,
+            provider_id=provider_id,
+            event_type=REFERRAL_WITHDRAWN,
+            payload={"type": REFERRAL_WITHDRAWN, "timestamp": now.isoformat(), "data": {"case_id": str(case_id), "reason": reason}},
+            status=(DeliveryStatus.awaiting_pull if pull_mode else DeliveryStatus.pending).value,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        ),
     )
 
 
@@ -260,16 +300,25 @@ def pulled_for(session: Session, provider_id: uuid.UUID, limit: int) -> PulledRe
 
 
 def acknowledge(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) -> DeliveryPublic:
-    delivery = session.scalars(
-        select(Delivery)
-        .where(Delivery.provider_id == provider_id, Delivery.case_id == case_id, Delivery.event_type == REFERRAL_CREATED)
-        .order_by(Delivery.created_at.desc())  # type: ignore[attr-defined]
-    ).first()
-    if delivery is None or delivery.status == DeliveryStatus.cancelled.value:
+    """Mark every message about the case waiting for this provider as fetched; answer with the latest."""
+    deliveries = list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.provider_id == provider_id,
+                Delivery.case_id == case_id,
+                Delivery.status != DeliveryStatus.cancelled.value,
+            )
+            .order_by(Delivery.created_at)  # type: ignore[arg-type]
+        )
+    )
+    if not deliveries:
         raise NotFound("no such referral for this provider")
-    if delivery.status == DeliveryStatus.awaiting_pull.value:
-        delivery.status = DeliveryStatus.acknowledged.value
-        delivery.delivered_at = delivery.updated_at = utcnow()
-        session.add(delivery)
-        session.commit()
-    return to_public(delivery)
+    now = utcnow()
+    for delivery in deliveries:
+        if delivery.status == DeliveryStatus.awaiting_pull.value:
+            delivery.status = DeliveryStatus.acknowledged.value
+            delivery.delivered_at = delivery.updated_at = now
+            session.add(delivery)
+    session.commit()
+    return to_public(deliveries[-1])

@@ -13,7 +13,8 @@ from diversion_common.database import utcnow
 from diversion_common.messaging import TopicHandler
 from diversion_common.reference import DistrictCode
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
-from provider_gateway.deliveries.service import cancel_open_deliveries
+from provider_gateway.deliveries.service import cancel_open_deliveries, tell_provider_of_withdrawal
+from provider_gateway.providers.tables import Provider
 from provider_gateway.routing.service import route_case
 
 
@@ -58,6 +59,9 @@ def _withdrawn(session: Session, message: Withdrawn) -> None:
     case.updated_at = utcnow()
     session.add(case)
     cancel_open_deliveries(session, case.case_id)
+    provider = session.get(Provider, case.provider_id) if case.provider_id else None
+    if provider is not None:
+        tell_provider_of_withdrawal(session, case.case_id, provider.id, provider.delivery_mode == "pull", message.reason)
 
 
 HANDLERS = {

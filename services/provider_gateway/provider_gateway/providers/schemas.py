@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
@@ -21,6 +22,18 @@ from pydantic import (
 from diversion_common.reference import DistrictCode
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _https_unless_loopback(url: AnyHttpUrl | None) -> AnyHttpUrl | None:
+    # Special-category data travels in these messages: only TLS, except to this very machine.
+    if url is not None and url.scheme != "https" and (url.host or "") not in _LOOPBACK_HOSTS:
+        raise ValueError("must be https (plain http only to this machine, for local runs)")
+    return url
+
+
+WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_https_unless_loopback)]
 
 
 class PathwayCode(StrEnum):
@@ -43,7 +56,9 @@ class ProviderCreate(BaseModel):
     delivery_mode: DeliveryMode
     # validate_default: a left-out webhook_url is checked too. A field validator (not a model
     # one) so the problem's pointer names /webhook_url; delivery_mode is declared, so checked, first.
-    webhook_url: AnyHttpUrl | None = Field(default=None, validate_default=True, description="Required in webhook mode.")
+    webhook_url: WebhookUrl | None = Field(
+        default=None, validate_default=True, description="Required in webhook mode; https (http only to localhost)."
+    )
     contact_email: EmailStr
 
     @field_validator("webhook_url")
@@ -75,7 +90,7 @@ class ProviderUpdate(BaseModel):
     districts: list[DistrictCode] | None = unchanged(min_length=1, max_length=40)
     out_of_hours: StrictBool | None = unchanged()
     delivery_mode: DeliveryMode | None = unchanged()
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
     contact_email: EmailStr | None = unchanged()
     active: StrictBool | None = unchanged()
 

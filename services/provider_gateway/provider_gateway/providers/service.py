@@ -17,6 +17,7 @@ from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, ProviderPublic, ProviderUpdate
 from provider_gateway.providers.secrets import issue_secret
 from provider_gateway.providers.tables import Provider
+from provider_gateway.deliveries.service import switch_delivery_mode
 from provider_gateway.routing.service import hold_routing_lock, route_waiting_cases
 
 
@@ -94,6 +95,8 @@ def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderU
     if provider.delivery_mode == DeliveryMode.webhook.value and not provider.webhook_url:
         raise ValidationFailed(errors=[FieldError(pointer="/webhook_url", detail="is required in webhook mode")])
     provider.updated_at = utcnow()
+    if "delivery_mode" in changes:
+        switch_delivery_mode(session, provider.id, pull=provider.delivery_mode == DeliveryMode.pull.value)
     with _name_must_be_free(session):
         session.add(provider)
         session.flush()

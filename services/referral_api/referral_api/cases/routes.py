@@ -68,6 +68,11 @@ def create_referral(
     "",
     response_model=CasePage,
     summary="List this force's cases, oldest change first",
+    description=(
+        "Cases in the order they last changed. To follow changes, poll with `updated_since` set a "
+        "minute before the newest `updated_at` already seen: a change committed late can carry a "
+        "slightly earlier time, and a case seen twice is harmless."
+    ),
     responses=problem_responses(401, 403, 422),
 )
 def list_referrals(
