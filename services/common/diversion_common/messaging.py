@@ -21,7 +21,7 @@ import httpx
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
-from sqlalchemy import JSON, Column, DateTime, Engine, event, select, update
+from sqlalchemy import JSON, DateTime, Engine, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 

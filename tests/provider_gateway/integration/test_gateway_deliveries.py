@@ -7,7 +7,6 @@ Retry and pause times are shrunk so the schedules run in a fraction of a second.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy
-from provider_gateway.deliveries.tables import Delivery, DeliveryAttempt, ProviderCircuit
+from provider_gateway.deliveries.tables import DeliveryAttempt, ProviderCircuit
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker, WorkerSettings
 from support.fake_provider import Answer, FakeProvider
 from support.gateway_flows import delivery_for, register_provider, route_a_case

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine, select
@@ -29,7 +29,7 @@ from diversion_common.database import as_utc, is_sqlite, utcnow
 from diversion_common.messaging import wake_event
 from diversion_common.signing import sign_headers
 from provider_gateway.deliveries import service
-from provider_gateway.deliveries.policy import CircuitPolicy, Outcome, RetryPolicy, classify, parse_retry_after
+from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy, classify, parse_retry_after
 from provider_gateway.deliveries.tables import Delivery, DeliveryStatus
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.providers.tables import Provider
