@@ -56,8 +56,7 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
 
 @pytest.fixture(scope="session")
 def postgresql_templates() -> Iterator[Templates]:
-    if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set")
+    assert POSTGRES_URL, "the postgresql backend runs only when TEST_POSTGRES_URL is set"
     admin = _pg_admin_engine()
     names = {service: f"{RUN_TAG}_{service}_template" for service in SERVICES}
     with admin.connect() as conn:
@@ -75,6 +74,18 @@ def postgresql_templates() -> Iterator[Templates]:
 
 
 DatabaseFactory = Callable[[str], str]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked postgresql_only is not generated for SQLite at all."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        (dropped if on_sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(params=BACKENDS)

@@ -84,9 +84,8 @@ def test_nothing_is_lost_across_referrals_with_random_kills(delivery_system):
     assert repeats <= SOAK_KILLS, f"{repeats} repeated deliveries for {SOAK_KILLS} kills"
 
 
-def test_several_workers_never_send_the_same_message_twice(delivery_system, backend):
-    if backend != "postgresql":
-        pytest.skip("several workers at once need PostgreSQL's row locks; SQLite runs one")
+@pytest.mark.postgresql_only  # several workers at once need PostgreSQL's row locks; SQLite runs one
+def test_several_workers_never_send_the_same_message_twice(delivery_system):
     system = delivery_system
     system.gateway.start()
     system.referral_api.start()
