@@ -363,10 +363,10 @@ def receive_message(
         raise ValidationFailed(
             errors=[FieldError(pointer="/payload" + pointer_for(e["loc"]), detail=e["msg"]) for e in exc.errors()]
         ) from None
-    if not record_inbox(session, inbox_table(message_id=envelope.id, topic=envelope.topic)):
-        return MessageReceipt(id=envelope.id, duplicate=True)
-    handler.apply(session, payload)
     try:
+        if not record_inbox(session, inbox_table(message_id=envelope.id, topic=envelope.topic)):
+            return MessageReceipt(id=envelope.id, duplicate=True)
+        handler.apply(session, payload)
         session.commit()
     except IntegrityError:
         # The same message arrived twice at once and the other copy committed first.
