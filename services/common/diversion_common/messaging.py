@@ -231,10 +231,11 @@ class OutboxRelay:
         earliest = {}
         for row in rows:
             earliest.setdefault(row.aggregate_id, row.created_at)
+        # Any earlier unsent message of the aggregate blocks it: one backing off, one leased by
+        # another relay, or one another relay has locked (SKIP LOCKED hid it from this batch).
         query = select(table.aggregate_id, table.created_at).where(  # type: ignore[call-overload]
             table.sent_at.is_(None),  # type: ignore[union-attr]
             table.aggregate_id.in_(ids),  # type: ignore[attr-defined]
-            table.available_at > utcnow(),
         )
         return {
             aggregate_id
