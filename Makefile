@@ -44,4 +44,4 @@ bench-delivery: install
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install
-	FAULT_SOAK_REFERRALS=1000 FAULT_SOAK_KILLS=10 $(UV) run pytest -q -p no:cacheprovider tests/e2e/test_delivery_faults.py
+	FAULT_SOAK_REFERRALS=1000 FAULT_SOAK_KILLS=10 $(UV) run pytest -q -p no:cacheprovider tests/provider_gateway/e2e/test_delivery_faults.py

@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 
 from diversion_common.migrations import upgrade
 
+# End-to-end fixtures (both services as real processes) for tests/<service>/e2e.
+pytest_plugins = ["support.system_fixtures"]
+
 SERVICES = ("referral_api", "provider_gateway")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])

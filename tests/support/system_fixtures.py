@@ -1,3 +1,5 @@
+"""Fixtures for end-to-end tests: both services as real processes, workers, a fake provider."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
