@@ -224,6 +224,15 @@ def test_renaming_to_a_taken_name_is_a_conflict(gateway, admin):
     assert gateway.get(f"{PROVIDERS}/{first['id']}", headers=admin).json()["name"] == "First"
 
 
+def test_renaming_to_a_taken_name_while_changing_mode_is_a_conflict(gateway, admin):
+    # Switching the mode moves the provider's deliveries first; that statement must not flush the name unguarded.
+    gateway.post(PROVIDERS, json=provider_body(name="First"), headers=admin)
+    second = gateway.post(PROVIDERS, json=provider_body(name="Second"), headers=admin).json()
+    response = gateway.patch(f"{PROVIDERS}/{second['id']}", json={"name": "First", "delivery_mode": "pull"}, headers=admin)
+    assert_problem(response, 409, "/name")
+    assert gateway.get(f"{PROVIDERS}/{second['id']}", headers=admin).json()["name"] == "Second"
+
+
 def test_an_unknown_provider_is_not_found(gateway, admin, gateway_engine):
     missing = f"{PROVIDERS}/{uuid.uuid4()}"
     assert_problem(gateway.get(missing, headers=admin), 404)

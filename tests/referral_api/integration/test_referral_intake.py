@@ -320,3 +320,10 @@ def test_an_out_of_range_time_is_a_problem_not_a_crash(api, police, value):
     listed = api.get("/v1/referrals", params={"updated_since": value}, headers=police)
     referred = api.post("/v1/referrals", json=adult_referral(encounter={"occurred_at": value}), headers=police)
     assert listed.status_code == referred.status_code == 422
+
+
+def test_an_encounter_with_no_local_date_is_a_problem_not_a_crash(api, police):
+    # Midnight UTC on 1 January of year 1 is still 31 December of year 0 in London (LMT).
+    referral = adult_referral(encounter={"occurred_at": "0001-01-01T00:00:00Z", "district": "reading"})
+    response = api.post("/v1/referrals", json=referral, headers=police)
+    assert response.status_code == 422, response.text

@@ -95,11 +95,12 @@ def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderU
     if provider.delivery_mode == DeliveryMode.webhook.value and not provider.webhook_url:
         raise ValidationFailed(errors=[FieldError(pointer="/webhook_url", detail="is required in webhook mode")])
     provider.updated_at = utcnow()
-    if "delivery_mode" in changes:
-        switch_delivery_mode(session, provider.id, pull=provider.delivery_mode == DeliveryMode.pull.value)
+    # Inside the guard: switching the mode runs a statement, whose autoflush writes the new name.
     with _name_must_be_free(session):
         session.add(provider)
         session.flush()
+        if "delivery_mode" in changes:
+            switch_delivery_mode(session, provider.id, pull=provider.delivery_mode == DeliveryMode.pull.value)
         route_waiting_cases(session)
         session.commit()
     return to_public(provider)

@@ -7,11 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, StringConstraints
 
 from diversion_common.reference import DistrictCode
 from diversion_common.wire_types import Date, DateTime
-from referral_api.cases.lifecycle import CaseStatus, Pathway
+from referral_api.cases.lifecycle import CaseStatus, Pathway, encounter_date
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
@@ -75,8 +75,18 @@ class Drug(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def _has_a_local_date(value: datetime) -> datetime:
+    # The rules take the encounter's date in the scheme's time zone; in the first minutes of
+    # year 1 (UTC) that date would be before year 1, which Python cannot represent.
+    try:
+        encounter_date(value)
+    except OverflowError:
+        raise ValueError("is outside the range of dates this service handles") from None
+    return value
+
+
 class Encounter(Strict):
-    occurred_at: DateTime = Field(description="When the drugs were found (with a UTC offset).")
+    occurred_at: Annotated[DateTime, AfterValidator(_has_a_local_date)] = Field(description="When the drugs were found (with a UTC offset).")
     district: DistrictCode = Field(description="One of the reference districts of the scheme.")
     postcode: Postcode | None = None
 
