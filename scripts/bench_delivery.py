@@ -29,28 +29,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from diversion_common.credentials import Role  # noqa: E402
-from diversion_common.database import make_engine  # noqa: E402
 from diversion_common.migrations import upgrade  # noqa: E402
-from provider_gateway.clients.tables import Client as GatewayClient  # noqa: E402
-from referral_api.clients.tables import Client as ReferralClient  # noqa: E402
-from support.credentials import issue_key  # noqa: E402
 from support.fake_provider import FakeProvider  # noqa: E402
-from support.processes import ServiceProcess, free_port  # noqa: E402
 from support.referrals import adult_referral  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def issue(url: str, table: type, role: Role, force: str | None = None) -> str:
-    engine = make_engine(url)
-    try:
-        return issue_key(engine, table, role, force=force)
-    finally:
-        engine.dispose()
+from support.two_services import System, build_system, percentile  # noqa: E402
 
 
 def databases(postgres_server: str | None, workdir: Path) -> tuple[str, str, list[str]]:
@@ -87,28 +69,17 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dl-bench-delivery-"))
     referral_db, gateway_db, created = databases(args.postgres_server, workdir)
     provider = FakeProvider().start()
-    services: list[ServiceProcess] = []
+    system: System | None = None
     try:
         upgrade("referral_api", referral_db)
         upgrade("provider_gateway", gateway_db)
-        referral_port, gateway_port = free_port(), free_port()
-        env = {
-            "REFERRAL_API_DATABASE_URL": referral_db,
-            "PROVIDER_GATEWAY_DATABASE_URL": gateway_db,
-            "REFERRAL_API_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-            "PROVIDER_GATEWAY_REFERRAL_API_URL": f"http://127.0.0.1:{referral_port}",
-            "REFERRAL_API_GATEWAY_API_KEY": issue(gateway_db, GatewayClient, Role.service),
-            "PROVIDER_GATEWAY_REFERRAL_API_KEY": issue(referral_db, ReferralClient, Role.service),
-            "REFERRAL_API_LOG_LEVEL": "WARNING",
-            "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING",
-        }
-        police = {"Authorization": f"Bearer {issue(referral_db, ReferralClient, Role.police, force='thames-valley')}"}
-        admin = {"Authorization": f"Bearer {issue(gateway_db, GatewayClient, Role.admin)}"}
-        services = [
-            ServiceProcess("provider_gateway", gateway_port, env, workdir / "gateway.log").start(),
-            ServiceProcess("referral_api", referral_port, env, workdir / "referral_api.log").start(),
-        ]
-        created_provider = httpx.post(f"{services[0].url}/v1/admin/providers", headers=admin, json={
+        system = build_system(
+            referral_db, gateway_db, workdir, {"REFERRAL_API_LOG_LEVEL": "WARNING", "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING"}
+        )
+        police, admin = system.headers("police"), system.headers("admin")
+        system.gateway.start()
+        system.referral_api.start()
+        created_provider = httpx.post(f"{system.gateway.url}/v1/admin/providers", headers=admin, json={
             "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
             "delivery_mode": "webhook", "webhook_url": provider.url, "contact_email": "bench@provider.example",
         })
@@ -120,7 +91,7 @@ def main() -> int:
 
         # 1. Latency, at a steady rate.
         answered: dict[str, float] = {}
-        with httpx.Client(base_url=services[1].url, headers=police) as client:
+        with httpx.Client(base_url=system.referral_api.url, headers=police) as client:
             start = time.monotonic()
             for i in range(args.n):
                 time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
@@ -141,7 +112,7 @@ def main() -> int:
 
         def post_one(_: int) -> str:
             if not hasattr(local, "client"):
-                local.client = httpx.Client(base_url=services[1].url, headers=police)
+                local.client = httpx.Client(base_url=system.referral_api.url, headers=police)
             return local.client.post("/v1/referrals", json=adult_referral()).json()["id"]
 
         burst_start = time.monotonic()
@@ -166,8 +137,8 @@ def main() -> int:
         duplicates = len(provider.received) - len({r.webhook_id for r in provider.received})
         print(f"duplicates seen by the provider: {duplicates}; received before the burst: {before}")
     finally:
-        for service in services:
-            service.stop()
+        if system is not None:
+            system.stop()
         provider.stop()
         drop(args.postgres_server, created)
     return 0

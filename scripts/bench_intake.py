@@ -1,7 +1,6 @@
 """Benchmark: how quickly POST /v1/referrals answers, and how soon the case is routed.
 
-Starts both services as real processes on fresh databases (SQLite by default,
-or PostgreSQL with --postgres URL-of-a-server-database-to-create-in), then:
+Starts both services as real processes on fresh SQLite databases, then:
 - sends N referrals one after another and prints p50/p95/p99 of the answer time;
 - sends N more from C concurrent clients and prints the throughput;
 - prints p50/p95 of the time from the 201 to the case reading `routed`.
@@ -26,27 +25,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from diversion_common.credentials import Role  # noqa: E402
-from diversion_common.database import make_engine  # noqa: E402
 from diversion_common.migrations import upgrade  # noqa: E402
-from provider_gateway.clients.tables import Client as GatewayClient  # noqa: E402
-from referral_api.clients.tables import Client as ReferralClient  # noqa: E402
-from support.credentials import issue_key  # noqa: E402
-from support.processes import ServiceProcess, free_port  # noqa: E402
 from support.referrals import adult_referral  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def issue(url: str, table: type, role: Role, force: str | None = None) -> str:
-    engine = make_engine(url)
-    try:
-        return issue_key(engine, table, role, force=force)
-    finally:
-        engine.dispose()
+from support.two_services import build_system, percentile  # noqa: E402
 
 
 def main() -> int:
@@ -59,26 +40,15 @@ def main() -> int:
     referral_db, gateway_db = f"sqlite:///{workdir}/referral_api.db", f"sqlite:///{workdir}/provider_gateway.db"
     upgrade("referral_api", referral_db)
     upgrade("provider_gateway", gateway_db)
-    referral_port, gateway_port = free_port(), free_port()
-    env = {
-        "REFERRAL_API_DATABASE_URL": referral_db,
-        "PROVIDER_GATEWAY_DATABASE_URL": gateway_db,
-        "REFERRAL_API_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-        "PROVIDER_GATEWAY_REFERRAL_API_URL": f"http://127.0.0.1:{referral_port}",
-        "REFERRAL_API_GATEWAY_API_KEY": issue(gateway_db, GatewayClient, Role.service),
-        "PROVIDER_GATEWAY_REFERRAL_API_KEY": issue(referral_db, ReferralClient, Role.service),
-        "REFERRAL_API_LOG_LEVEL": "WARNING",
-        "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING",
-    }
-    police = {"Authorization": f"Bearer {issue(referral_db, ReferralClient, Role.police, force='thames-valley')}"}
-    admin = {"Authorization": f"Bearer {issue(gateway_db, GatewayClient, Role.admin)}"}
-    services = [
-        ServiceProcess("provider_gateway", gateway_port, env, workdir / "gateway.log").start(),
-        ServiceProcess("referral_api", referral_port, env, workdir / "referral_api.log").start(),
-    ]
+    system = build_system(
+        referral_db, gateway_db, workdir, {"REFERRAL_API_LOG_LEVEL": "WARNING", "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING"}
+    )
+    police, admin = system.headers("police"), system.headers("admin")
+    system.gateway.start()
+    system.referral_api.start()
     try:
-        base = services[1].url
-        httpx.post(f"{services[0].url}/v1/admin/providers", headers=admin, json={
+        base = system.referral_api.url
+        httpx.post(f"{system.gateway.url}/v1/admin/providers", headers=admin, json={
             "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
             "delivery_mode": "pull", "contact_email": "bench@provider.example",
         }).raise_for_status()
@@ -127,8 +97,7 @@ def main() -> int:
         print(f"201 -> status routed (to the gateway and back), 50 referrals one at a time, polled every 2 ms: "
               f"p50 {percentile(routed_after, 50):.0f} ms, p95 {percentile(routed_after, 95):.0f} ms, max {max(routed_after):.0f} ms")
     finally:
-        for service in services:
-            service.stop()
+        system.stop()
     return 0
 
 

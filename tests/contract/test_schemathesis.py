@@ -49,7 +49,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from diversion_common.clients import create_client
-from diversion_common.credentials import Role, new_key
+from diversion_common.credentials import Principal, Role, new_key
 from diversion_common.database import make_engine, utcnow
 from diversion_common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from diversion_common.signing import new_secret, sign_headers
@@ -62,8 +62,9 @@ from provider_gateway.main import create_app as create_gateway
 from provider_gateway.providers.tables import Provider, ProviderSecret
 from provider_gateway.routing.tables import RoutingDecision
 from referral_api.cases import lifecycle
+from referral_api.cases.service import build_case
 from referral_api.cases.schemas import ReferralCreate
-from referral_api.cases.tables import Case, CaseHistory
+from referral_api.cases.tables import CaseHistory
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
@@ -325,32 +326,14 @@ def _register_credentials(engine: Engine, service: str, client_table: type) -> N
 
 def _seed_case(session: Session, case_id: uuid.UUID, body: dict[str, Any]) -> None:
     """A case as intake stores it, under an id chosen in advance (intake would pick its own)."""
-    referral = ReferralCreate.model_validate(body)
-    encounter_date = referral.encounter.occurred_at.date()
-    pathway = lifecycle.pathway_for(referral.subject.date_of_birth, encounter_date)
-    event = lifecycle.intake_event(pathway, referral.previous_diversions)
-    status = lifecycle.next_status(None, event)
     police = CREDENTIALS["referral_api"]["/v1/referrals"].client_id
-    session.add(
-        Case(
-            id=case_id,
-            force=FORCE,
-            police_reference=referral.police_reference,
-            status=status.value,
-            pathway=pathway.value,
-            district=referral.encounter.district.value,
-            encounter_at=referral.encounter.occurred_at,
-            previous_diversions=referral.previous_diversions,
-            age_at_encounter=lifecycle.age_on(referral.subject.date_of_birth, encounter_date),
-            sex=referral.subject.sex.value,
-            ethnicity=referral.subject.ethnicity.value,
-            out_of_hours_wanted=referral.subject.contact_preferences.out_of_hours_appointments,
-            referral=referral.model_dump(mode="json", by_alias=True),
-            created_by=police,
-        )
-    )
+    principal = Principal(client_id=police, name="contract police", role=Role.police, force=FORCE)
+    case = build_case(ReferralCreate.model_validate(body), principal, utcnow())
+    case.id = case_id
+    session.add(case)
     session.flush()
-    session.add(CaseHistory(case_id=case_id, to_status=status.value, event=event.value, actor_client_id=police))
+    event = lifecycle.intake_event(lifecycle.Pathway(case.pathway), case.previous_diversions)
+    session.add(CaseHistory(case_id=case_id, to_status=case.status, event=event.value, actor_client_id=police))
 
 
 def _seed_referral_api(engine: Engine) -> None:

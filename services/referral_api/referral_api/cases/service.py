@@ -66,7 +66,7 @@ def submit_referral(
             errors=[FieldError(pointer=pointer, detail=detail) for pointer, detail in violations],
         )
 
-    case = _new_case(referral, principal, now)
+    case = build_case(referral, principal, now)
     session.add(case)
     _record_transition(session, case, None, _intake_event(referral, case), principal.client_id)
     if lifecycle.needs_routing(CaseStatus(case.status)):
@@ -136,7 +136,8 @@ def _intake_event(referral: ReferralCreate, case: Case) -> CaseEvent:
     return lifecycle.intake_event(Pathway(case.pathway), referral.previous_diversions)
 
 
-def _new_case(referral: ReferralCreate, principal: Principal, now: datetime) -> Case:
+def build_case(referral: ReferralCreate, principal: Principal, now: datetime) -> Case:
+    """The case intake stores for a valid referral (not yet added to a session)."""
     encounter_date = lifecycle.encounter_date(referral.encounter.occurred_at)
     pathway = lifecycle.pathway_for(referral.subject.date_of_birth, encounter_date)
     status = lifecycle.next_status(None, lifecycle.intake_event(pathway, referral.previous_diversions))

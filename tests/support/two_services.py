@@ -1,0 +1,69 @@
+"""Both services as real processes on given databases, with the keys they and their callers need.
+
+Used by the end-to-end fixtures and by the benchmark scripts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from diversion_common.credentials import Role
+from diversion_common.database import make_engine
+from provider_gateway.clients.tables import Client as GatewayClient
+from referral_api.clients.tables import Client as ReferralClient
+from support.credentials import issue_key
+from support.processes import ServiceProcess, free_port
+
+
+@dataclass
+class System:
+    referral_api: ServiceProcess
+    gateway: ServiceProcess
+    keys: dict[str, str]
+    env: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def stop(self) -> None:
+        self.referral_api.stop()
+        self.gateway.stop()
+
+
+def issue(url: str, table: type, role: Role, force: str | None = None) -> str:
+    engine = make_engine(url)
+    try:
+        return issue_key(engine, table, role, force=force)
+    finally:
+        engine.dispose()
+
+
+def build_system(referral_db: str, gateway_db: str, logs: Path, extra_env: dict[str, str] | None = None) -> System:
+    """Ports, environment and keys for both services (a police key for Thames Valley, an admin key);
+    nothing is started yet."""
+    referral_port, gateway_port = free_port(), free_port()
+    env = {
+        "REFERRAL_API_DATABASE_URL": referral_db,
+        "PROVIDER_GATEWAY_DATABASE_URL": gateway_db,
+        "REFERRAL_API_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
+        "PROVIDER_GATEWAY_REFERRAL_API_URL": f"http://127.0.0.1:{referral_port}",
+        "REFERRAL_API_GATEWAY_API_KEY": issue(gateway_db, GatewayClient, Role.service),
+        "PROVIDER_GATEWAY_REFERRAL_API_KEY": issue(referral_db, ReferralClient, Role.service),
+        **(extra_env or {}),
+    }
+    keys = {
+        "police": issue(referral_db, ReferralClient, Role.police, force="thames-valley"),
+        "admin": issue(gateway_db, GatewayClient, Role.admin),
+    }
+    return System(
+        referral_api=ServiceProcess("referral_api", referral_port, env, logs / "referral_api.log"),
+        gateway=ServiceProcess("provider_gateway", gateway_port, env, logs / "provider_gateway.log"),
+        keys=keys,
+        env=env,
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
