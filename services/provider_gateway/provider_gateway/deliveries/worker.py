@@ -84,6 +84,15 @@ class DeliveryWorker:
         now = utcnow()
         claimed: list[Claimed] = []
         with Session(self.engine) as session:
+            # The usual answer when idle, from the index alone: nothing is due.
+            anything_due = session.scalars(
+                select(Delivery.id)
+                .where(Delivery.status == DeliveryStatus.pending.value, Delivery.next_attempt_at <= now)
+                .limit(1)
+            ).first()
+            if anything_due is None:
+                session.commit()
+                return []
             circuits = service.circuits(session)
             providers = list(
                 session.scalars(
