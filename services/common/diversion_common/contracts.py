@@ -1,0 +1,425 @@
+"""The contract between the two services and with providers: topics, payloads, vocabularies.
+
+Both services import these models: the producer builds the model and dumps it,
+the consumer parses the same model. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+
+from diversion_common.wire_types import DateTime
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it everywhere so both databases agree.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def text(max_length: int, min_length: int = 1) -> Any:
+    """A trimmed text field of bounded length with no NUL characters."""
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+    ]
+
+
+Note = text(500)
+ShortReason = text(300)
+
+
+class Pathway(StrEnum):
+    youth_community_resolution = "youth_community_resolution"
+    adult_deferred_summons = "adult_deferred_summons"
+
+
+class CaseStatus(StrEnum):
+    """The one vocabulary of case statuses. referral_api decides them; the gateway mirrors them."""
+
+    awaiting_yju_decision = "awaiting_yju_decision"
+    awaiting_routing = "awaiting_routing"
+    routed = "routed"
+    unroutable = "unroutable"
+    accepted_by_provider = "accepted_by_provider"
+    in_programme = "in_programme"  # first contact or booking made
+    engagement_refused = "engagement_refused"  # the person said they will not take part
+    completed = "completed"
+    closed_by_provider = "closed_by_provider"  # moved away, in custody, died...: not the person's failure
+    declined_by_yju = "declined_by_yju"
+    withdrawn = "withdrawn"
+
+
+TERMINAL_STATUSES = frozenset(
+    {CaseStatus.completed, CaseStatus.closed_by_provider, CaseStatus.declined_by_yju, CaseStatus.withdrawn}
+)
+
+
+class Topic(StrEnum):
+    """Messages between the services (outbox to inbox)."""
+
+    routing_requested = "case.routing_requested"  # referral_api -> gateway: route this case
+    status_changed = "case.status_changed"  # referral_api -> gateway: the status, for its mirror
+    routed = "case.routed"  # gateway -> referral_api: a provider was chosen
+    unroutable = "case.unroutable"  # gateway -> referral_api: no provider can take it
+    provider_event = "provider.event_reported"  # gateway -> referral_api: a provider's signed event
+
+
+# --- referral_api -> gateway ------------------------------------------------------
+
+
+class ReferralDrug(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str
+    drug_class: str = Field(alias="class")
+
+
+class ReferralAddress(BaseModel):
+    line1: str
+    line2: str | None = None
+    town: str
+    postcode: str
+
+
+class ReferralContactPreferences(BaseModel):
+    preferred_method: str
+    out_of_hours_appointments: bool
+
+
+class ReferralSubject(BaseModel):
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    sex: str
+    address: ReferralAddress
+    phone: str | None = None
+    email: str | None = None
+    contact_preferences: ReferralContactPreferences
+
+
+class ReferralGuardian(BaseModel):
+    name: str
+    relationship: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class ProviderReferral(BaseModel):
+    """What a treatment provider needs to contact and treat the person, and nothing more:
+    no PNC or Niche detail, no officer, no body-worn video reference, no ethnicity."""
+
+    case_id: uuid.UUID
+    pathway: Pathway
+    district: str
+    force: str
+    encounter_date: date
+    drugs: list[ReferralDrug]
+    subject: ReferralSubject
+    guardian: ReferralGuardian | None = None
+    out_of_hours_appointments: bool
+
+
+class CaseStatusChanged(BaseModel):
+    """A case's new status; a mirror applies it only when ``version`` is newer than its own."""
+
+    case_id: uuid.UUID
+    status: CaseStatus
+    version: StrictInt = Field(ge=1)
+    reason: str | None = Field(default=None, max_length=300, description="Why, for a withdrawal: its reason code.")
+
+
+# --- gateway -> referral_api ------------------------------------------------------
+
+
+class CaseRouted(BaseModel):
+    case_id: uuid.UUID
+    provider_id: uuid.UUID
+    reason: ShortReason
+    occurred_at: datetime
+
+
+class CaseUnroutable(BaseModel):
+    case_id: uuid.UUID
+    reason: ShortReason
+    occurred_at: datetime
+
+
+# --- the providers' event vocabulary (Refer & Monitor, NDTMS) -------------------------
+
+AppointmentId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$"), Field(description="The provider's own id; unique per provider.")
+]
+
+
+class ProviderEventType(StrEnum):
+    referral_accepted = "referral.accepted"
+    referral_rejected = "referral.rejected"
+    contact_attempted = "contact.attempted"
+    appointment_booked = "appointment.booked"
+    appointment_cancelled = "appointment.cancelled"
+    appointment_attended = "appointment.attended"
+    appointment_missed = "appointment.missed"
+    assessment_completed = "assessment.completed"
+    intervention_completed = "intervention.completed"
+    course_completed = "course.completed"
+    engagement_refused = "engagement.refused"
+    case_closed_by_provider = "case.closed_by_provider"
+
+
+class RejectionReason(StrEnum):
+    out_of_area = "out_of_area"
+    no_capacity = "no_capacity"
+    not_suitable = "not_suitable"
+    other = "other"
+
+
+class ContactMethod(StrEnum):
+    phone = "phone"
+    sms = "sms"
+    email = "email"
+    letter = "letter"
+    in_person = "in_person"
+    video = "video"
+
+
+class ContactOutcome(StrEnum):
+    reached = "reached"
+    no_answer = "no_answer"
+    message_left = "message_left"
+    wrong_details = "wrong_details"
+
+
+class AppointmentKind(StrEnum):
+    assessment = "assessment"
+    intervention = "intervention"
+    session = "session"
+    follow_up = "follow_up"
+
+
+class AppointmentMode(StrEnum):
+    in_person = "in_person"
+    phone = "phone"
+    video = "video"
+    online = "online"
+
+
+class CancelledBy(StrEnum):
+    provider = "provider"
+    person = "person"
+
+
+class Punctuality(StrEnum):
+    on_time = "on_time"
+    late = "late"
+
+
+class AbsenceCategory(StrEnum):
+    acceptable = "acceptable"
+    unacceptable = "unacceptable"
+    logistics = "logistics"  # the service could not hold it
+
+
+class AssessmentOutcome(StrEnum):
+    suitable_for_programme = "suitable_for_programme"
+    referred_to_treatment = "referred_to_treatment"
+    not_suitable = "not_suitable"
+
+
+class Intervention(StrEnum):
+    online_intervention_1 = "online_intervention_1"  # adults
+    online_intervention_2 = "online_intervention_2"  # adults
+    follow_up = "follow_up"  # adults: the personal follow-up
+    session = "session"  # young people: one of the six course sessions, with its number
+
+
+class ProviderClosureReason(StrEnum):
+    moved_away = "moved_away"
+    in_custody = "in_custody"
+    died = "died"
+    transferred = "transferred"
+    other = "other"
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: uuid.UUID
+    occurred_at: DateTime = Field(description="When it happened (RFC 3339 with an offset), not when it is sent.")
+
+
+class AcceptedData(EventData):
+    pass
+
+
+class RejectedData(EventData):
+    reason: RejectionReason
+    note: Note | None = None
+
+
+class ContactAttemptedData(EventData):
+    method: ContactMethod
+    outcome: ContactOutcome
+
+
+class AppointmentBookedData(EventData):
+    appointment_id: AppointmentId
+    kind: AppointmentKind
+    starts_at: DateTime
+    mode: AppointmentMode
+    out_of_hours: StrictBool = False
+
+
+class AppointmentCancelledData(EventData):
+    appointment_id: AppointmentId
+    cancelled_by: CancelledBy
+    reason: ShortReason | None = None
+
+
+class AppointmentAttendedData(EventData):
+    appointment_id: AppointmentId
+    punctuality: Punctuality = Punctuality.on_time
+
+
+class AppointmentMissedData(EventData):
+    appointment_id: AppointmentId
+    reason_category: AbsenceCategory
+    note: Note | None = None
+
+
+class AssessmentCompletedData(EventData):
+    outcome: AssessmentOutcome
+
+
+class InterventionCompletedData(EventData):
+    intervention: Intervention
+    session_number: StrictInt | None = Field(default=None, ge=1, le=6, description="Young people's sessions only: 1 to 6.")
+
+    @model_validator(mode="after")
+    def _session_has_a_number(self) -> InterventionCompletedData:
+        if self.intervention is Intervention.session and self.session_number is None:
+            raise ValueError("a session needs its session_number")
+        if self.intervention is not Intervention.session and self.session_number is not None:
+            raise ValueError("only a session has a session_number")
+        return self
+
+
+class CourseCompletedData(EventData):
+    pass
+
+
+class EngagementRefusedData(EventData):
+    note: Note | None = None
+
+
+class ClosedByProviderData(EventData):
+    reason: ProviderClosureReason
+    note: Note | None = None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Standard Webhooks payloads may carry their own timestamp; the signed header is what counts.
+    timestamp: DateTime | None = None
+
+
+class ReferralAcceptedEvent(_Event):
+    type: Literal["referral.accepted"]
+    data: AcceptedData
+
+
+class ReferralRejectedEvent(_Event):
+    type: Literal["referral.rejected"]
+    data: RejectedData
+
+
+class ContactAttemptedEvent(_Event):
+    type: Literal["contact.attempted"]
+    data: ContactAttemptedData
+
+
+class AppointmentBookedEvent(_Event):
+    type: Literal["appointment.booked"]
+    data: AppointmentBookedData
+
+
+class AppointmentCancelledEvent(_Event):
+    type: Literal["appointment.cancelled"]
+    data: AppointmentCancelledData
+
+
+class AppointmentAttendedEvent(_Event):
+    type: Literal["appointment.attended"]
+    data: AppointmentAttendedData
+
+
+class AppointmentMissedEvent(_Event):
+    type: Literal["appointment.missed"]
+    data: AppointmentMissedData
+
+
+class AssessmentCompletedEvent(_Event):
+    type: Literal["assessment.completed"]
+    data: AssessmentCompletedData
+
+
+class InterventionCompletedEvent(_Event):
+    type: Literal["intervention.completed"]
+    data: InterventionCompletedData
+
+
+class CourseCompletedEvent(_Event):
+    type: Literal["course.completed"]
+    data: CourseCompletedData
+
+
+class EngagementRefusedEvent(_Event):
+    type: Literal["engagement.refused"]
+    data: EngagementRefusedData
+
+
+class ClosedByProviderEvent(_Event):
+    type: Literal["case.closed_by_provider"]
+    data: ClosedByProviderData
+
+
+ProviderEvent = Annotated[
+    Union[
+        ReferralAcceptedEvent,
+        ReferralRejectedEvent,
+        ContactAttemptedEvent,
+        AppointmentBookedEvent,
+        AppointmentCancelledEvent,
+        AppointmentAttendedEvent,
+        AppointmentMissedEvent,
+        AssessmentCompletedEvent,
+        InterventionCompletedEvent,
+        CourseCompletedEvent,
+        EngagementRefusedEvent,
+        ClosedByProviderEvent,
+    ],
+    Field(discriminator="type"),
+]
+
+
+class ProviderEventReported(BaseModel):
+    """A provider's signed event, passed on by the gateway for referral_api to record."""
+
+    provider_id: uuid.UUID
+    webhook_id: str = Field(max_length=100)
+    received_at: datetime
+    event: ProviderEvent
+
+
+class CaseProjection(BaseModel):
+    """What referral_api answers once it has recorded a fact: the case's status after it."""
+
+    case_id: uuid.UUID
+    status: CaseStatus
+    version: int
