@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake bench-delivery test-faults
+.PHONY: install run test openapi clean bench-intake bench-delivery bench-events test-faults
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -41,6 +41,11 @@ bench-intake: install
 ## Print the time from POST /v1/referrals returning to the provider receiving the webhook, and deliveries/s.
 bench-delivery: install
 	$(UV) run python scripts/bench_delivery.py -n 1000
+
+## Print signed provider events per second into the gateway, their answer time against intake's,
+## and the time until the police system is told of the change (p50/p95/p99).
+bench-events: install
+	$(UV) run python scripts/bench_events.py -n 1000 -c 8
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from diversion_common.migrations import upgrade
 
 # End-to-end fixtures (both services as real processes) for tests/<service>/e2e.
-pytest_plugins = ["support.system_fixtures"]
+pytest_plugins = ["support.system_fixtures", "support.linked_services"]
 
 SERVICES = ("referral_api", "provider_gateway")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

@@ -58,3 +58,47 @@ def test_a_claimed_message_is_leased_and_not_claimed_again(engine):
     relay = OutboxRelay(engine, OutboxMessage, never_called, lease_seconds=30)
     assert len(relay.claim_due()) == 1
     assert relay.claim_due() == []
+
+
+def test_a_message_the_peer_refuses_is_kept_with_its_reason_and_never_sent_again(engine):
+    from diversion_common.messaging import BatchReceipt
+
+    case = uuid.uuid4()
+    refused_id = add(engine, case, age_seconds=2)
+    later_id = add(engine, case, age_seconds=1)
+    sent: list[uuid.UUID] = []
+    outcomes: list[tuple[uuid.UUID, bool]] = []
+
+    def peer(envelopes):
+        sent.extend(e.id for e in envelopes)
+        return [
+            BatchReceipt(id=e.id, applied=e.id != refused_id, problem=None if e.id != refused_id else "no such case", refusal_code="unknown_case")
+            for e in envelopes
+        ]
+
+    relay = OutboxRelay(engine, OutboxMessage, peer, on_outcome=lambda _s, e, r: outcomes.append((e.id, r.applied)))
+    relay.relay_once()
+    relay.relay_once()  # the refused one no longer holds back the later one
+    relay.relay_once()
+
+    assert sent == [refused_id, later_id]
+    assert outcomes == [(refused_id, False), (later_id, True)]
+    with Session(engine) as session:
+        refused = session.get(OutboxMessage, refused_id)
+        assert refused.refused_at is not None and refused.sent_at is None and refused.last_error == "no such case"
+        assert session.get(OutboxMessage, later_id).sent_at is not None
+
+
+def test_a_peer_that_cannot_be_reached_gets_the_message_again_later(engine):
+    from diversion_common.messaging import DeliveryFailed
+
+    message_id = add(engine, uuid.uuid4(), age_seconds=1)
+
+    def unreachable(_envelopes):
+        raise DeliveryFailed("ConnectError", retry_after=60)
+
+    OutboxRelay(engine, OutboxMessage, unreachable).relay_once()
+    with Session(engine) as session:
+        row = session.get(OutboxMessage, message_id)
+        assert row.sent_at is None and row.refused_at is None and row.attempts == 1
+        assert row.available_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(seconds=50)

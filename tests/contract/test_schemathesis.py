@@ -53,6 +53,7 @@ from diversion_common.credentials import Principal, Role, new_key
 from diversion_common.database import make_engine, utcnow
 from diversion_common.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from diversion_common.signing import new_secret, sign_headers
+from diversion_common.webhooks.secrets import issue_secret
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
@@ -61,13 +62,13 @@ from provider_gateway.deliveries.tables import Delivery, DeliveryStatus
 from provider_gateway.main import create_app as create_gateway
 from provider_gateway.providers.tables import Provider, ProviderSecret
 from provider_gateway.routing.tables import RoutingDecision
-from referral_api.cases import lifecycle
-from referral_api.cases.service import build_case
+from referral_api.cases.service import build_case, record_intake
 from referral_api.cases.schemas import ReferralCreate
-from referral_api.cases.tables import CaseHistory
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
+from referral_api.police_callbacks.service import CASE_STATUS_CHANGED
+from referral_api.police_callbacks.tables import CallbackDelivery, CallbackSecret, PoliceCallback
 from support.referrals import adult_referral, youth_referral
 
 # `make test` runs a fixed sample: derandomised, at most MAX_EXAMPLES generated cases per
@@ -85,6 +86,7 @@ ROLES: dict[str, dict[str, tuple[Role, str | None, uuid.UUID | None]]] = {
     "referral_api": {
         "/v1/referrals": (Role.police, FORCE, None),
         "/v1/yju/": (Role.yju, None, None),
+        "/v1/admin/": (Role.admin, None, None),
         "/internal/v1/": (Role.service, None, None),
     },
     "provider_gateway": {
@@ -125,6 +127,8 @@ PULLED_DELIVERY_ID = new_delivery_id()  # READ_CASE_ID's, not acknowledged: pull
 ACK_DELIVERY_ID = new_delivery_id()  # ACK_CASE_ID's, for the acknowledgement
 DEAD_DELIVERY_ID = new_delivery_id()  # EVENT_CASE_ID's, dead: it can be redelivered (once)
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# At referral_api: a notification to Thames Valley's callback whose every try failed (redeliverable).
+DEAD_POLICE_DELIVERY_ID = new_delivery_id()
 
 # Business rules beyond JSON Schema: schema-valid requests these operations refuse on purpose.
 # positive_data_acceptance's defaults are 2xx, 3xx, 401, 403, 404, 409, 429 and 5xx; a list here
@@ -140,7 +144,13 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "409", "422"]}},
     },
     {
-        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals"],
+        "include-name": "PUT /v1/admin/police-callbacks/{force}",
+        # The callback URL must be https unless it names this machine, which the `uri` format
+        # does not say (422).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
+    },
+    {
+        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries"],
         # `cursor` is opaque (a string in the schema): only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
@@ -158,10 +168,12 @@ GATEWAY_OPERATIONS: list[dict[str, Any]] = [
         # does not exist for it) that still waits for its answer (409 once accepted or rejected).
         # 401 stays for the cases sent without a valid API key: every event that carries the three
         # webhook-* headers is signed (see _send, which fails on a refused signature).
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409"]}},
+        # A session's completion needs its session_number, and only a session has one: a rule across
+        # fields (422). An occurred_at ahead of our clock is refused too (422).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}},
     },
     {
-        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries"],
+        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries", "GET /v1/admin/provider-events"],
         # As in referral_api: `cursor` is opaque; only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
@@ -188,6 +200,7 @@ DICTIONARIES = {
         "cases": [str(ADULT_CASE_ID), str(YJU_CASE_ID)],
         "adult_case": [str(ADULT_CASE_ID)],
         "yju_case": [str(YJU_CASE_ID)],
+        "police_deliveries": [DEAD_POLICE_DELIVERY_ID],
     },
     "provider_gateway": {
         "providers": [str(PROVIDER_ID)],
@@ -201,7 +214,7 @@ DICTIONARIES = {
 }
 # Parameters bound to a dictionary, by location ("path.case_id", "body.data.case_id").
 PARAMETERS = {
-    "referral_api": {"path.case_id": "cases"},
+    "referral_api": {"path.case_id": "cases", "path.delivery_id": "police_deliveries"},
     "provider_gateway": {"path.provider_id": "providers", "path.case_id": "cases", "path.delivery_id": "deliveries"},
 }
 OPERATION_PARAMETERS = {
@@ -332,12 +345,25 @@ def _seed_case(session: Session, case_id: uuid.UUID, body: dict[str, Any]) -> No
     case.id = case_id
     session.add(case)
     session.flush()
-    event = lifecycle.intake_event(lifecycle.Pathway(case.pathway), case.previous_diversions)
-    session.add(CaseHistory(case_id=case_id, to_status=case.status, event=event.value, actor_client_id=police))
+    record_intake(session, case, police, utcnow())
+
+
+def _seed_police_callback(session: Session) -> None:
+    """Thames Valley's callback, with a notification to it that is dead (every try failed)."""
+    session.add(PoliceCallback(force=FORCE, url="https://police.example/diversion-link"))
+    issue_secret(session, CallbackSecret, FORCE)
+    session.add(
+        CallbackDelivery(
+            id=DEAD_POLICE_DELIVERY_ID, case_id=ADULT_CASE_ID, force=FORCE, event_type=CASE_STATUS_CHANGED,
+            payload={"type": CASE_STATUS_CHANGED, "timestamp": utcnow().isoformat(), "data": {"case_id": str(ADULT_CASE_ID)}},
+            status="dead", attempts=24, last_error="HTTP 503",
+        )
+    )
 
 
 def _seed_referral_api(engine: Engine) -> None:
     with Session(engine) as session:
+        _seed_police_callback(session)
         _seed_case(session, ADULT_CASE_ID, adult_referral())
         _seed_case(session, YJU_CASE_ID, youth_referral(previous_diversions=1))
         session.commit()
@@ -351,7 +377,10 @@ def _seed_gateway_case(session: Session, case_id: uuid.UUID, delivery_id: str, d
         "district": "reading",
         "force": FORCE,
         "encounter_date": "2026-01-05",
-        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1990-01-01", "phone": "07700 900001"},
+        "drugs": [{"name": "cannabis", "class": "B"}],
+        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1990-01-01", "sex": "female",
+                    "address": {"line1": "1 Example Road", "town": "Reading", "postcode": "RG1 2AB"}, "phone": "07700 900001",
+                    "contact_preferences": {"preferred_method": "sms", "out_of_hours_appointments": False}},
         "out_of_hours_appointments": False,
     }
     session.add(
@@ -431,7 +460,7 @@ def referral_api_app(sqlite_templates: Any, tmp_path_factory: pytest.TempPathFac
         _seed_referral_api(engine)
     finally:
         engine.dispose()
-    yield from _serve("referral_api", create_referral_api(ReferralSettings(database_url=url, gateway_api_key=None)))
+    yield from _serve("referral_api", create_referral_api(ReferralSettings(database_url=url, gateway_api_key=None, run_delivery_worker=False)))
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ def referral_engine(referral_db: str) -> Iterator[Engine]:
 @pytest.fixture
 def api(referral_db: str) -> Iterator[TestClient]:
     """referral_api on its own database; its relay is off (no gateway key)."""
-    app = create_app(Settings(database_url=referral_db, gateway_api_key=None))
+    # No delivery worker either: these tests call no outside server (a test that does starts its own).
+    app = create_app(Settings(database_url=referral_db, gateway_api_key=None, run_delivery_worker=False))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -55,6 +56,11 @@ def other_police(issue) -> dict[str, str]:
 @pytest.fixture
 def yju(issue) -> dict[str, str]:
     return issue(Role.yju)
+
+
+@pytest.fixture
+def admin(issue) -> dict[str, str]:
+    return issue(Role.admin)
 
 
 @pytest.fixture

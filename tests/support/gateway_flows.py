@@ -42,7 +42,9 @@ def route_a_case(gateway, referral_service: dict[str, str], *, district: str = "
         "force": "thames-valley",
         "encounter_date": "2026-11-20",
         "drugs": [{"name": "cannabis", "class": "B"}],
-        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1996-01-01", "phone": "07700 900001"},
+        "subject": {"given_name": "Sam", "family_name": "Synthetic", "date_of_birth": "1996-01-01", "sex": "female",
+                    "address": {"line1": "1 Example Road", "town": "Reading", "postcode": "RG1 2AB"}, "phone": "07700 900001",
+                    "contact_preferences": {"preferred_method": "sms", "out_of_hours_appointments": False}},
         "guardian": None,
         "out_of_hours_appointments": False,
     }

@@ -48,6 +48,8 @@ def build_system(referral_db: str, gateway_db: str, logs: Path, extra_env: dict[
         "PROVIDER_GATEWAY_DATABASE_URL": gateway_db,
         "REFERRAL_API_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
         "PROVIDER_GATEWAY_REFERRAL_API_URL": f"http://127.0.0.1:{referral_port}",
+        "REFERRAL_API_PUBLIC_BASE_URL": f"http://127.0.0.1:{referral_port}",
+        "PROVIDER_GATEWAY_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
         "REFERRAL_API_GATEWAY_API_KEY": issue(gateway_db, GatewayClient, Role.service),
         "PROVIDER_GATEWAY_REFERRAL_API_KEY": issue(referral_db, ReferralClient, Role.service),
         **(extra_env or {}),
@@ -55,6 +57,7 @@ def build_system(referral_db: str, gateway_db: str, logs: Path, extra_env: dict[
     keys = {
         "police": issue(referral_db, ReferralClient, Role.police, force="thames-valley"),
         "admin": issue(gateway_db, GatewayClient, Role.admin),
+        "referral_admin": issue(referral_db, ReferralClient, Role.admin),
     }
     return System(
         referral_api=ServiceProcess("referral_api", referral_port, env, logs / "referral_api.log"),

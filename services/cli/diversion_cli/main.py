@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from diversion_common import clients as client_registry
 from diversion_common.credentials import Role, hash_secret, parse_key
 from diversion_common.database import make_engine
 from diversion_common.migrations import upgrade
+from diversion_common.reference import ForceCode
 from diversion_cli import demo, runner
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
+from referral_api.police_callbacks import service as police_callbacks
+from referral_api.police_callbacks.schemas import PoliceCallbackSet
 
 app = typer.Typer(
     help="Operate Diversion Link: migrate, manage API clients, run the demo.",
@@ -28,6 +32,8 @@ app = typer.Typer(
 )
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
+police_callbacks_app = typer.Typer(help="Where each force's system is told of status changes.", no_args_is_help=True)
+app.add_typer(police_callbacks_app, name="police-callbacks")
 
 
 class Service(StrEnum):
@@ -143,6 +149,45 @@ def clients_revoke(client_id: uuid.UUID) -> None:
         typer.echo("error: no such client", err=True)
         raise typer.Exit(1)
     typer.echo(f"client {client_id} revoked")
+
+
+@police_callbacks_app.command("set")
+def police_callbacks_set(
+    force: Annotated[ForceCode, typer.Option(help="The force, e.g. thames-valley")],
+    url: Annotated[str, typer.Option(help="Where to POST its notifications: https (plain http only to localhost)")],
+    active: Annotated[bool, typer.Option("--active/--inactive", help="--inactive stops notifications; waiting ones are held")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Register or change a force's callback URL; prints its signing secret once, when registered."""
+    try:
+        request = PoliceCallbackSet(url=url, active=active)  # type: ignore[arg-type]
+    except ValidationError as error:
+        typer.echo(f"error: --url {error.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(database_url(Service.referral_api))
+    with Session(engine, expire_on_commit=False) as session:
+        callback, secret = police_callbacks.set_callback(session, force, request)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({**callback.model_dump(mode="json"), "signing_secret": secret}))
+        return
+    typer.echo(f"{callback.force.value}: {'registered' if secret else 'changed'}, {'active' if callback.active else 'inactive'}, {callback.url}")
+    if secret:
+        typer.echo(f"signing secret (shown once): {secret}")
+
+
+@police_callbacks_app.command("list")
+def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the forces' callbacks (never their secrets)."""
+    engine = make_engine(database_url(Service.referral_api))
+    with Session(engine) as session:
+        callbacks = police_callbacks.list_callbacks(session)
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([c.model_dump(mode="json") for c in callbacks]))
+        return
+    for callback in callbacks:
+        typer.echo(f"{callback.force.value:<16} {'active' if callback.active else 'inactive':<8} {callback.url}")
 
 
 @app.command("demo-seed")

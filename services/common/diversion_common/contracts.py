@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
+from diversion_common.reference import DistrictCode
 from diversion_common.wire_types import DateTime
 
 
@@ -30,7 +31,7 @@ def text(max_length: int, min_length: int = 1) -> Any:
     ]
 
 
-Note = text(500)
+Note = text(500, min_length=0)
 ShortReason = text(300)
 
 
@@ -116,7 +117,7 @@ class ProviderReferral(BaseModel):
 
     case_id: uuid.UUID
     pathway: Pathway
-    district: str
+    district: DistrictCode
     force: str
     encounter_date: date
     drugs: list[ReferralDrug]
@@ -125,13 +126,40 @@ class ProviderReferral(BaseModel):
     out_of_hours_appointments: bool
 
 
+class BookedAppointment(BaseModel):
+    appointment_id: str
+    kind: str
+    starts_at: datetime
+    mode: str
+    out_of_hours: bool
+
+
+class ProgrammeSummary(BaseModel):
+    """Programme progress as every party may see it: what is done, what is next, the counts.
+    No health detail beyond the assessment's outcome."""
+
+    required: list[str]
+    done: list[str]
+    remaining: list[str]
+    next_appointment: BookedAppointment | None = None
+    contact_attempts: int = 0
+    contacted: bool = False
+    attended: int = 0
+    missed: dict[str, int] = Field(default_factory=dict, description="Missed appointments by reason category.")
+    cancelled: int = 0
+    assessment_outcome: str | None = None
+    assessment_due: datetime | None = None
+    completion_due: datetime | None = None
+
+
 class CaseStatusChanged(BaseModel):
-    """A case's new status; a mirror applies it only when ``version`` is newer than its own."""
+    """The case after a new fact; a mirror applies it only when ``version`` is newer than its own."""
 
     case_id: uuid.UUID
     status: CaseStatus
     version: StrictInt = Field(ge=1)
     reason: str | None = Field(default=None, max_length=300, description="Why, for a withdrawal: its reason code.")
+    programme: ProgrammeSummary | None = None
 
 
 # --- gateway -> referral_api ------------------------------------------------------
@@ -418,8 +446,10 @@ class ProviderEventReported(BaseModel):
 
 
 class CaseProjection(BaseModel):
-    """What referral_api answers once it has recorded a fact: the case's status after it."""
+    """What referral_api answers once it has recorded a provider's fact: the case after it.
+    The gateway's mirror takes it as it takes a ``CaseStatusChanged`` (newer versions only)."""
 
     case_id: uuid.UUID
     status: CaseStatus
     version: int
+    programme: ProgrammeSummary | None = None

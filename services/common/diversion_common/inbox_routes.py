@@ -33,8 +33,10 @@ def inbox_router(
     @router.post(
         "/messages",
         response_model=MessageReceipt,
+        response_model_exclude_none=True,
         summary=f"Receive a message from {sender} (applied at most once)",
-        responses=problem_responses(400, 401, 403, 413, 415, 422),
+        description="A message that cannot be applied, for good, is a 409 naming why; nothing is written.",
+        responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
     )
     def receive(
         envelope: MessageEnvelope,

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.database import as_utc, is_sqlite, utcnow
-from diversion_common.problems import FieldError, ValidationFailed, pointer_for
+from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
 from diversion_common.wire_types import DateTime as WireDateTime
 
 log = logging.getLogger("diversion.outbox")
@@ -45,6 +45,7 @@ class MessageEnvelope(BaseModel):
 class MessageReceipt(BaseModel):
     id: uuid.UUID
     duplicate: bool
+    result: dict[str, Any] | None = PydanticField(default=None, description="What the handler answered, for topics that answer.")
 
 
 class MessageBatch(BaseModel):
@@ -56,6 +57,8 @@ class BatchReceipt(BaseModel):
     applied: bool = PydanticField(description="True when applied now or before (a repeat); false when refused.")
     duplicate: bool = False
     problem: str | None = PydanticField(default=None, description="Why a refused message was refused.")
+    refusal_code: str | None = PydanticField(default=None, description="A refused message's reason, as a code.")
+    result: dict[str, Any] | None = PydanticField(default=None, description="What the handler answered, for topics that answer.")
 
 
 class BatchReceipts(BaseModel):
@@ -71,6 +74,8 @@ class OutboxFields(SQLModel):
     available_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     attempts: int = 0
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
+    # The peer refused it for good (e.g. a payload it cannot apply): kept with its reason, never retried.
+    refused_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     last_error: str | None = Field(default=None, max_length=500)
 
 
@@ -112,9 +117,13 @@ def _forget_writes(session: Session) -> None:
 
 # --- the relay ---------------------------------------------------------------
 
-# Sends a batch; returns, for each message the peer refused, why. Raises DeliveryFailed
-# when the batch as a whole did not get through.
-Sender = Callable[[list[MessageEnvelope]], dict[uuid.UUID, str]]
+# Sends a batch; returns the peer's receipt for each message. Raises DeliveryFailed when the
+# batch as a whole did not get through (unreachable, 5xx...), so every message is tried again.
+Sender = Callable[[list[MessageEnvelope]], list[BatchReceipt]]
+
+# Told, inside the transaction that marks it, how the peer answered a message: lets the
+# sender act on what the peer decided (e.g. record the outcome of a deferred event).
+OutcomeHook = Callable[[Session, MessageEnvelope, BatchReceipt], None]
 
 
 class DeliveryFailed(Exception):
@@ -126,31 +135,35 @@ class DeliveryFailed(Exception):
 
 def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
     """Send envelopes to another service's internal inbox over authenticated HTTP."""
-    client = httpx.Client(
-        base_url=base_url,
-        timeout=timeout,
-        headers={"Authorization": f"Bearer {api_key}"},
-    )
+    return client_sender(httpx.Client(base_url=base_url, timeout=timeout), api_key)
 
-    def send(envelopes: list[MessageEnvelope]) -> dict[uuid.UUID, str]:
+
+def client_sender(client: httpx.Client, api_key: str) -> Sender:
+    """Send envelopes to the internal inbox the client points at (any httpx client, e.g. a test's)."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+
+    def send(envelopes: list[MessageEnvelope]) -> list[BatchReceipt]:
         try:
             response = client.post(
-                "/internal/v1/messages/batch",
-                content=MessageBatch(messages=envelopes).model_dump_json(),
-                headers={"Content-Type": "application/json"},
+                "/internal/v1/messages/batch", content=MessageBatch(messages=envelopes).model_dump_json(), headers=headers
             )
         except httpx.HTTPError as exc:
             raise DeliveryFailed(type(exc).__name__) from exc
         if response.status_code >= 300:
-            retry_after = response.headers.get("Retry-After")
-            raise DeliveryFailed(
-                f"HTTP {response.status_code}",
-                float(retry_after) if retry_after and retry_after.isdigit() else None,
-            )
-        receipts = BatchReceipts.model_validate_json(response.content).receipts
-        return {r.id: r.problem or "refused" for r in receipts if not r.applied}
+            raise DeliveryFailed(f"HTTP {response.status_code}", parse_retry_after(response.headers.get("Retry-After")))
+        try:
+            return BatchReceipts.model_validate_json(response.content).receipts
+        except ValidationError:
+            raise DeliveryFailed("unreadable receipts") from None
 
     return send
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as delta-seconds, bounded; anything else (a date, garbage) is ignored."""
+    if value is None or not value.isascii() or not value.strip().isdigit() or len(value.strip()) > 6:
+        return None
+    return float(value.strip())
 
 
 def backoff_seconds(attempts: int, base: float = 0.25, cap: float = 5.0) -> float:
@@ -160,12 +173,13 @@ def backoff_seconds(attempts: int, base: float = 0.25, cap: float = 5.0) -> floa
 
 
 class OutboxRelay:
-    """Sends a service's outbox rows, in order per aggregate, until each is sent.
+    """Sends a service's outbox rows, in order per aggregate, until each is sent or refused.
 
     Rows are claimed with a lease (``available_at`` pushed forward) in a short
     transaction, sent outside any transaction, then marked. A relay killed
     mid-send leaves a claimed row whose lease expires, so another relay (or
     the same after restart) sends it again; the receiver's inbox drops the repeat.
+    A message the peer refuses is kept with its reason and not sent again.
     """
 
     def __init__(
@@ -178,6 +192,7 @@ class OutboxRelay:
         lease_seconds: float = 30.0,
         batch_size: int = 50,
         max_batch_bytes: int = 512 * 1024,
+        on_outcome: OutcomeHook | None = None,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -186,9 +201,13 @@ class OutboxRelay:
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
+        self.on_outcome = on_outcome
         self._wake = wake_event(table.__tablename__)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _pending(self):  # type: ignore[no-untyped-def]
+        return self.table.sent_at.is_(None) & self.table.refused_at.is_(None)  # type: ignore[union-attr]
 
     # -- one pass, usable directly in tests --
     def claim_due(self) -> list[MessageEnvelope]:
@@ -197,7 +216,7 @@ class OutboxRelay:
         with Session(self.engine) as session:
             query = (
                 select(table)
-                .where(table.sent_at.is_(None), table.available_at <= now)  # type: ignore[union-attr,attr-defined]
+                .where(self._pending(), table.available_at <= now)  # type: ignore[arg-type]
                 .order_by(table.created_at)  # type: ignore[arg-type]
                 .limit(self.batch_size)
             )
@@ -234,7 +253,7 @@ class OutboxRelay:
         # Any earlier unsent message of the aggregate blocks it: one backing off, one leased by
         # another relay, or one another relay has locked (SKIP LOCKED hid it from this batch).
         query = select(table.aggregate_id, table.created_at).where(  # type: ignore[call-overload]
-            table.sent_at.is_(None),  # type: ignore[union-attr]
+            self._pending(),
             table.aggregate_id.in_(ids),  # type: ignore[attr-defined]
         )
         return {
@@ -243,38 +262,77 @@ class OutboxRelay:
             if as_utc(created_at) < as_utc(earliest[aggregate_id])
         }
 
+    def may_send_now(self, session: Session, aggregate_id: uuid.UUID, created_at: datetime) -> bool:
+        """Whether a message of the aggregate written now may go at once, in the caller's thread:
+        not while an earlier one is unsent (the relay sends them in order)."""
+        earlier = session.scalars(
+            select(self.table.id).where(  # type: ignore[call-overload]
+                self._pending(), self.table.aggregate_id == aggregate_id, self.table.created_at < created_at
+            ).limit(1)
+        ).first()
+        return earlier is None
+
+    def send_now(self, envelope: MessageEnvelope) -> bool:
+        """Send a message the caller has just committed and leased to itself; True once the
+        peer answered. If it did not, the lease runs out and the relay sends it later."""
+        self.deliver([envelope])
+        return self._was_answered(envelope.id)
+
+    def _was_answered(self, message_id: uuid.UUID) -> bool:
+        with Session(self.engine) as session:
+            row = session.get(self.table, message_id)
+            return row is not None and (row.sent_at is not None or row.refused_at is not None)
+
     def relay_once(self) -> int:
         """Send what is due, as one batch; return how many the peer applied."""
         claimed = self.claim_due()
         if not claimed:
             return 0
-        try:
-            refused = self.send(claimed)
-        except DeliveryFailed as failure:
-            self._mark_failed([e.id for e in claimed], failure.reason, failure.retry_after)
-            return 0
-        applied = [e.id for e in claimed if e.id not in refused]
-        self._mark_sent(applied)
-        for message_id, problem in refused.items():
-            self._mark_failed([message_id], problem, None)
-        return len(applied)
+        return self.deliver(claimed)
 
-    def _mark_sent(self, message_ids: list[uuid.UUID]) -> None:
-        if not message_ids:
-            return
+    def deliver(self, envelopes: list[MessageEnvelope]) -> int:
+        """Send these messages now and record the peer's answers; return how many it applied.
+
+        Raises nothing: a batch that did not get through is scheduled again with back-off.
+        """
+        try:
+            receipts = self.send(envelopes)
+        except DeliveryFailed as failure:
+            self._mark_failed([e.id for e in envelopes], failure.reason, failure.retry_after)
+            return 0
+        self.record_receipts(envelopes, receipts)
+        return sum(r.applied for r in receipts)
+
+    def record_receipts(self, envelopes: list[MessageEnvelope], receipts: list[BatchReceipt]) -> None:
+        """Mark each answered message sent (applied, or a repeat) or refused, in one transaction."""
+        by_id = {r.id: r for r in receipts}
+        now = utcnow()
         with Session(self.engine) as session:
-            session.execute(
-                update(self.table)
-                .where(self.table.id.in_(message_ids))  # type: ignore[attr-defined]
-                .values(sent_at=utcnow(), attempts=self.table.attempts + 1, last_error=None)
-            )
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(self.table).where(self.table.id.in_([e.id for e in envelopes]), self._pending())  # type: ignore[attr-defined]
+                )
+            }
+            for envelope in envelopes:
+                receipt, row = by_id.get(envelope.id), rows.get(envelope.id)
+                if receipt is None or row is None:
+                    continue  # unanswered: its lease runs out and it is sent again
+                row.attempts += 1
+                if receipt.applied:
+                    row.sent_at, row.last_error = now, None
+                else:
+                    row.refused_at, row.last_error = now, (receipt.problem or "refused")[:500]
+                    log.warning("outbox message refused by the peer", extra={"message_id": str(envelope.id), "topic": envelope.topic})
+                if self.on_outcome is not None:
+                    self.on_outcome(session, envelope, receipt)
             session.commit()
 
     def _mark_failed(self, message_ids: list[uuid.UUID], reason: str, retry_after: float | None) -> None:
         """Schedule the next try of messages that did not get through, with back-off."""
         with Session(self.engine) as session:
             rows = session.scalars(
-                select(self.table).where(self.table.id.in_(message_ids), self.table.sent_at.is_(None))  # type: ignore[attr-defined,union-attr]
+                select(self.table).where(self.table.id.in_(message_ids), self._pending())  # type: ignore[attr-defined]
             )
             for row in rows:
                 row.attempts += 1
@@ -320,12 +378,35 @@ def record_inbox(session: Session, row: InboxFields) -> bool:
     return True
 
 
+class MessageRefused(Exception):
+    """A handler cannot apply this message, for good (e.g. it names no known case): the
+    sender keeps it with this reason and does not send it again. Nothing is written."""
+
+    def __init__(self, reason: str, code: str = "refused") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class MessageRefusedProblem(Conflict):
+    slug = "message-refused"
+    title = "The message cannot be applied"
+
+
+Answer = BaseModel | None
+
+
 @dataclass(frozen=True)
 class TopicHandler:
-    """How a receiving service applies one topic: its payload's shape and the effect."""
+    """How a receiving service applies one topic: its payload's shape and the effect.
+
+    ``apply`` may answer with a model (sent back in the receipt). ``on_duplicate``
+    answers a repeat the same way, without applying anything again.
+    """
 
     payload: type[BaseModel]
-    apply: Callable[[Session, Any], None]
+    apply: Callable[[Session, Any, MessageEnvelope], Answer]
+    on_duplicate: Callable[[Session, Any], Answer] | None = None
 
 
 def receive_batch(
@@ -339,12 +420,17 @@ def receive_batch(
     for envelope in batch.messages:
         try:
             receipt = receive_message(session, inbox_table, envelope, handlers)
-        except ValidationFailed as problem:
+        except (ValidationFailed, MessageRefusedProblem) as problem:
             session.rollback()
             reasons = "; ".join(f"{e.pointer} {e.detail}" for e in problem.errors or [])
-            receipts.append(BatchReceipt(id=envelope.id, applied=False, problem=reasons or problem.title))
+            receipts.append(
+                BatchReceipt(
+                    id=envelope.id, applied=False, problem=reasons or problem.detail or problem.title,
+                    refusal_code=problem.extra.get("code") if isinstance(problem, MessageRefusedProblem) else "invalid",
+                )
+            )
             continue
-        receipts.append(BatchReceipt(id=envelope.id, applied=True, duplicate=receipt.duplicate))
+        receipts.append(BatchReceipt(id=envelope.id, applied=True, duplicate=receipt.duplicate, result=receipt.result))
     return BatchReceipts(receipts=receipts)
 
 
@@ -366,13 +452,26 @@ def receive_message(
         ) from None
     try:
         if not record_inbox(session, inbox_table(message_id=envelope.id, topic=envelope.topic)):
-            return MessageReceipt(id=envelope.id, duplicate=True)
-        handler.apply(session, payload)
+            return _duplicate(session, envelope, handler, payload)
+        answer = handler.apply(session, payload, envelope)
         session.commit()
+    except MessageRefused as refusal:
+        session.rollback()
+        raise MessageRefusedProblem(refusal.reason, code=refusal.code) from None
     except IntegrityError:
         # The same message arrived twice at once and the other copy committed first.
         session.rollback()
         if session.get(inbox_table, envelope.id) is None:
             raise
-        return MessageReceipt(id=envelope.id, duplicate=True)
-    return MessageReceipt(id=envelope.id, duplicate=False)
+        return _duplicate(session, envelope, handler, payload)
+    return MessageReceipt(id=envelope.id, duplicate=False, result=_dumped(answer))
+
+
+def _duplicate(session: Session, envelope: MessageEnvelope, handler: TopicHandler, payload: Any) -> MessageReceipt:
+    answer = handler.on_duplicate(session, payload) if handler.on_duplicate else None
+    session.commit()
+    return MessageReceipt(id=envelope.id, duplicate=True, result=_dumped(answer))
+
+
+def _dumped(answer: Answer) -> dict[str, Any] | None:
+    return answer.model_dump(mode="json") if answer is not None else None

@@ -160,7 +160,8 @@ def pointer_for(loc: tuple[Any, ...] | list[Any]) -> str:
     else:
         prefix = ""
     # Union and function validators add their own names to the location.
-    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    # A tagged union adds its tag (an event type such as `appointment.booked`: our field names have no dots).
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or "." in p or p.startswith("function-")))]
     return prefix + "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 

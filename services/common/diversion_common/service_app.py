@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
 from diversion_common.database import make_engine
-from diversion_common.messaging import OutboxFields, OutboxRelay, http_sender
+from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.observability import RequestContextMiddleware, configure_logging
 from diversion_common.problems import ProblemDetails, install_problem_handlers
 from diversion_common.request_limits import RequestLimitsMiddleware
@@ -67,10 +67,13 @@ def engine_and_relay_lifespan(
     peer_api_key: str | None,
     poll_seconds: float,
     background: Callable[[Engine], list[Any]] | None = None,
+    on_outcome: OutcomeHook | None = None,
+    peer_sender: Sender | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the service's engine and, when it has a key for its peer, run its outbox relay.
 
     ``background`` makes any other workers (objects with start() and stop()) to run alongside.
+    ``peer_sender`` replaces the HTTP sender built from the URL and key (tests link two apps in process).
     """
 
     @asynccontextmanager
@@ -78,8 +81,9 @@ def engine_and_relay_lifespan(
         engine = make_engine(database_url)
         app.state.engine = engine
         relay = None
-        if peer_api_key:
-            relay = OutboxRelay(engine, outbox_table, http_sender(peer_url, peer_api_key), poll_interval=poll_seconds)
+        if peer_sender is not None or peer_api_key:
+            sender = peer_sender or http_sender(peer_url, peer_api_key or "")
+            relay = OutboxRelay(engine, outbox_table, sender, poll_interval=poll_seconds, on_outcome=on_outcome)
             relay.start()
         app.state.relay = relay
         workers = background(engine) if background else []

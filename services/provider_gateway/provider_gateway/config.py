@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from provider_gateway.deliveries.worker import WorkerSettings
+    from diversion_common.webhooks.worker import WorkerSettings
 
 
 class Settings(BaseSettings):
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
 
-    # Delivery to providers (documented defaults; see deliveries/policy.py).
+    # Delivery to providers (documented defaults; see diversion_common/webhooks/policy.py).
     run_delivery_worker: bool = True  # inside the web process; set false when workers run apart
     delivery_timeout_seconds: float = 10.0
     delivery_per_provider_concurrency: int = 4
@@ -36,12 +36,12 @@ class Settings(BaseSettings):
     secret_rotation_overlap_hours: float = 24.0
 
     def worker_settings(self) -> "WorkerSettings":
-        from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy
-        from provider_gateway.deliveries.worker import WorkerSettings
+        from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
+        from diversion_common.webhooks.worker import WorkerSettings
 
         return WorkerSettings(
             timeout_seconds=self.delivery_timeout_seconds,
-            per_provider_concurrency=self.delivery_per_provider_concurrency,
+            per_endpoint_concurrency=self.delivery_per_provider_concurrency,
             poll_seconds=self.delivery_poll_seconds,
             lease_seconds=self.delivery_lease_seconds,
             retry=RetryPolicy(self.retry_base_seconds, self.retry_cap_seconds, self.retry_max_attempts),

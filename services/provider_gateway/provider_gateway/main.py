@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from diversion_common.messaging import Sender
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from provider_gateway.cases.routes import admin_router as cases_admin_router
 from provider_gateway.cases.routes import provider_router as cases_provider_router
 from provider_gateway.config import Settings
 from provider_gateway.deliveries.routes import admin_router as deliveries_admin_router
 from provider_gateway.deliveries.routes import provider_router as deliveries_provider_router
+from provider_gateway.events.routes import admin_router as events_admin_router
 from provider_gateway.events.routes import router as events_router
+from provider_gateway.events.service import record_outcome
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.routes import router as providers_router
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, peer_sender: Sender | None = None) -> FastAPI:
     settings = settings or Settings()
     app = create_service_app(
         name="provider_gateway",
@@ -29,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             peer_url=settings.referral_api_url,
             peer_api_key=settings.referral_api_key,
             poll_seconds=settings.relay_poll_seconds,
+            peer_sender=peer_sender,
+            on_outcome=record_outcome,
             background=lambda engine: (
                 [BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
             ),
@@ -43,5 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deliveries_provider_router)
     app.include_router(cases_provider_router)
     app.include_router(events_router)
+    app.include_router(events_admin_router)
     app.include_router(messaging_router)
     return app

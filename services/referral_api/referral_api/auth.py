@@ -11,3 +11,4 @@ from referral_api.db import get_session
 
 PoliceSystem = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police))]
 YouthJusticeUnit = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.yju))]
+Administrator = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.admin))]

@@ -1,4 +1,9 @@
+from functools import lru_cache
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
+from diversion_common.webhooks.worker import WorkerSettings
 
 
 class Settings(BaseSettings):
@@ -16,3 +21,38 @@ class Settings(BaseSettings):
     # A clock a little ahead of ours must not make an encounter "in the future".
     clock_skew_seconds: int = 300
     log_level: str = "INFO"
+
+    # The programme's deadlines (documented defaults; see lifecycle/programme.py).
+    adult_completion_weeks: int = 16
+    youth_completion_weeks: int = 12
+    youth_assessment_working_days: int = 10
+
+    # Notifying police systems of status changes (documented defaults, as the gateway's;
+    # see diversion_common/webhooks/policy.py).
+    run_delivery_worker: bool = True  # inside the web process
+    delivery_timeout_seconds: float = 10.0
+    delivery_per_force_concurrency: int = 4
+    delivery_poll_seconds: float = 0.5
+    # How long a claimed delivery is reserved for its worker; by default twice the timeout plus 5 s.
+    delivery_lease_seconds: float | None = None
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 2 * 60 * 60
+    retry_max_attempts: int = 24
+    circuit_failure_threshold: int = 5
+    circuit_pause_seconds: float = 30.0
+
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(
+            timeout_seconds=self.delivery_timeout_seconds,
+            per_endpoint_concurrency=self.delivery_per_force_concurrency,
+            poll_seconds=self.delivery_poll_seconds,
+            lease_seconds=self.delivery_lease_seconds,
+            retry=RetryPolicy(self.retry_base_seconds, self.retry_cap_seconds, self.retry_max_attempts),
+            circuit=CircuitPolicy(self.circuit_failure_threshold, self.circuit_pause_seconds),
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, read once (for code with no app at hand)."""
+    return Settings()

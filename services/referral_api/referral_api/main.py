@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from diversion_common.messaging import Sender
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
+from diversion_common.webhooks.worker import BackgroundWorker
 from referral_api.cases.routes import router as cases_router
 from referral_api.config import Settings
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
+from referral_api.police_callbacks.routes import callbacks_router as police_callbacks_router
+from referral_api.police_callbacks.routes import deliveries_router as police_deliveries_router
+from referral_api.police_callbacks.worker import callback_worker
 from referral_api.youth_justice.routes import router as youth_justice_router
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, peer_sender: Sender | None = None) -> FastAPI:
     settings = settings or Settings()
     app = create_service_app(
         name="referral_api",
@@ -24,6 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             peer_url=settings.gateway_url,
             peer_api_key=settings.gateway_api_key,
             poll_seconds=settings.relay_poll_seconds,
+            peer_sender=peer_sender,
+            # Notifies police systems of status changes; on by default, as nothing else sends them.
+            background=lambda engine: (
+                [BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
+            ),
         ),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
@@ -32,4 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases_router)
     app.include_router(youth_justice_router)
     app.include_router(messaging_router)
+    app.include_router(police_callbacks_router)
+    app.include_router(police_deliveries_router)
     return app

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from provider_gateway.deliveries.policy import CircuitPolicy, RetryPolicy
+from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from provider_gateway.deliveries.tables import DeliveryAttempt, ProviderCircuit
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker, WorkerSettings
 from support.fake_provider import Answer, FakeProvider
@@ -119,7 +119,7 @@ def test_a_slow_provider_does_not_hold_up_another(gateway, admin, referral_servi
         register(gateway, admin, gateway_engine, fake_provider, name="Quick Service", district="reading")
         slow.answer_next(*[Answer(200, hang_seconds=3.0)] * 10)
         slow_cases = [route_a_case(gateway, referral_service, district="oxford") for _ in range(6)]
-        run_worker(WorkerSettings(timeout_seconds=5.0, poll_seconds=0.02, per_provider_concurrency=2, retry=FAST.retry))
+        run_worker(WorkerSettings(timeout_seconds=5.0, poll_seconds=0.02, per_endpoint_concurrency=2, retry=FAST.retry))
         time.sleep(0.3)  # the slow provider's slots are now taken
         started = time.monotonic()
         quick = [route_a_case(gateway, referral_service) for _ in range(3)]
@@ -187,8 +187,8 @@ def test_a_failing_provider_is_paused_then_resumed_when_it_answers(gateway, admi
 def test_a_withdrawn_case_is_not_delivered(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
     register(gateway, admin, gateway_engine, fake_provider)
     case_id = route_a_case(gateway, referral_service)
-    message = {"id": str(uuid.uuid4()), "topic": "case.withdrawn", "aggregate_id": case_id,
-               "payload": {"case_id": case_id, "reason": "charged_instead"}, "created_at": datetime.now(UTC).isoformat()}
+    message = {"id": str(uuid.uuid4()), "topic": "case.status_changed", "aggregate_id": case_id,
+               "payload": {"case_id": case_id, "status": "withdrawn", "version": 99, "reason": "charged_instead"}, "created_at": datetime.now(UTC).isoformat()}
     gateway.post("/internal/v1/messages", json=message, headers=referral_service)
     run_worker()
     time.sleep(0.3)

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from diversion_common.database import as_utc
+
 from provider_gateway.cases.tables import GatewayCase
 from provider_gateway.messaging.tables import InboxMessage, OutboxMessage
 from provider_gateway.routing.tables import RoutingDecision
@@ -58,8 +60,9 @@ def routing_requested(case_id: str | None = None, **view) -> dict:
     return envelope("case.routing_requested", case_id, provider_view(case_id, **view))
 
 
-def withdrawn(case_id: str, reason: str = "police withdrew the referral") -> dict:
-    return envelope("case.withdrawn", case_id, {"case_id": case_id, "reason": reason})
+def withdrawn(case_id: str, reason: str = "charged_instead") -> dict:
+    """referral_api's mirror message for a withdrawal: the status, a newer version, the reason."""
+    return envelope("case.status_changed", case_id, {"case_id": case_id, "status": "withdrawn", "version": 99, "reason": reason})
 
 
 def new_provider(gateway, admin, name: str, **overrides) -> dict:
@@ -139,7 +142,10 @@ def test_a_routing_request_with_a_matching_provider_routes_the_case(gateway, adm
     assert sent.topic == "case.routed"
     assert str(sent.aggregate_id) == case_id
     assert sent.sent_at is None
-    assert sent.payload == {"case_id": case_id, "provider_id": provider["id"], "reason": decision.reason}
+    assert sent.payload == {
+        "case_id": case_id, "provider_id": provider["id"], "reason": decision.reason, "occurred_at": sent.payload["occurred_at"],
+    }
+    assert datetime.fromisoformat(sent.payload["occurred_at"]) == as_utc(decision.at)
     with Session(gateway_engine) as session:
         inbox = session.get(InboxMessage, uuid.UUID(message["id"]))
         assert inbox is not None and inbox.topic == "case.routing_requested"
@@ -187,7 +193,7 @@ def test_without_a_provider_the_case_is_unroutable_until_one_is_added(gateway, a
     assert decision.reason == f"no active provider serves {ADULT} in reading"
     [unroutable] = outbox(gateway_engine)
     assert unroutable.topic == "case.unroutable"
-    assert unroutable.payload == {"case_id": case_id, "reason": decision.reason}
+    assert unroutable.payload == {"case_id": case_id, "reason": decision.reason, "occurred_at": unroutable.payload["occurred_at"]}
 
     # A provider elsewhere changes nothing: no decision, no message.
     new_provider(gateway, admin, "Oxford Recovery", districts=["oxford"])
@@ -323,7 +329,7 @@ def _without(payload: dict, *keys: str) -> dict:
         ),
         (lambda case_id: envelope("case.routing_requested", case_id, provider_view(case_id, district="atlantis")), {"/payload/district"}),
         (lambda case_id: envelope("case.routing_requested", case_id, {**provider_view(case_id), "case_id": "not-a-uuid"}), {"/payload/case_id"}),
-        (lambda case_id: envelope("case.withdrawn", case_id, {"case_id": case_id}), {"/payload/reason"}),
+        (lambda case_id: envelope("case.status_changed", case_id, {"case_id": case_id, "status": "withdrawn"}), {"/payload/version"}),
     ],
     ids=["unknown-topic", "no-district", "no-subject-or-wish", "unknown-district", "bad-case-id", "withdrawal-without-reason"],
 )

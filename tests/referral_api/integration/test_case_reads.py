@@ -24,7 +24,7 @@ def test_a_case_reads_back_with_its_history(api, police):
     case = refer(api, police)
     detail = api.get(f"/v1/referrals/{case['id']}", headers=police).json()
     assert detail["status"] == "awaiting_routing"
-    assert [(h["event"], h["status"]) for h in detail["history"]] == [("referral_received", "awaiting_routing")]
+    assert [(h["event"], h["status"]) for h in detail["history"]] == [("referral.received", "awaiting_routing")]
 
 
 def test_another_forces_case_is_not_found(api, police, other_police):
@@ -111,7 +111,8 @@ def test_withdrawing_records_the_reason_and_tells_the_gateway(api, police, refer
     assert detail["history"][-1]["reason"] == "charged_instead: charged with supply"
     with Session(referral_engine) as session:
         topics = [m.topic for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))]
-    assert topics == ["case.routing_requested", "case.withdrawn"]
+    # The gateway's mirror learns of it (and cancels the routing) from the status change.
+    assert topics == ["case.routing_requested", "case.status_changed"]
 
 
 def test_withdrawing_twice_is_a_conflict_and_changes_nothing(api, police):

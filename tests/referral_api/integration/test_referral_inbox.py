@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from referral_api.cases.tables import CaseHistory
+from referral_api.case_log.tables import CaseFact
 from referral_api.messaging.tables import InboxMessage
 from support.referrals import adult_referral
+
+
+_TIMED = ("case.routed", "case.unroutable")
 
 
 def envelope(topic: str, case_id: str, **payload) -> dict:
@@ -18,7 +21,7 @@ def envelope(topic: str, case_id: str, **payload) -> dict:
         "id": str(uuid.uuid4()),
         "topic": topic,
         "aggregate_id": case_id,
-        "payload": {"case_id": case_id, **payload},
+        "payload": {"case_id": case_id, **({"occurred_at": datetime.now(UTC).isoformat()} if topic in _TIMED else {}), **payload},
         "created_at": datetime.now(UTC).isoformat(),
     }
 
@@ -34,7 +37,7 @@ def test_a_routed_message_moves_the_case_once(api, police, gateway_service, refe
     assert repeat.json()["duplicate"] is True
     detail = api.get(f"/v1/referrals/{case['id']}", headers=police).json()
     assert detail["status"] == "routed"
-    assert [h["event"] for h in detail["history"]] == ["referral_received", "routed"]
+    assert [h["event"] for h in detail["history"]] == ["referral.received", "case.routed"]
 
 
 def test_an_unroutable_case_is_routed_later(api, police, gateway_service):
@@ -45,12 +48,20 @@ def test_an_unroutable_case_is_routed_later(api, police, gateway_service):
     assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["status"] == "routed"
 
 
-def test_a_message_that_no_longer_applies_is_absorbed(api, police, gateway_service, referral_engine):
+def test_a_message_after_the_end_is_kept_as_a_fact_and_changes_nothing(api, police, gateway_service, referral_engine):
     case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
     api.post(f"/v1/referrals/{case['id']}/withdraw", json={"reason": "other"}, headers=police)
     response = api.post("/internal/v1/messages", json=envelope("case.routed", case["id"], provider_id=str(uuid.uuid4()), reason="late"), headers=gateway_service)
     assert response.status_code == 200
     assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["status"] == "withdrawn"
+    timeline = api.get(f"/v1/referrals/{case['id']}/timeline", headers=police).json()
+    assert [item["kind"] for item in timeline["items"]] == ["referral.received", "police.withdrew", "case.routed"]
+
+
+def test_a_message_about_no_case_is_refused_with_its_reason(api, police, gateway_service):
+    response = api.post("/internal/v1/messages", json=envelope("case.routed", str(uuid.uuid4()), provider_id=str(uuid.uuid4()), reason="x"), headers=gateway_service)
+    assert response.status_code == 409
+    assert response.json()["code"] == "unknown_case"
 
 
 def test_an_unknown_topic_or_payload_is_a_problem_and_is_not_recorded(api, police, gateway_service, referral_engine):
@@ -61,7 +72,7 @@ def test_an_unknown_topic_or_payload_is_a_problem_and_is_not_recorded(api, polic
         assert response.headers["content-type"] == "application/problem+json"
     with Session(referral_engine) as session:
         assert session.scalar(select(func.count()).select_from(InboxMessage)) == 0
-        assert session.scalar(select(func.count()).select_from(CaseHistory)) == 1
+        assert session.scalar(select(func.count()).select_from(CaseFact)) == 1
 
 
 def test_only_the_gateway_service_may_post_messages(api, police):

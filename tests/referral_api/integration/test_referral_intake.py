@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from diversion_common.credentials import Role
 from diversion_common.observability import JsonFormatter
-from referral_api.cases.tables import Case, CaseHistory, IdempotencyRecord
+from referral_api.case_log.tables import CaseFact
+from referral_api.cases.tables import Case, IdempotencyRecord
 from referral_api.messaging.tables import OutboxMessage
 from support.referrals import REMOVE, adult_referral, years_ago, youth_referral
 
@@ -25,7 +26,7 @@ def count(engine, table) -> int:
 
 
 def nothing_written(engine) -> bool:
-    return all(count(engine, table) == 0 for table in (Case, CaseHistory, OutboxMessage, IdempotencyRecord))
+    return all(count(engine, table) == 0 for table in (Case, CaseFact, OutboxMessage, IdempotencyRecord))
 
 
 def test_an_adult_referral_is_accepted_as_a_case_awaiting_routing(api, police, referral_engine):

@@ -15,9 +15,11 @@ from provider_gateway.cases.schemas import (
     GatewayCaseRouting,
     GatewayCaseSummary,
     ProviderCaseView,
+    ReportedEvent,
     RoutingDecisionPublic,
 )
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.events.tables import ProviderEventReceipt
 from provider_gateway.routing.tables import RoutingDecision
 
 
@@ -27,6 +29,7 @@ def _summary(case: GatewayCase) -> GatewayCaseSummary:
         pathway=case.pathway,
         district=case.district,
         status=GatewayCaseStatus(case.status),
+        case_status=case.case_status,  # type: ignore[arg-type]
         provider_id=case.provider_id,
         updated_at=as_utc(case.updated_at),
     )
@@ -61,4 +64,20 @@ def provider_view(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) 
     # Only the provider the case is routed to sees it; to anyone else it does not exist.
     if case is None or case.provider_id != provider_id:
         raise NotFound("no such referral for this provider")
-    return ProviderCaseView(case_id=case.case_id, status=GatewayCaseStatus(case.status), referral=case.provider_payload)
+    reported = session.scalars(
+        select(ProviderEventReceipt)
+        .where(ProviderEventReceipt.case_id == case_id, ProviderEventReceipt.provider_id == provider_id)
+        .order_by(ProviderEventReceipt.occurred_at, ProviderEventReceipt.received_at)  # type: ignore[arg-type]
+    )
+    return ProviderCaseView(
+        case_id=case.case_id,
+        status=GatewayCaseStatus(case.status),
+        case_status=case.case_status,  # type: ignore[arg-type]
+        case_version=case.case_version,
+        programme=case.programme,  # type: ignore[arg-type]
+        referral=case.provider_payload,
+        reported=[
+            ReportedEvent(webhook_id=r.webhook_id, event_type=r.event_type, occurred_at=as_utc(r.occurred_at), outcome=r.outcome)
+            for r in reported
+        ],
+    )

@@ -15,10 +15,13 @@ TIMESTAMP = DateTime(timezone=True)
 
 
 class GatewayCaseStatus(StrEnum):
+    """Where routing has the case. The case's own status is referral_api's, mirrored in case_status."""
+
     unroutable = "unroutable"
     routed = "routed"  # sent (or offered) to a provider, waiting for its answer
     accepted = "accepted"  # the provider took the case on
     withdrawn = "withdrawn"
+    ended = "ended"  # completed, closed by the provider or declined: no longer an open case of its provider
 
 
 class GatewayCase(GatewayTable, table=True):
@@ -33,6 +36,11 @@ class GatewayCase(GatewayTable, table=True):
     status: str = Field(max_length=20, index=True)
     provider_id: uuid.UUID | None = Field(default=None, index=True)
     provider_payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    accepted_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    # referral_api's status of the case, mirrored from case.status_changed: applied only when newer.
+    case_status: str | None = Field(default=None, max_length=40)
+    case_version: int = 0
+    programme: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # Providers that rejected the case: routing passes them over.
     declined_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]

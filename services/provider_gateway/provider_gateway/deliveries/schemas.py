@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from diversion_common.webhooks.schemas import AttemptPublic
 from provider_gateway.deliveries.tables import DeliveryStatus
 
 
@@ -20,15 +21,6 @@ class DeliveryPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
-
-
-class AttemptPublic(BaseModel):
-    attempt: int
-    started_at: datetime
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-    outcome: str
 
 
 class DeliveryDetail(DeliveryPublic):

@@ -1,19 +1,20 @@
+"""The gateway's delivery tables: the shared columns (diversion_common.webhooks) plus the provider."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import ClassVar
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import Index
 from sqlmodel import Field
 
-from diversion_common.database import utcnow
+from diversion_common.webhooks.tables import AttemptFields, CircuitFields, DeliveryFields, DeliveryTables
 from provider_gateway.db import GatewayTable
 
-TIMESTAMP = DateTime(timezone=True)
 
-
+# The shared states (diversion_common.webhooks.tables.DeliveryStatus), and those only a
+# provider's deliveries have: pull mode and cancelling. (No docstring: it would change the API document.)
 class DeliveryStatus(StrEnum):
     pending = "pending"  # waiting for its next try (or being tried: next_attempt_at is then its lease)
     delivered = "delivered"  # the provider's endpoint answered 2xx
@@ -23,47 +24,30 @@ class DeliveryStatus(StrEnum):
     cancelled = "cancelled"  # the case was withdrawn or re-routed before delivery
 
 
-class Delivery(GatewayTable, table=True):
+class Delivery(DeliveryFields, GatewayTable, table=True):
     """One message to one provider. Its id is the ``webhook-id``, the same on every try."""
 
     __tablename__ = "gateway_deliveries"
     __table_args__ = (Index("ix_gateway_deliveries_due", "status", "next_attempt_at"),)
+    endpoint_column: ClassVar[str] = "provider_id"
 
-    id: str = Field(primary_key=True, max_length=40)
     case_id: uuid.UUID = Field(index=True)
     provider_id: uuid.UUID = Field(index=True)
-    event_type: str = Field(max_length=60)
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(max_length=20)
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    last_error: str | None = Field(default=None, max_length=300)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    delivered_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
 
 
-class DeliveryAttempt(GatewayTable, table=True):
+class DeliveryAttempt(AttemptFields, GatewayTable, table=True):
     """Every try: when, what came back, how long it took."""
 
     __tablename__ = "gateway_delivery_attempts"
 
-    id: int | None = Field(default=None, primary_key=True)
-    delivery_id: str = Field(index=True, max_length=40)
-    attempt: int
-    started_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    status_code: int | None = None
-    latency_ms: float
-    error: str | None = Field(default=None, max_length=300)
-    outcome: str = Field(max_length=20)
 
-
-class ProviderCircuit(GatewayTable, table=True):
+class ProviderCircuit(CircuitFields, GatewayTable, table=True):
     """A provider's recent failures, for the circuit breaker."""
 
     __tablename__ = "gateway_provider_circuits"
+    endpoint_column: ClassVar[str] = "provider_id"
 
     provider_id: uuid.UUID = Field(primary_key=True)
-    consecutive_failures: int = 0
-    paused_until: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+GATEWAY_DELIVERIES = DeliveryTables(delivery=Delivery, attempt=DeliveryAttempt, circuit=ProviderCircuit)

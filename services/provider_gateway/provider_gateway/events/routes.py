@@ -1,20 +1,25 @@
-"""Providers' signed events about the cases routed to them."""
+"""Providers' signed events about the cases routed to them, and the administrator's view of them."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from sqlmodel import Session
 
+from diversion_common.contracts import ProviderEvent
 from diversion_common.problems import problem_responses
-from provider_gateway.auth import ProviderSystem
+from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.db import get_session
 from provider_gateway.events import service
-from provider_gateway.events.schemas import EventReceipt, ProviderEvent
+from provider_gateway.events.schemas import EventReceipt, EventReceiptPage
+from provider_gateway.events.tables import EventOutcome
 
 router = APIRouter(prefix="/v1/provider/events", tags=["provider"])
+admin_router = APIRouter(prefix="/v1/admin/provider-events", tags=["provider events"])
 DbSession = Annotated[Session, Depends(get_session)]
+WebhookId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 async def raw_body(request: Request) -> bytes:
@@ -25,8 +30,20 @@ async def raw_body(request: Request) -> bytes:
 @router.post(
     "",
     response_model=EventReceipt,
-    summary="Accept or reject a referral (signed with your secret, Standard Webhooks)",
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    summary="Report what happened to a case routed to you (signed with your secret, Standard Webhooks)",
+    description=(
+        "`200`: referral_api recorded the event; `case_status` is the case's status after it. "
+        "`202`: the event is kept and will be applied exactly once as soon as referral_api can be "
+        "reached; `GET` the receipt's `links.self` for the outcome. A repeated `webhook-id` gets the "
+        "first answer (as it stands now) and changes nothing. `409` names why the event cannot apply "
+        "(`code`): the case has ended or left you, you already answered the referral, an appointment "
+        "that was never booked, an intervention that is not the case's pathway's. A later event about "
+        "the same appointment corrects the earlier one."
+    ),
+    responses={
+        202: {"model": EventReceipt, "description": "Kept; referral_api will apply it when it can be reached"},
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
     openapi_extra={
         "parameters": [
             {"name": name, "in": "header", "required": True, "schema": {"type": "string", **limits}, "description": description}
@@ -44,8 +61,43 @@ def receive_event(
     provider: ProviderSystem,
     body: Annotated[bytes, Depends(raw_body)],
     request: Request,
+    response: Response,
     session: DbSession,
 ) -> EventReceipt:
     assert provider.provider_id is not None
     webhook_id = service.verified_webhook_id(session, provider.provider_id, dict(request.headers), body)
-    return service.receive_event(session, provider.provider_id, webhook_id, event)
+    receipt, duplicate = service.receive_event(session, provider.provider_id, webhook_id, event, request.app.state.relay)
+    if receipt.outcome == EventOutcome.refused.value:
+        raise service.refusal_problem(receipt)
+    if receipt.outcome == EventOutcome.pending.value:
+        response.status_code = 202
+    response.headers["Location"] = service.receipt_location(webhook_id)
+    return service.to_public(receipt, duplicate=duplicate)
+
+
+@router.get(
+    "/{webhook_id}",
+    response_model=EventReceipt,
+    summary="The outcome of an event you sent, by its webhook-id",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_receipt(webhook_id: WebhookId, provider: ProviderSystem, session: DbSession) -> EventReceipt:
+    assert provider.provider_id is not None
+    return service.read_receipt(session, provider.provider_id, webhook_id)
+
+
+@admin_router.get(
+    "",
+    response_model=EventReceiptPage,
+    summary="Providers' events, e.g. those still pending or refused, with why",
+    responses=problem_responses(401, 403, 422),
+)
+def list_receipts(
+    _admin: Administrator,
+    session: DbSession,
+    outcome: EventOutcome | None = None,
+    provider_id: uuid.UUID | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> EventReceiptPage:
+    return service.list_receipts(session, outcome=outcome, provider_id=provider_id, cursor=cursor, limit=limit)

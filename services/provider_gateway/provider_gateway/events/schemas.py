@@ -1,53 +1,38 @@
-"""Events providers send us, in the Standard Webhooks shape: a type and its data."""
+"""The answers to providers' events. The events themselves are the shared vocabulary in
+``diversion_common.contracts`` (``ProviderEvent``)."""
 
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
-from typing import Annotated, Literal
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from provider_gateway.cases.tables import GatewayCaseStatus
-
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+from diversion_common.contracts import CaseStatus
+from provider_gateway.events.tables import EventOutcome
 
 
-class RejectionReason(StrEnum):
-    out_of_area = "out_of_area"
-    no_capacity = "no_capacity"
-    not_suitable = "not_suitable"
-    other = "other"
-
-
-class AcceptedData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    case_id: uuid.UUID
-
-
-class RejectedData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    case_id: uuid.UUID
-    reason: RejectionReason
-    note: Note | None = None
-
-
-class ReferralAccepted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["referral.accepted"]
-    data: AcceptedData
-
-
-class ReferralRejected(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["referral.rejected"]
-    data: RejectedData
-
-
-ProviderEvent = Annotated[ReferralAccepted | ReferralRejected, Field(discriminator="type")]
+class EventRefusal(BaseModel):
+    code: str = Field(
+        examples=["appointment_not_booked"],
+        description="case_ended, not_with_provider, already_answered, appointment_not_booked, intervention_not_in_pathway",
+    )
+    detail: str
 
 
 class EventReceipt(BaseModel):
     webhook_id: str
-    duplicate: bool
-    case_status: GatewayCaseStatus
+    event_type: str
+    case_id: uuid.UUID
+    outcome: EventOutcome = Field(description="applied; pending while referral_api is unreachable; refused (see refusal).")
+    duplicate: bool = Field(description="This webhook-id was received before: this is the first answer, as it stands now.")
+    case_status: CaseStatus | None = Field(description="The case's status after the event, once applied.")
+    case_version: int | None
+    refusal: EventRefusal | None = None
+    received_at: datetime
+    links: dict[str, str] = Field(description="`self`: where to ask for the outcome later.")
+
+
+class EventReceiptPage(BaseModel):
+    items: list[EventReceipt]
+    next_cursor: str | None

@@ -1,30 +1,56 @@
-"""What a provider's answer does to a case: accepted, or rejected and routed on."""
+"""Providers' signed events: checked here, decided by referral_api, answered with its decision.
+
+The gateway does not decide a case's status. It checks what it knows (the case is
+with this provider, which the routing owns), keeps the event and its message to
+referral_api in one transaction, then sends that message at once and answers with
+referral_api's decision. When referral_api cannot be reached the event waits in
+the outbox: the provider gets ``202`` and the relay applies it, once, later.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from diversion_common.database import utcnow
-from diversion_common.messaging import enqueue
-from diversion_common.problems import Conflict, NotFound, Unauthenticated
+from diversion_common import pagination
+from diversion_common.contracts import (
+    CaseProjection,
+    ProviderEvent,
+    ProviderEventReported,
+    ProviderEventType,
+    Topic,
+)
+from diversion_common.database import as_utc, utcnow
+from diversion_common.messaging import BatchReceipt, MessageEnvelope, OutboxRelay
+from diversion_common.problems import Conflict, FieldError, NotFound, Unauthenticated, ValidationFailed
 from diversion_common.signing import InvalidSignature, verify
+from provider_gateway.cases.mirror import mirror
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import cancel_open_deliveries
-from provider_gateway.events.schemas import EventReceipt, ReferralAccepted, ReferralRejected
-from provider_gateway.events.tables import ProviderEventReceipt
+from provider_gateway.events.schemas import EventReceipt, EventReceiptPage, EventRefusal
+from provider_gateway.events.tables import EventOutcome, ProviderEventReceipt
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
 
-ACCEPTED = "case.accepted"
+# How far ahead of our clock a provider's occurred_at may be.
+CLOCK_SKEW = timedelta(minutes=5)
+_MESSAGE_IDS = uuid.UUID("6f1c2a4e-5b7d-4c1e-9a3f-2d8e0b6c7a15")
+_ANSWERS = {ProviderEventType.referral_accepted.value, ProviderEventType.referral_rejected.value}
 
 
 class InvalidWebhookSignature(Unauthenticated):
     slug = "invalid-signature"
     title = "The webhook signature is missing, stale or wrong"
+
+
+class EventRefused(Conflict):
+    slug = "event-refused"
+    title = "The event cannot be applied to this case"
 
 
 def verified_webhook_id(session: Session, provider_id: uuid.UUID, headers: dict[str, str], body: bytes) -> str:
@@ -39,53 +65,161 @@ def verified_webhook_id(session: Session, provider_id: uuid.UUID, headers: dict[
     return webhook_id
 
 
+def message_id_for(provider_id: uuid.UUID, webhook_id: str) -> uuid.UUID:
+    """The same event always travels under the same message id, so referral_api applies it once."""
+    return uuid.uuid5(_MESSAGE_IDS, f"{provider_id}/{webhook_id}")
+
+
 def receive_event(
-    session: Session, provider_id: uuid.UUID, webhook_id: str, event: ReferralAccepted | ReferralRejected
-) -> EventReceipt:
-    case_id = event.data.case_id
+    session: Session, provider_id: uuid.UUID, webhook_id: str, event: ProviderEvent, relay: OutboxRelay | None
+) -> tuple[ProviderEventReceipt, bool]:
+    """Keep the event, have referral_api decide it now if it can; return its receipt and
+    whether this webhook-id was seen before."""
     earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
     if earlier is not None:
-        # Answer about the case the first event named: a repeat id says nothing about another case.
-        return _receipt(session, webhook_id, earlier.case_id, duplicate=True)
-    case = session.get(GatewayCase, case_id, with_for_update=True)
-    if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
-        raise NotFound("no such referral for this provider")
-    if case.provider_id != provider_id or case.status != GatewayCaseStatus.routed.value:
-        raise Conflict("the referral is no longer waiting for your answer", case_status=case.status)
-    session.add(ProviderEventReceipt(provider_id=provider_id, webhook_id=webhook_id, event_type=event.type, case_id=case_id))
-    if isinstance(event, ReferralAccepted):
-        _accept(session, case, provider_id)
-    else:
-        _reject(session, case, provider_id)
+        return earlier, True
+    data = event.data
+    if as_utc(data.occurred_at) > utcnow() + CLOCK_SKEW:
+        raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
+    case = session.get(GatewayCase, data.case_id)
+    _may_report(case, provider_id, event.type)
+    now = utcnow()
+    message_id = message_id_for(provider_id, webhook_id)
+    receipt = ProviderEventReceipt(
+        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id, event_type=event.type,
+        case_id=data.case_id, occurred_at=data.occurred_at, received_at=now,
+    )
+    message = ProviderEventReported(provider_id=provider_id, webhook_id=webhook_id, received_at=now, event=event)
+    session.add(receipt)
+    # Sent at once by this request, so leased to it; if the process dies first, the lease runs out
+    # and the relay sends it. (Not `enqueue`: waking the relay would only race this request.)
+    send_now = relay is not None and relay.may_send_now(session, data.case_id, now)
+    outbox = OutboxMessage(
+        id=message_id, topic=Topic.provider_event.value, aggregate_id=data.case_id,
+        payload=message.model_dump(mode="json"), created_at=now,
+        available_at=now + (relay.lease if relay is not None and send_now else timedelta(0)),
+    )
+    envelope = MessageEnvelope(id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now)
+    session.add(outbox)
     try:
         session.commit()
     except IntegrityError:
-        session.rollback()  # the same event, sent twice at once: the other copy was applied
+        session.rollback()  # the same event, sent twice at once: answer as the first copy
         earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
         if earlier is None:
             raise
-        return _receipt(session, webhook_id, earlier.case_id, duplicate=True)
-    return EventReceipt(webhook_id=webhook_id, duplicate=False, case_status=GatewayCaseStatus(case.status))
+        return earlier, True
+    if relay is not None:
+        if send_now:
+            relay.send_now(envelope)
+        else:
+            relay.wake()  # an earlier message of the case goes first
+    session.refresh(receipt)
+    return receipt, False
 
 
-def _accept(session: Session, case: GatewayCase, provider_id: uuid.UUID) -> None:
-    case.status = GatewayCaseStatus.accepted.value
-    case.updated_at = utcnow()
-    session.add(case)
-    enqueue(
-        session,
-        OutboxMessage(topic=ACCEPTED, aggregate_id=case.case_id, payload={"case_id": str(case.case_id), "provider_id": str(provider_id)}),
+def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: str) -> None:
+    """What the routing knows: whose case it is, and whether it still waits for an answer."""
+    if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
+        raise NotFound("no such referral for this provider")
+    if case.provider_id != provider_id:
+        raise EventRefused("the case is no longer with you", code="not_with_provider")
+    if case.status == GatewayCaseStatus.withdrawn.value:
+        raise EventRefused("the referral was withdrawn", code="case_ended")
+    if event_type in _ANSWERS and case.status != GatewayCaseStatus.routed.value:
+        raise EventRefused("you have already answered this referral", code="already_answered")
+
+
+def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchReceipt) -> None:
+    """referral_api's decision on a provider's event (the relay's hook, in its transaction)."""
+    if envelope.topic != Topic.provider_event.value:
+        return
+    receipt = session.scalars(
+        select(ProviderEventReceipt).where(ProviderEventReceipt.message_id == envelope.id).with_for_update()
+    ).first()
+    if receipt is None or receipt.outcome != EventOutcome.pending.value:
+        return
+    receipt.decided_at = utcnow()
+    if not answer.applied:
+        receipt.outcome = EventOutcome.refused.value
+        receipt.refusal_code = (answer.refusal_code or "refused")[:40]
+        receipt.refusal_detail = (answer.problem or "refused")[:300]
+        session.add(receipt)
+        return
+    receipt.outcome = EventOutcome.applied.value
+    session.add(receipt)
+    projection = CaseProjection.model_validate(answer.result) if answer.result is not None else None
+    if projection is not None:
+        receipt.case_status, receipt.case_version = projection.status.value, projection.version
+    case = session.get(GatewayCase, receipt.case_id, with_for_update=True)
+    if case is None:
+        return
+    if not answer.duplicate:
+        _route_on(session, case, receipt)
+    if projection is not None:
+        mirror(session, case, status=projection.status, version=projection.version, programme=projection.programme)
+
+
+def _route_on(session: Session, case: GatewayCase, receipt: ProviderEventReceipt) -> None:
+    """An accepted referral stays; a rejected one goes to the next provider (routing's part)."""
+    if case.provider_id != receipt.provider_id or case.status != GatewayCaseStatus.routed.value:
+        return
+    if receipt.event_type == ProviderEventType.referral_accepted.value:
+        case.status = GatewayCaseStatus.accepted.value
+        case.accepted_at = receipt.occurred_at
+        case.updated_at = utcnow()
+        session.add(case)
+    elif receipt.event_type == ProviderEventType.referral_rejected.value:
+        # A new list, so the JSON column sees the change.
+        case.declined_by = [*(case.declined_by or []), str(receipt.provider_id)]
+        cancel_open_deliveries(session, case.case_id)
+        route_case(session, case)
+
+
+def to_public(receipt: ProviderEventReceipt, *, duplicate: bool) -> EventReceipt:
+    refused = receipt.outcome == EventOutcome.refused.value
+    return EventReceipt(
+        webhook_id=receipt.webhook_id,
+        event_type=receipt.event_type,
+        case_id=receipt.case_id,
+        outcome=EventOutcome(receipt.outcome),
+        duplicate=duplicate,
+        case_status=receipt.case_status,  # type: ignore[arg-type]
+        case_version=receipt.case_version,
+        refusal=EventRefusal(code=receipt.refusal_code or "refused", detail=receipt.refusal_detail or "") if refused else None,
+        received_at=as_utc(receipt.received_at),
+        links={"self": receipt_location(receipt.webhook_id)},
     )
 
 
-def _reject(session: Session, case: GatewayCase, provider_id: uuid.UUID) -> None:
-    # A new list, so the JSON column sees the change.
-    case.declined_by = [*(case.declined_by or []), str(provider_id)]
-    cancel_open_deliveries(session, case.case_id)
-    route_case(session, case)
+def receipt_location(webhook_id: str) -> str:
+    return f"/v1/provider/events/{webhook_id}"
 
 
-def _receipt(session: Session, webhook_id: str, case_id: uuid.UUID, *, duplicate: bool) -> EventReceipt:
-    case = session.get(GatewayCase, case_id)
-    status = GatewayCaseStatus(case.status) if case else GatewayCaseStatus.withdrawn
-    return EventReceipt(webhook_id=webhook_id, duplicate=duplicate, case_status=status)
+def refusal_problem(receipt: ProviderEventReceipt) -> EventRefused:
+    return EventRefused(
+        receipt.refusal_detail or "refused", code=receipt.refusal_code, receipt=receipt_location(receipt.webhook_id)
+    )
+
+
+def read_receipt(session: Session, provider_id: uuid.UUID, webhook_id: str) -> EventReceipt:
+    receipt = session.get(ProviderEventReceipt, (provider_id, webhook_id))
+    if receipt is None:
+        raise NotFound("no event with this webhook-id from you")
+    return to_public(receipt, duplicate=False)
+
+
+def list_receipts(
+    session: Session, *, outcome: EventOutcome | None, provider_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> EventReceiptPage:
+    """For the administrator: e.g. every event still pending, or refused, with why."""
+    query = select(ProviderEventReceipt)
+    if outcome is not None:
+        query = query.where(ProviderEventReceipt.outcome == outcome.value)
+    if provider_id is not None:
+        query = query.where(ProviderEventReceipt.provider_id == provider_id)
+    page = pagination.keyset_page(
+        session, query, at=ProviderEventReceipt.received_at, key=ProviderEventReceipt.message_id,  # type: ignore[arg-type]
+        cursor=cursor, limit=limit, key_from_text=pagination.uuid_key, key_to_text=pagination.uuid_text,
+    )
+    return EventReceiptPage(items=[to_public(r, duplicate=False) for r in page.rows], next_cursor=page.next_cursor)

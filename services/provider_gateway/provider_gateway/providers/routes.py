@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from sqlmodel import Session
 
 from diversion_common.problems import problem_responses
+from diversion_common.webhooks.schemas import RotatedSecret, SecretRotation
 from provider_gateway.auth import Administrator
 from provider_gateway.db import get_session
 from provider_gateway.providers import service
@@ -18,8 +19,6 @@ from provider_gateway.providers.schemas import (
     ProviderCreated,
     ProviderPublic,
     ProviderUpdate,
-    RotatedSecret,
-    SecretRotation,
 )
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])

@@ -6,34 +6,21 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
     StrictBool,
-    StrictFloat,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
 from diversion_common.reference import DistrictCode
+from diversion_common.webhooks.urls import WebhookUrl
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-def _https_unless_loopback(url: AnyHttpUrl | None) -> AnyHttpUrl | None:
-    # Special-category data travels in these messages: only TLS, except to this very machine.
-    if url is not None and url.scheme != "https" and (url.host or "") not in _LOOPBACK_HOSTS:
-        raise ValueError("must be https (plain http only to this machine, for local runs)")
-    return url
-
-
-WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_https_unless_loopback)]
 
 
 class PathwayCode(StrEnum):
@@ -113,17 +100,3 @@ class ProviderCreated(ProviderPublic):
     signing_secret: str = Field(
         description="The `whsec_` secret our webhooks to this provider are signed with, and its events must be. Shown once."
     )
-
-
-class SecretRotation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Strict: a lax float would take `false` or "3" for a number.
-    overlap_hours: StrictFloat = Field(
-        default=24.0, ge=0, le=24 * 14, description="How long the secrets in force now stay valid beside the new one."
-    )
-
-
-class RotatedSecret(BaseModel):
-    signing_secret: str = Field(description="The new secret, shown once.")
-    previous_valid_until: datetime

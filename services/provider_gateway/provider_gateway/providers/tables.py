@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field
 
 from diversion_common.database import utcnow
+from diversion_common.webhooks.tables import SigningSecretFields
 from provider_gateway.db import GatewayTable
 
 TIMESTAMP = DateTime(timezone=True)
@@ -30,16 +32,10 @@ class Provider(GatewayTable, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
 
 
-class ProviderSecret(GatewayTable, table=True):
-    """A provider's signing secret. Several are valid at once while a rotation overlaps.
-
-    Stored as given (we must sign with it); protect the database accordingly.
-    """
+class ProviderSecret(SigningSecretFields, GatewayTable, table=True):
+    """A provider's signing secret (diversion_common.webhooks.tables.SigningSecretFields)."""
 
     __tablename__ = "gateway_provider_secrets"
+    endpoint_column: ClassVar[str] = "provider_id"
 
-    id: int | None = Field(default=None, primary_key=True)
     provider_id: uuid.UUID = Field(index=True)
-    secret: str = Field(max_length=100)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    expires_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
+from diversion_common.contracts import CaseRouted, CaseUnroutable, Topic
 from diversion_common.database import utcnow
 from diversion_common.messaging import enqueue
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
@@ -17,8 +18,6 @@ from provider_gateway.providers.tables import Provider
 from provider_gateway.routing.rules import Candidate, Decision, RoutingRequest, choose_provider
 from provider_gateway.routing.tables import RoutingDecision
 
-ROUTED = "case.routed"
-UNROUTABLE = "case.unroutable"
 
 
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises routing.
@@ -67,17 +66,20 @@ def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = Fa
     decision = choose_provider(request, candidates(session))
     if only_if_routed and not decision.routed:
         return decision
-    session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason))
-    case.updated_at = utcnow()
+    now = utcnow()
+    session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason, at=now))
+    case.updated_at = now
     case.provider_id = decision.provider_id
+    message: CaseRouted | CaseUnroutable
     if decision.routed:
         case.status = GatewayCaseStatus.routed.value
-        message = {"case_id": str(case.case_id), "provider_id": str(decision.provider_id), "reason": decision.reason}
+        message = CaseRouted(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason, occurred_at=now)
         _deliver_to(session, case, decision.provider_id)
     else:
         case.status = GatewayCaseStatus.unroutable.value
-        message = {"case_id": str(case.case_id), "reason": decision.reason}
-    enqueue(session, OutboxMessage(topic=ROUTED if decision.routed else UNROUTABLE, aggregate_id=case.case_id, payload=message))
+        message = CaseUnroutable(case_id=case.case_id, reason=decision.reason, occurred_at=now)
+    topic = Topic.routed if decision.routed else Topic.unroutable
+    enqueue(session, OutboxMessage(topic=topic.value, aggregate_id=case.case_id, payload=message.model_dump(mode="json")))
     session.add(case)
     return decision
 

@@ -14,8 +14,8 @@ from diversion_common.problems import problem_responses
 from diversion_common.wire_types import DateTime
 from referral_api.auth import PoliceSystem
 from referral_api.cases import service
-from referral_api.cases.lifecycle import CaseStatus
-from referral_api.cases.schemas import CaseDetail, CasePage, CasePublic, ReferralCreate, WithdrawRequest
+from diversion_common.contracts import CaseStatus
+from referral_api.cases.schemas import CaseDetail, CasePage, CasePublic, ReferralCreate, TimelinePage, WithdrawRequest
 from referral_api.db import get_session
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
@@ -104,6 +104,21 @@ def read_referral(case_id: uuid.UUID, principal: PoliceSystem, session: DbSessio
     return service.read_case(session, principal, case_id, request_id_var.get())
 
 
+@router.get(
+    "/{case_id}/timeline",
+    response_model=TimelinePage,
+    summary="Everything that happened to one of this force's cases, in plain words, in the order it happened",
+    description=(
+        "Each fact once, ordered by when it happened (a late report takes its place in the past, with "
+        "when we were told). A corrected report (a missed appointment later reported attended) stays, "
+        "marked `superseded`. No health or assessment detail beyond the assessment's outcome."
+    ),
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_timeline(case_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> TimelinePage:
+    return service.timeline(session, principal, case_id, request_id_var.get())
+
+
 @router.post(
     "/{case_id}/withdraw",
     response_model=CaseDetail,
@@ -113,4 +128,4 @@ def read_referral(case_id: uuid.UUID, principal: PoliceSystem, session: DbSessio
 def withdraw_referral(
     case_id: uuid.UUID, body: WithdrawRequest, principal: PoliceSystem, session: DbSession
 ) -> CaseDetail:
-    return service.withdraw_case(session, principal, case_id, body)
+    return service.withdraw_case(session, principal, case_id, body, request_id_var.get())

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from diversion_common.reference import DISTRICTS
-from referral_api.cases.lifecycle import Pathway, age_on, encounter_date, pathway_for
+from diversion_common.contracts import Pathway
+from referral_api.lifecycle.pathway import age_on, encounter_date, pathway_for
 from referral_api.cases.schemas import ContactMethod, ReferralCreate
 
 MINIMUM_AGE = 10  # the age of criminal responsibility in England and Wales

@@ -11,7 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from diversion_common.reference import DistrictCode
 from diversion_common.wire_types import Date, DateTime
-from referral_api.cases.lifecycle import CaseStatus, Pathway, encounter_date
+from diversion_common.contracts import CaseStatus, Note, Pathway, ProgrammeSummary
+from referral_api.lifecycle.pathway import encounter_date
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
@@ -207,8 +208,10 @@ class ReferralCreate(Strict):
 
 
 class HistoryEntry(BaseModel):
+    """A change of status, at the time the fact that caused it happened."""
+
     status: CaseStatus
-    event: str
+    event: str = Field(description="The kind of fact that changed the status, e.g. `appointment.booked`.")
     at: datetime
     reason: str | None = None
 
@@ -227,7 +230,26 @@ class CasePublic(BaseModel):
 
 
 class CaseDetail(CasePublic):
+    version: int = Field(description="How many facts the case's log holds; grows with every change.")
+    programme: ProgrammeSummary
     history: list[HistoryEntry]
+
+
+class TimelineEntry(BaseModel):
+    seq: int = Field(description="The order in which we learnt of it.")
+    kind: str = Field(examples=["appointment.missed"])
+    at: datetime = Field(description="When it happened.")
+    reported_at: datetime | None = Field(description="When we were told, where that was more than a minute later.")
+    source: str = Field(examples=["provider"], description="police, yju, gateway (routing) or provider.")
+    description: str = Field(description="In plain words; never a provider's free-text note.")
+    superseded: bool = Field(description="A later report about the same appointment corrected this one.")
+
+
+class TimelinePage(BaseModel):
+    case_id: uuid.UUID
+    status: CaseStatus
+    version: int
+    items: list[TimelineEntry]
 
 
 class CasePage(BaseModel):
@@ -245,4 +267,4 @@ class WithdrawalReason(StrEnum):
 
 class WithdrawRequest(Strict):
     reason: WithdrawalReason
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    note: Note | None = None

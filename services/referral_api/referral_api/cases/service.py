@@ -17,9 +17,10 @@ from diversion_common.credentials import Principal
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
-from referral_api.cases import lifecycle
-from referral_api.cases.lifecycle import CaseEvent, CaseStatus, Pathway
-from referral_api.cases.outgoing import routing_requested, withdrawn_notice
+from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
+from referral_api.case_log import service as case_log
+from referral_api.cases.announcements import programme_summary
+from referral_api.cases.outgoing import routing_requested
 from referral_api.cases.rules import intake_violations
 from referral_api.cases.schemas import (
     CaseDetail,
@@ -27,10 +28,16 @@ from referral_api.cases.schemas import (
     CasePublic,
     HistoryEntry,
     ReferralCreate,
+    TimelineEntry,
+    TimelinePage,
     WithdrawRequest,
 )
-from referral_api.cases.tables import Case, CaseAccess, CaseHistory, IdempotencyRecord
+from referral_api.cases.tables import Case, CaseAccess, IdempotencyRecord
 from referral_api.errors import CaseStatusConflict, DuplicateReferral, IdempotencyKeyReused
+from referral_api.lifecycle import pathway as pathways
+from referral_api.lifecycle.facts import Fact, FactKind
+from referral_api.lifecycle.fold import CaseState
+from referral_api.lifecycle.timeline import corrected, describe
 
 
 def case_location(case_id: uuid.UUID) -> str:
@@ -67,23 +74,24 @@ def submit_referral(
         )
 
     case = build_case(referral, principal, now)
-    session.add(case)
-    _record_transition(session, case, None, _intake_event(referral, case), principal.client_id)
-    if lifecycle.needs_routing(CaseStatus(case.status)):
-        enqueue(session, routing_requested(case))
-    body = to_public(case).model_dump(mode="json")
-    if idempotency_key is not None:
-        session.add(
-            IdempotencyRecord(
-                client_id=principal.client_id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                status_code=201,
-                response_body=body,
-                case_id=case.id,
-            )
-        )
     try:
+        session.add(case)
+        session.flush()  # the case row first: its log refers to it
+        record_intake(session, case, principal.client_id, now)
+        if case.status == CaseStatus.awaiting_routing.value:
+            enqueue(session, routing_requested(case))
+        body = to_public(case).model_dump(mode="json")
+        if idempotency_key is not None:
+            session.add(
+                IdempotencyRecord(
+                    client_id=principal.client_id,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    status_code=201,
+                    response_body=body,
+                    case_id=case.id,
+                )
+            )
         session.commit()
     except IntegrityError:
         # A concurrent request with the same key or reference won the race: answer as it did.
@@ -132,24 +140,20 @@ def _fingerprint(referral: ReferralCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _intake_event(referral: ReferralCreate, case: Case) -> CaseEvent:
-    return lifecycle.intake_event(Pathway(case.pathway), referral.previous_diversions)
-
-
 def build_case(referral: ReferralCreate, principal: Principal, now: datetime) -> Case:
-    """The case intake stores for a valid referral (not yet added to a session)."""
-    encounter_date = lifecycle.encounter_date(referral.encounter.occurred_at)
-    pathway = lifecycle.pathway_for(referral.subject.date_of_birth, encounter_date)
-    status = lifecycle.next_status(None, lifecycle.intake_event(pathway, referral.previous_diversions))
+    """The case intake stores for a valid referral (not yet added to a session); its log starts
+    with ``record_intake``."""
+    encounter_date = pathways.encounter_date(referral.encounter.occurred_at)
+    pathway = pathways.pathway_for(referral.subject.date_of_birth, encounter_date)
     return Case(
         force=principal.force,
         police_reference=referral.police_reference,
-        status=status.value,
+        status=CaseStatus.awaiting_routing.value,
         pathway=pathway.value,
         district=referral.encounter.district.value,
         encounter_at=referral.encounter.occurred_at,
         previous_diversions=referral.previous_diversions,
-        age_at_encounter=lifecycle.age_on(referral.subject.date_of_birth, encounter_date),
+        age_at_encounter=pathways.age_on(referral.subject.date_of_birth, encounter_date),
         sex=referral.subject.sex.value,
         ethnicity=referral.subject.ethnicity.value,
         out_of_hours_wanted=referral.subject.contact_preferences.out_of_hours_appointments,
@@ -160,40 +164,19 @@ def build_case(referral: ReferralCreate, principal: Principal, now: datetime) ->
     )
 
 
-def _record_transition(
-    session: Session,
-    case: Case,
-    from_status: CaseStatus | None,
-    event: CaseEvent,
-    actor: uuid.UUID | None,
-    reason: str | None = None,
-) -> None:
-    session.add(
-        CaseHistory(
-            case_id=case.id,
-            from_status=from_status.value if from_status else None,
-            to_status=case.status,
-            event=event.value,
-            actor_client_id=actor,
-            reason=reason,
-            at=case.updated_at,
-        )
+def record_intake(session: Session, case: Case, client_id: uuid.UUID, now: datetime) -> None:
+    """The first fact of every case: the referral, and whether the Youth Justice Unit must decide first."""
+    pathway = Pathway(case.pathway)
+    case_log.record(
+        session,
+        case,
+        kind=FactKind.referral_received,
+        occurred_at=now,
+        source=case_log.police_source(client_id),
+        source_id=str(case.id),
+        data={"pathway": pathway.value, "needs_yju": pathways.needs_yju(pathway, case.previous_diversions)},
+        actor=client_id,
     )
-
-
-def apply_event(
-    session: Session, case: Case, event: CaseEvent, actor: uuid.UUID | None, reason: str | None = None
-) -> None:
-    """Move a case by the lifecycle's rule and record the step; the caller commits."""
-    current = CaseStatus(case.status)
-    try:
-        new_status = lifecycle.next_status(current, event)
-    except lifecycle.IllegalTransition:
-        raise CaseStatusConflict(f"a case in status {current.value} cannot take {event.value}", case_status=current.value) from None
-    case.status = new_status.value
-    case.updated_at = utcnow()
-    session.add(case)
-    _record_transition(session, case, current, event, actor, reason)
 
 
 def to_public(case: Case) -> CasePublic:
@@ -209,13 +192,27 @@ def to_public(case: Case) -> CasePublic:
     )
 
 
-def to_detail(session: Session, case: Case) -> CaseDetail:
-    history = session.scalars(
-        select(CaseHistory).where(CaseHistory.case_id == case.id).order_by(CaseHistory.id)  # type: ignore[arg-type]
-    )
+def _reason_of(fact: Fact) -> str | None:
+    """The reason shown beside a change of status. A provider's free-text note never is: it may
+    hold health details; the police's and the YJU's own notes are theirs to see."""
+    reason, note = fact.data.get("reason"), fact.data.get("note")
+    if fact.source.startswith(("police:", "yju:")) and note:
+        return f"{reason}: {note}" if reason else str(note)
+    return str(reason) if reason is not None else None
+
+
+def to_detail(session: Session, case: Case, state: CaseState | None = None) -> CaseDetail:
+    log = case_log.facts_of(session, case.id)
+    state = state or case_log.fold_facts(log)
+    facts = {f.seq: f for f in log}
     return CaseDetail(
         **to_public(case).model_dump(),
-        history=[HistoryEntry(status=CaseStatus(h.to_status), event=h.event, at=as_utc(h.at), reason=h.reason) for h in history],
+        version=case.version,
+        programme=programme_summary(state),
+        history=[
+            HistoryEntry(status=step.status, event=step.kind.value, at=step.at, reason=_reason_of(facts[step.seq]))
+            for step in state.transitions
+        ],
     )
 
 
@@ -271,16 +268,48 @@ def keyset_page_of_cases(session: Session, query, cursor: str | None, limit: int
 
 
 def withdraw_case(
-    session: Session, principal: Principal, case_id: uuid.UUID, request: WithdrawRequest
+    session: Session, principal: Principal, case_id: uuid.UUID, request: WithdrawRequest, request_id: str | None
 ) -> CaseDetail:
     case = _force_case(session, principal, case_id, for_update=True)
-    was_with_gateway = CaseStatus(case.status) in (
-        CaseStatus.awaiting_routing, CaseStatus.routed, CaseStatus.unroutable, CaseStatus.accepted_by_provider
+    if CaseStatus(case.status) in TERMINAL_STATUSES:
+        raise CaseStatusConflict(f"a case in status {case.status} cannot be withdrawn", case_status=case.status)
+    recorded = case_log.record(
+        session,
+        case,
+        kind=FactKind.withdrawn,
+        occurred_at=utcnow(),
+        source=case_log.police_source(principal.client_id),
+        source_id=request_id or str(uuid.uuid4()),
+        data={"reason": request.reason.value, "note": request.note},
+        actor=principal.client_id,
     )
-    reason = request.reason.value + (f": {request.note}" if request.note else "")
-    apply_event(session, case, CaseEvent.withdrawn, principal.client_id, reason)
-    if was_with_gateway:
-        enqueue(session, withdrawn_notice(case, request.reason.value))
-    detail = to_detail(session, case)
+    detail = to_detail(session, case, recorded.state)
     session.commit()
     return detail
+
+
+def timeline(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> TimelinePage:
+    """Every fact in the order it happened, in plain words for an officer."""
+    case = _force_case(session, principal, case_id)
+    record_access(session, principal, [case.id], "timeline", request_id)
+    facts = case_log.facts_of(session, case.id)
+    superseded = corrected(facts)
+    ordered = sorted(facts, key=lambda f: (f.occurred_at, f.seq))
+    entries = [
+        TimelineEntry(
+            seq=fact.seq,
+            kind=fact.kind.value,
+            at=fact.occurred_at,
+            reported_at=fact.recorded_at if abs((fact.recorded_at - fact.occurred_at).total_seconds()) > REPORTED_LATE_SECONDS else None,
+            source=fact.source.split(":", 1)[0],
+            description=describe(fact),
+            superseded=(fact.source, fact.source_id) in superseded,
+        )
+        for fact in ordered
+    ]
+    session.commit()
+    return TimelinePage(case_id=case.id, status=CaseStatus(case.status), version=case.version, items=entries)
+
+
+# A fact reported within this long of happening is shown with one time only.
+REPORTED_LATE_SECONDS = 60

@@ -1,4 +1,4 @@
-"""Cases, their history, who read them, and the idempotency records of intake."""
+"""Cases (the projection of their log), who read them, and the idempotency records of intake."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field
 
 from diversion_common.database import utcnow
@@ -25,7 +25,10 @@ class Case(ReferralTable, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     force: str = Field(max_length=60)
     police_reference: str = Field(max_length=40)
+    # The projection of the case's log, written with each fact (case_log/service.py).
     status: str = Field(max_length=40, index=True)
+    version: int = 0
+    next_deadline_at: datetime | None = Field(default=None, sa_type=TIMESTAMP, index=True)  # type: ignore[call-overload]
     pathway: str = Field(max_length=40)
     district: str = Field(max_length=60)
     encounter_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
@@ -39,19 +42,6 @@ class Case(ReferralTable, table=True):
     created_by: uuid.UUID
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
-
-
-class CaseHistory(ReferralTable, table=True):
-    __tablename__ = "referral_case_history"
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=Column(ForeignKey("referral_cases.id"), nullable=False, index=True))
-    from_status: str | None = Field(default=None, max_length=40)
-    to_status: str = Field(max_length=40)
-    event: str = Field(max_length=60)
-    actor_client_id: uuid.UUID | None = None
-    reason: str | None = Field(default=None, max_length=600)
-    at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
 
 
 class CaseAccess(ReferralTable, table=True):

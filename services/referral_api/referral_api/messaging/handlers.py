@@ -1,67 +1,80 @@
-"""What referral_api does with each message from the provider gateway."""
+"""What referral_api does with each message from the provider gateway: record it as a fact.
+
+Every message becomes a fact on the case's log, whatever the case's status: the
+fold decides what it means (a routing that arrives after a withdrawal changes
+nothing). Only a message that names no case, or a provider event the rules refuse,
+is refused; the gateway keeps it with the reason.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
 from sqlmodel import Session
 
-from diversion_common.messaging import TopicHandler
-from referral_api.cases import service as cases
-from referral_api.cases.lifecycle import CaseEvent
+from diversion_common.contracts import CaseProjection, CaseRouted, CaseUnroutable, ProviderEventReported, Topic
+from diversion_common.messaging import MessageEnvelope, MessageRefused, TopicHandler
+from referral_api.case_log import service as case_log
+from referral_api.cases.announcements import programme_summary
 from referral_api.cases.tables import Case
-from referral_api.errors import CaseStatusConflict
-
-log = logging.getLogger("diversion.referral_api.messages")
-
-Reason = Annotated[str, StringConstraints(max_length=300)]
+from referral_api.lifecycle.facts import FactKind
+from referral_api.lifecycle.fold import CaseState
+from referral_api.lifecycle.rules import refusal
 
 
-class CaseRouted(BaseModel):
-    case_id: uuid.UUID
-    provider_id: uuid.UUID
-    reason: Reason
-
-
-class CaseAccepted(BaseModel):
-    case_id: uuid.UUID
-    provider_id: uuid.UUID
-
-
-class CaseUnroutable(BaseModel):
-    case_id: uuid.UUID
-    reason: Reason
-
-
-def _move(session: Session, case_id: uuid.UUID, event: CaseEvent, reason: str) -> None:
+def _case(session: Session, case_id: uuid.UUID) -> Case:
     case = session.get(Case, case_id, with_for_update=True)
     if case is None:
-        log.error("message for an unknown case", extra={"case_id": str(case_id)})
-        return
+        raise MessageRefused("no such case", code="unknown_case")
+    return case
+
+
+def _routed(session: Session, message: CaseRouted, envelope: MessageEnvelope) -> None:
+    case_log.record(
+        session, _case(session, message.case_id), kind=FactKind.routed, occurred_at=message.occurred_at,
+        source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id),
+        data={"provider_id": str(message.provider_id), "reason": message.reason},
+    )
+
+
+def _unroutable(session: Session, message: CaseUnroutable, envelope: MessageEnvelope) -> None:
+    case_log.record(
+        session, _case(session, message.case_id), kind=FactKind.unroutable, occurred_at=message.occurred_at,
+        source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id), data={"reason": message.reason},
+    )
+
+
+def _provider_event(session: Session, message: ProviderEventReported, _envelope: MessageEnvelope) -> CaseProjection:
+    event = message.event
+    case = _case(session, event.data.case_id)
     try:
-        cases.apply_event(session, case, event, actor=None, reason=reason)
-    except CaseStatusConflict:
-        # e.g. withdrawn while the gateway was routing: the case's own state wins.
-        log.info("message no longer applies", extra={"case_id": str(case_id), "status": case.status})
+        recorded = case_log.record(
+            session,
+            case,
+            kind=FactKind(event.type),
+            occurred_at=event.data.occurred_at,
+            source=case_log.provider_source(message.provider_id),
+            source_id=message.webhook_id,
+            data=event.data.model_dump(mode="json", exclude={"case_id", "occurred_at"}),
+            check=refusal,
+        )
+    except case_log.FactRefused as refused:
+        raise MessageRefused(refused.refusal.detail, code=refused.refusal.code) from None
+    return _projection(case.id, recorded.state)
 
 
-def _routed(session: Session, message: CaseRouted) -> None:
-    _move(session, message.case_id, CaseEvent.routed, f"provider {message.provider_id}: {message.reason}")
+def _projection(case_id: uuid.UUID, state: CaseState) -> CaseProjection:
+    return CaseProjection(case_id=case_id, status=state.status, version=state.version, programme=programme_summary(state))
 
 
-def _accepted(session: Session, message: CaseAccepted) -> None:
-    _move(session, message.case_id, CaseEvent.provider_accepted, f"provider {message.provider_id} accepted the referral")
-
-
-def _unroutable(session: Session, message: CaseUnroutable) -> None:
-    _move(session, message.case_id, CaseEvent.routing_failed, message.reason)
+def _projection_now(session: Session, message: ProviderEventReported) -> CaseProjection:
+    """A repeat is answered with the case as it is now."""
+    case = _case(session, message.event.data.case_id)
+    return _projection(case.id, case_log.state_of(session, case.id))
 
 
 HANDLERS = {
-    "case.routed": TopicHandler(CaseRouted, _routed),
-    "case.unroutable": TopicHandler(CaseUnroutable, _unroutable),
-    "case.accepted": TopicHandler(CaseAccepted, _accepted),
+    Topic.routed.value: TopicHandler(CaseRouted, _routed),
+    Topic.unroutable.value: TopicHandler(CaseUnroutable, _unroutable),
+    Topic.provider_event.value: TopicHandler(ProviderEventReported, _provider_event, on_duplicate=_projection_now),
 }

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from diversion_common.observability import request_id_var
 from diversion_common.problems import problem_responses
 from referral_api.auth import YouthJusticeUnit
-from referral_api.cases.lifecycle import CaseStatus
+from diversion_common.contracts import CaseStatus
 from referral_api.db import get_session
 from referral_api.youth_justice import service
 from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage
@@ -43,4 +43,4 @@ def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSe
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def decide_yju_case(case_id: uuid.UUID, body: DecisionRequest, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseDetail:
-    return service.decide(session, principal, case_id, body)
+    return service.decide(session, principal, case_id, body, request_id_var.get())

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
+from diversion_common.contracts import Note
 from referral_api.cases.schemas import CaseDetail, CasePublic
 
 
@@ -17,7 +18,7 @@ class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: YjuDecision
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    note: Note | None = None
 
 
 class YjuCaseDetail(CaseDetail):

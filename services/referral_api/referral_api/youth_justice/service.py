@@ -10,9 +10,13 @@ from sqlmodel import Session
 from diversion_common.credentials import Principal
 from diversion_common.messaging import enqueue
 from diversion_common.problems import NotFound
+from diversion_common.contracts import CaseStatus, Pathway
+from diversion_common.database import utcnow
+from referral_api.case_log import service as case_log
 from referral_api.cases import service as cases
-from referral_api.cases.lifecycle import CaseEvent, CaseStatus, Pathway
 from referral_api.cases.outgoing import routing_requested
+from referral_api.errors import CaseStatusConflict
+from referral_api.lifecycle.facts import FactKind
 from referral_api.cases.tables import Case
 from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage, YjuDecision
 
@@ -58,11 +62,23 @@ def read_case(session: Session, principal: Principal, case_id: uuid.UUID, reques
     return detail
 
 
-def decide(session: Session, principal: Principal, case_id: uuid.UUID, request: DecisionRequest) -> YjuCaseDetail:
+def decide(
+    session: Session, principal: Principal, case_id: uuid.UUID, request: DecisionRequest, request_id: str | None
+) -> YjuCaseDetail:
     case = _yju_case(session, case_id, for_update=True)
-    event = CaseEvent.yju_approved if request.decision is YjuDecision.divert else CaseEvent.yju_declined
-    cases.apply_event(session, case, event, principal.client_id, request.note)
-    if event is CaseEvent.yju_approved:
+    if case.status != CaseStatus.awaiting_yju_decision.value:
+        raise CaseStatusConflict(f"a case in status {case.status} is not waiting for a decision", case_status=case.status)
+    case_log.record(
+        session,
+        case,
+        kind=FactKind.yju_decided,
+        occurred_at=utcnow(),
+        source=case_log.yju_source(principal.client_id),
+        source_id=request_id or str(uuid.uuid4()),
+        data={"decision": request.decision.value, "note": request.note},
+        actor=principal.client_id,
+    )
+    if request.decision is YjuDecision.divert:
         enqueue(session, routing_requested(case))
     detail = _detail(session, case)
     session.commit()

@@ -1,0 +1,49 @@
+"""Endpoints' signing secrets: issue, rotate with an overlap, list those in force."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from diversion_common.database import as_utc, utcnow
+from diversion_common.signing import new_secret
+from diversion_common.webhooks.tables import SigningSecretFields
+
+Secret = TypeVar("Secret", bound=SigningSecretFields)
+
+
+def issue_secret(session: Session, table: type[Secret], endpoint_id: Hashable, *, overlap: timedelta | None = None) -> Secret:
+    """A new secret; the ones in force now stay valid for ``overlap`` (none: they end now)."""
+    now = utcnow()
+    ends = now + overlap if overlap is not None else now
+    for current in secrets_in_force(session, table, [endpoint_id], now).get(endpoint_id, []):
+        if current.expires_at is None or as_utc(current.expires_at) > ends:
+            current.expires_at = ends
+            session.add(current)
+    secret = table(**{table.endpoint_column: endpoint_id}, secret=new_secret(), created_at=now)
+    session.add(secret)
+    return secret
+
+
+def secrets_in_force(
+    session: Session, table: type[Secret], endpoint_ids: Iterable[Hashable], now: datetime | None = None
+) -> dict[Hashable, list[Secret]]:
+    """Each endpoint's secrets valid at ``now``, oldest first."""
+    now = now or utcnow()
+    rows = session.scalars(
+        select(table)
+        .where(
+            table.endpoint().in_(list(endpoint_ids)),
+            or_(table.expires_at.is_(None), table.expires_at > now),  # type: ignore[union-attr,operator]
+        )
+        .order_by(table.id)  # type: ignore[arg-type]
+    )
+    by_endpoint: dict[Hashable, list[Secret]] = defaultdict(list)
+    for row in rows:
+        by_endpoint[row.endpoint_id()].append(row)
+    return dict(by_endpoint)

@@ -1,0 +1,260 @@
+"""The delivery worker: sends due deliveries to their endpoints, signed (Standard Webhooks).
+
+Several workers may run at once against PostgreSQL: a delivery is claimed with
+``FOR UPDATE SKIP LOCKED`` and leased by pushing its ``next_attempt_at`` past
+the longest a try can take, so no two workers send it at the same time. A
+worker killed mid-send leaves the lease to run out; the delivery is then sent
+again under the same ``webhook-id``, so the receiver can drop the repeat.
+Each endpoint has its own concurrency limit and every try its timeout, so a
+slow one does not hold up the others; a failing one is paused by its circuit.
+
+What an endpoint is (a provider, a police force) is the service's business: it
+gives the worker an ``EndpointDirectory`` that lists the endpoints usable now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from diversion_common.database import as_utc, is_sqlite, utcnow
+from diversion_common.messaging import wake_event
+from diversion_common.signing import sign_headers
+from diversion_common.webhooks import service
+from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy, classify, parse_retry_after
+from diversion_common.webhooks.tables import DeliveryStatus, DeliveryTables
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where an endpoint's deliveries go now, and the secrets in force to sign them."""
+
+    id: Hashable
+    url: str
+    secrets: tuple[str, ...]
+
+
+# Called in the claiming transaction: the endpoints that may be sent to at ``now`` (active,
+# with a URL and at least one secret in force). Deliveries to any other endpoint wait.
+EndpointDirectory = Callable[[Session, datetime], list[Endpoint]]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    timeout_seconds: float = 10.0
+    per_endpoint_concurrency: int = 4
+    max_in_flight: int = 64
+    poll_seconds: float = 0.1
+    batch_size: int = 100
+    lease_seconds: float | None = None
+    retry: RetryPolicy = RetryPolicy()
+    circuit: CircuitPolicy = CircuitPolicy()
+
+    @property
+    def lease(self) -> timedelta:
+        # Longer than any try can take, so a live worker never loses its claim.
+        return timedelta(seconds=self.lease_seconds or self.timeout_seconds * 2 + 5)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: str
+    endpoint_id: Hashable
+    url: str
+    secrets: tuple[str, ...]
+    body: bytes
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        tables: DeliveryTables,
+        directory: EndpointDirectory,
+        settings: WorkerSettings | None = None,
+        *,
+        user_agent: str,
+        log: logging.Logger,
+    ) -> None:
+        self.engine = engine
+        self.tables = tables
+        self.directory = directory
+        self.settings = settings or WorkerSettings()
+        self.user_agent = user_agent
+        self.log = log
+        self.in_flight: dict[Hashable, int] = defaultdict(int)
+        self._wake = wake_event(tables.delivery.__tablename__)  # type: ignore[attr-defined]
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- claiming (a short transaction, in a thread) ---
+    def claim(self, in_flight: dict[Hashable, int]) -> list[Claimed]:
+        """Claim what may be sent now, given what is in flight (a snapshot taken on the loop).
+
+        Each usable endpoint's due deliveries are claimed on their own, up to its
+        free slots, so one endpoint's backlog never keeps another's waiting.
+        """
+        settings, table = self.settings, self.tables.delivery
+        room = settings.max_in_flight - sum(in_flight.values())
+        if room <= 0:
+            return []
+        now = utcnow()
+        claimed: list[Claimed] = []
+        with Session(self.engine) as session:
+            # The usual answer when idle, from the index alone: nothing is due.
+            anything_due = session.scalars(
+                select(table.id).where(table.status == DeliveryStatus.pending.value, table.next_attempt_at <= now).limit(1)
+            ).first()
+            if anything_due is None:
+                session.commit()
+                return []
+            circuits = service.circuits(session, self.tables.circuit)
+            for endpoint in self.directory(session, now):
+                circuit = circuits.get(endpoint.id)
+                if circuit is not None and circuit.paused_until is not None and as_utc(circuit.paused_until) > now:
+                    continue
+                probing = circuit is not None and settings.circuit.is_probing(circuit.consecutive_failures)
+                slots = min((1 if probing else settings.per_endpoint_concurrency) - in_flight.get(endpoint.id, 0), room - len(claimed))
+                if slots <= 0 or not endpoint.secrets:
+                    continue
+                query = (
+                    select(table)
+                    .where(table.endpoint() == endpoint.id, table.status == DeliveryStatus.pending.value, table.next_attempt_at <= now)
+                    .order_by(table.next_attempt_at)  # type: ignore[arg-type]
+                    .limit(slots)
+                )
+                if not is_sqlite(str(self.engine.url)):
+                    query = query.with_for_update(skip_locked=True)
+                for delivery in session.scalars(query):
+                    delivery.next_attempt_at = now + settings.lease
+                    session.add(delivery)
+                    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+                    claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body))
+            session.commit()
+        return claimed
+
+    # --- one try ---
+    async def deliver(self, client: httpx.AsyncClient, claimed: Claimed) -> service.AttemptResult:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self.user_agent,
+            **sign_headers(claimed.secrets, claimed.delivery_id, claimed.body),
+        }
+        started_at, started = utcnow(), time.perf_counter()
+        status_code, error, retry_after = None, None, None
+        try:
+            # httpx's timeout bounds each read; wait_for bounds the whole try, so an endpoint
+            # trickling bytes cannot outlast the lease.
+            response = await asyncio.wait_for(
+                client.post(claimed.url, content=claimed.body, headers=headers, timeout=self.settings.timeout_seconds),
+                self.settings.timeout_seconds,
+            )
+            status_code = response.status_code
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), utcnow())
+        except (httpx.TimeoutException, asyncio.TimeoutError):
+            error = "timeout"
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        return service.AttemptResult(
+            delivery_id=claimed.delivery_id,
+            endpoint_id=claimed.endpoint_id,
+            started_at=started_at,
+            status_code=status_code,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+            outcome=classify(status_code),
+            retry_after=retry_after,
+        )
+
+    def record(self, result: service.AttemptResult) -> None:
+        with Session(self.engine) as session:
+            status = service.record_attempt(session, self.tables, result, self.settings.retry, self.settings.circuit)
+            session.commit()
+        self.log.info(
+            "delivery attempt",
+            extra={
+                "delivery_id": result.delivery_id,
+                "endpoint_id": str(result.endpoint_id),
+                "status_code": result.status_code,
+                "latency_ms": round(result.latency_ms, 1),
+                "error": result.error,
+                "outcome": result.outcome.value,
+                "delivery_status": status,
+            },
+        )
+
+    async def _deliver_and_record(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
+        try:
+            result = await self.deliver(client, claimed)
+            await asyncio.to_thread(self.record, result)
+        except Exception as exc:  # the lease runs out and the delivery is tried again
+            self.log.error("delivery failed to record", extra={"delivery_id": claimed.delivery_id, "error_type": type(exc).__name__})
+        finally:
+            self.in_flight[claimed.endpoint_id] -= 1
+            self._wake.set()
+
+    # --- the loop ---
+    async def run(self, stop: threading.Event) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        limits = httpx.Limits(max_connections=self.settings.max_in_flight, max_keepalive_connections=self.settings.max_in_flight)
+        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    claimed = await asyncio.to_thread(self.claim, dict(self.in_flight))
+                except Exception as exc:  # outlive a database hiccup
+                    self.log.error("claiming deliveries failed", extra={"error_type": type(exc).__name__})
+                    claimed = []
+                for item in claimed:
+                    self.in_flight[item.endpoint_id] += 1
+                    task = asyncio.create_task(self._deliver_and_record(client, item))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if not claimed:
+                    await asyncio.to_thread(self._wake.wait, self.settings.poll_seconds)
+            if tasks:
+                await asyncio.wait(tasks, timeout=self.settings.timeout_seconds + 1)
+
+
+class BackgroundWorker:
+    """A worker on a thread of its own, inside a service's web process."""
+
+    def __init__(self, worker: DeliveryWorker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(worker.run(self._stop)), name="delivery-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.worker.wake()
+        self._thread.join(timeout=self.worker.settings.timeout_seconds + 5)
+
+
+def run_forever(worker: DeliveryWorker) -> None:
+    """The body of a standalone worker process; SIGTERM or SIGINT stops it after in-flight tries."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+        worker.wake()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker.log.info("delivery worker started")
+    asyncio.run(worker.run(stop))

@@ -1,0 +1,35 @@
+"""The case log: every fact about a case, append-only, with when it happened and who said so."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, UniqueConstraint
+from sqlmodel import Field
+
+from diversion_common.database import utcnow
+from referral_api.db import ReferralTable
+
+TIMESTAMP = DateTime(timezone=True)
+
+
+class CaseFact(ReferralTable, table=True):
+    __tablename__ = "referral_case_facts"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_referral_case_facts_case_seq"),
+        # A source says each thing once: a repeat (a retried webhook, a re-sent message) is recognised.
+        UniqueConstraint("source", "source_id", name="uq_referral_case_facts_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=Column(ForeignKey("referral_cases.id"), nullable=False, index=True))
+    seq: int
+    kind: str = Field(max_length=60)
+    occurred_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    source: str = Field(max_length=80)
+    source_id: str = Field(max_length=140)
+    actor_client_id: uuid.UUID | None = None
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,56 @@
+"""Who is told when a fact changes a case: the gateway's mirror, and the police system."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from diversion_common.contracts import CaseStatus, CaseStatusChanged, ProgrammeSummary, BookedAppointment, Topic
+from diversion_common.messaging import enqueue
+from referral_api.cases.tables import Case
+from referral_api.lifecycle.facts import Fact, FactKind
+from referral_api.lifecycle.fold import CaseState
+from referral_api.messaging.tables import OutboxMessage
+from referral_api.police_callbacks.service import notify_status_changed
+
+# Before routing is requested the gateway does not hold the case: nothing to mirror.
+_NOT_AT_GATEWAY = (None, CaseStatus.awaiting_yju_decision)
+
+
+def programme_summary(state: CaseState) -> ProgrammeSummary:
+    programme = state.programme
+    upcoming = programme.next_appointment
+    return ProgrammeSummary(
+        required=list(programme.requirements),
+        done=list(programme.done),
+        remaining=list(programme.remaining),
+        next_appointment=BookedAppointment(
+            appointment_id=upcoming.appointment_id, kind=upcoming.kind, starts_at=upcoming.starts_at,
+            mode=upcoming.mode, out_of_hours=upcoming.out_of_hours,
+        ) if upcoming else None,
+        contact_attempts=programme.contact_attempts,
+        contacted=programme.contacted,
+        attended=programme.attended,
+        missed=dict(programme.missed),
+        cancelled=programme.cancelled,
+        assessment_outcome=programme.assessment_outcome,
+        assessment_due=programme.assessment_due,
+        completion_due=programme.completion_due,
+    )
+
+
+def announce(session: Session, case: Case, state: CaseState, previous: CaseStatus | None, fact: Fact) -> None:
+    """Called with every new fact, in its transaction. Only a change of status is announced: a
+    provider's fact that moves only the programme reaches the gateway's mirror in referral_api's
+    answer to that fact."""
+    if state.status == previous:
+        return
+    if previous not in _NOT_AT_GATEWAY:
+        reason = fact.data.get("reason") if fact.kind is FactKind.withdrawn else None
+        message = CaseStatusChanged(
+            case_id=case.id, status=state.status, version=state.version, reason=reason, programme=programme_summary(state)
+        )
+        enqueue(session, OutboxMessage(topic=Topic.status_changed.value, aggregate_id=case.id, payload=message.model_dump(mode="json")))
+    notify_status_changed(
+        session, case_id=case.id, force=case.force, police_reference=case.police_reference,
+        status=state.status, version=state.version,
+    )

@@ -1,0 +1,145 @@
+"""The facts of a case's log: what happened, when, and who said so.
+
+The log is append-only and is the truth; everything else about a case is a fold
+over it (see ``fold``). A fact's ``data`` is JSON-able so it can be stored as is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from diversion_common.contracts import ProviderEventType
+
+
+class FactKind(StrEnum):
+    referral_received = "referral.received"  # {"pathway": str, "needs_yju": bool}; source police:<client>
+    yju_decided = "yju.decided"  # {"decision": "divert" | "decline"}; source yju:<client>
+    routed = "case.routed"  # {"provider_id": str, "reason": str}; source gateway
+    unroutable = "case.unroutable"  # {"reason": str}; source gateway
+    withdrawn = "police.withdrew"  # {"reason": code, "note": str | None}; source police:<client>
+    # A provider's event: its data without case_id and occurred_at; source provider:<provider>.
+    referral_accepted = "referral.accepted"
+    referral_rejected = "referral.rejected"
+    contact_attempted = "contact.attempted"
+    appointment_booked = "appointment.booked"
+    appointment_cancelled = "appointment.cancelled"
+    appointment_attended = "appointment.attended"
+    appointment_missed = "appointment.missed"
+    assessment_completed = "assessment.completed"
+    intervention_completed = "intervention.completed"
+    course_completed = "course.completed"
+    engagement_refused = "engagement.refused"
+    closed_by_provider = "case.closed_by_provider"
+
+
+# Built from the contract so a new provider event type without a fact kind fails at import.
+PROVIDER_KINDS = frozenset(FactKind(event_type.value) for event_type in ProviderEventType)
+
+APPOINTMENT_KINDS = frozenset(
+    {
+        FactKind.appointment_booked,
+        FactKind.appointment_cancelled,
+        FactKind.appointment_attended,
+        FactKind.appointment_missed,
+    }
+)
+# What happened to a booked appointment; a later one about the same appointment corrects it.
+APPOINTMENT_OUTCOME_KINDS = APPOINTMENT_KINDS - {FactKind.appointment_booked}
+
+# Work with the person: it shows the provider has taken the case on, whether or not
+# its referral.accepted has arrived yet.
+PROGRAMME_KINDS = APPOINTMENT_KINDS | {
+    FactKind.contact_attempted,
+    FactKind.assessment_completed,
+    FactKind.intervention_completed,
+    FactKind.course_completed,
+}
+
+GATEWAY_SOURCE = "gateway"
+
+
+def police_source(client_id: uuid.UUID) -> str:
+    return f"police:{client_id}"
+
+
+def yju_source(client_id: uuid.UUID) -> str:
+    return f"yju:{client_id}"
+
+
+def provider_source(provider_id: uuid.UUID) -> str:
+    return f"provider:{provider_id}"
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: FactKind
+    occurred_at: datetime  # when it happened (the source's clock), UTC
+    seq: int  # per-case arrival order, from 1
+    source: str  # "police:<uuid>", "yju:<uuid>", "gateway", "provider:<uuid>"
+    source_id: str  # the source's own id for it; (source, source_id) is unique per case
+    data: Mapping[str, Any]
+    recorded_at: datetime  # when we wrote it
+
+    def __post_init__(self) -> None:
+        # Accept a kind as stored (a plain string) and any offset, so facts read back compare equal.
+        object.__setattr__(self, "kind", FactKind(self.kind))
+        object.__setattr__(self, "occurred_at", _utc(self.occurred_at, "occurred_at"))
+        object.__setattr__(self, "recorded_at", _utc(self.recorded_at, "recorded_at"))
+        if self.seq < 1:
+            raise ValueError("seq counts from 1")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.source_id)
+
+    @property
+    def provider_id(self) -> uuid.UUID | None:
+        prefix, _, rest = self.source.partition(":")
+        if prefix != "provider":
+            return None
+        try:
+            return uuid.UUID(rest)
+        except ValueError:
+            return None
+
+
+def provider_fact_from_event(
+    event: Any, provider_id: uuid.UUID, webhook_id: str, seq: int, recorded_at: datetime
+) -> Fact:
+    """The fact for a provider's event (any model of the contract's ``ProviderEvent`` union)."""
+    return Fact(
+        kind=FactKind(event.type),
+        occurred_at=event.data.occurred_at,
+        seq=seq,
+        source=provider_source(provider_id),
+        source_id=webhook_id,
+        # case_id is the log's own key and occurred_at is a column: neither belongs in data.
+        data=event.data.model_dump(mode="json", exclude={"case_id", "occurred_at"}),
+        recorded_at=recorded_at,
+    )
+
+
+def ordered(facts: Iterable[Fact]) -> list[Fact]:
+    """Distinct facts in the order they happened.
+
+    A redelivered fact (same source and source id) counts once, as first recorded.
+    Ties in occurred_at fall back to arrival order so the result never depends on
+    the order the caller read the rows in.
+    """
+    first: dict[tuple[str, str], Fact] = {}
+    for fact in facts:
+        kept = first.get(fact.key)
+        if kept is None or fact.seq < kept.seq:
+            first[fact.key] = fact
+    return sorted(first.values(), key=lambda fact: (fact.occurred_at, fact.seq))

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from diversion_common.reference import ForceCode
+from diversion_common.webhooks.schemas import AttemptPublic
+from diversion_common.webhooks.tables import DeliveryStatus
+from diversion_common.webhooks.urls import WebhookUrl
+
+
+class PoliceCallbackSet(BaseModel):
+    """A force's callback, as the administrator sets it (the whole of it: a PUT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebhookUrl = Field(description="Where status changes are POSTed; https (plain http only to localhost).")
+    active: StrictBool = Field(default=True, description="false stops new notifications; those waiting are held until it is true again.")
+
+
+class PoliceCallbackPublic(BaseModel):
+    force: ForceCode
+    url: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PoliceCallbackCreated(PoliceCallbackPublic):
+    signing_secret: str = Field(description="The `whsec_` secret the notifications are signed with (Standard Webhooks). Shown once.")
+
+
+class CallbackDeliveryPublic(BaseModel):
+    id: str = Field(description="The webhook-id, the same on every try.")
+    case_id: uuid.UUID
+    force: ForceCode
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When it is tried next, while pending.")
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class CallbackDeliveryDetail(CallbackDeliveryPublic):
+    attempts_log: list[AttemptPublic]
+
+
+class CallbackDeliveryPage(BaseModel):
+    items: list[CallbackDeliveryPublic]
+    next_cursor: str | None

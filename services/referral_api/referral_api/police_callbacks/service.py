@@ -1,0 +1,176 @@
+"""Police systems are told, not only asked: each status change they act on is sent to the
+force's callback as a thin signed webhook, through the shared delivery machinery.
+
+The message is thin on purpose (Standard Webhooks shape): the case id, the force's
+own reference, the new status and the case's version, and a link to read the case
+with the force's key. No personal data travels in it; a receiver that gets two
+changes out of order keeps the higher version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from diversion_common.contracts import CaseStatus
+from diversion_common.database import as_utc, utcnow
+from diversion_common.problems import Conflict, NotFound
+from diversion_common.reference import ForceCode
+from diversion_common.webhooks import service as webhooks
+from diversion_common.webhooks.secrets import issue_secret
+from diversion_common.webhooks.tables import DeliveryStatus
+from referral_api.config import get_settings
+from referral_api.police_callbacks.schemas import (
+    CallbackDeliveryDetail,
+    CallbackDeliveryPage,
+    CallbackDeliveryPublic,
+    PoliceCallbackPublic,
+    PoliceCallbackSet,
+)
+from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
+
+CASE_STATUS_CHANGED = "case.status_changed"
+
+# The statuses a police system acts on: the provider took the case, the person engaged
+# or refused, the case ended, or the YJU kept it from diversion. Routing steps in between
+# (awaiting_routing, routed, unroutable) are ours to handle, and a withdrawal is the
+# force's own act, so neither is sent.
+NOTIFIED_STATUSES = frozenset(
+    {
+        CaseStatus.accepted_by_provider,
+        CaseStatus.in_programme,
+        CaseStatus.engagement_refused,
+        CaseStatus.completed,
+        CaseStatus.closed_by_provider,
+        CaseStatus.declined_by_yju,
+    }
+)
+
+
+def status_changed_payload(*, case_id: uuid.UUID, police_reference: str, status: CaseStatus, version: int, now: datetime) -> dict[str, Any]:
+    case_url = f"{get_settings().public_base_url.rstrip('/')}/v1/referrals/{case_id}"
+    return {
+        "type": CASE_STATUS_CHANGED,
+        "timestamp": now.isoformat(),
+        "data": {
+            "case_id": str(case_id),
+            "police_reference": police_reference,
+            "status": CaseStatus(status).value,
+            "version": version,
+            "links": {"case": case_url},
+        },
+    }
+
+
+def notify_status_changed(
+    session: Session, *, case_id: uuid.UUID, force: str, police_reference: str, status: CaseStatus, version: int
+) -> None:
+    """Add a notification to the caller's transaction (the case's status change), if the force
+    has an active callback and the status is one it acts on (NOTIFIED_STATUSES). The worker
+    wakes when that transaction commits; nothing is sent if it rolls back."""
+    if status not in NOTIFIED_STATUSES:
+        return
+    callback = session.get(PoliceCallback, force)
+    if callback is None or not callback.active:
+        return
+    payload = status_changed_payload(case_id=case_id, police_reference=police_reference, status=status, version=version, now=utcnow())
+    webhooks.add_delivery(session, CallbackDelivery, event_type=CASE_STATUS_CHANGED, payload=payload, case_id=case_id, force=force)
+
+
+# --- the administrator's callbacks ------------------------------------------------
+
+
+def callback_to_public(callback: PoliceCallback) -> PoliceCallbackPublic:
+    return PoliceCallbackPublic(
+        force=ForceCode(callback.force), url=callback.url, active=callback.active,
+        created_at=as_utc(callback.created_at), updated_at=as_utc(callback.updated_at),
+    )
+
+
+def set_callback(session: Session, force: ForceCode, request: PoliceCallbackSet) -> tuple[PoliceCallbackPublic, str | None]:
+    """Create or change a force's callback. On creation, returns its first signing secret, shown this once."""
+    now = utcnow()
+    callback = session.get(PoliceCallback, force.value, with_for_update=True)
+    if callback is not None:
+        callback.url, callback.active, callback.updated_at = str(request.url), request.active, now
+        session.add(callback)
+        session.commit()
+        return callback_to_public(callback), None
+    try:
+        callback = PoliceCallback(force=force.value, url=str(request.url), active=request.active, created_at=now, updated_at=now)
+        session.add(callback)
+        session.flush()
+        secret = issue_secret(session, CallbackSecret, force.value).secret
+        session.commit()
+    except IntegrityError:
+        # Another administrator created it at the same moment: theirs stands, and this is a change.
+        session.rollback()
+        return set_callback(session, force, request)
+    return callback_to_public(callback), secret
+
+
+def _get_callback(session: Session, force: ForceCode) -> PoliceCallback:
+    callback = session.get(PoliceCallback, force.value)
+    if callback is None:
+        raise NotFound("no callback is registered for this force")
+    return callback
+
+
+def get_callback(session: Session, force: ForceCode) -> PoliceCallbackPublic:
+    return callback_to_public(_get_callback(session, force))
+
+
+def list_callbacks(session: Session) -> list[PoliceCallbackPublic]:
+    return [callback_to_public(c) for c in session.scalars(select(PoliceCallback).order_by(PoliceCallback.force))]  # type: ignore[arg-type]
+
+
+def rotate_secret(session: Session, force: ForceCode, overlap: timedelta) -> tuple[str, datetime]:
+    """A new signing secret; the old ones stay valid until the returned time."""
+    _get_callback(session, force)
+    secret = issue_secret(session, CallbackSecret, force.value, overlap=overlap).secret
+    session.commit()
+    return secret, utcnow() + overlap
+
+
+# --- the deliveries, for the administrator -------------------------------------------
+
+
+def to_public(delivery: CallbackDelivery) -> CallbackDeliveryPublic:
+    return webhooks.to_public(delivery, CallbackDeliveryPublic)
+
+
+def list_deliveries(
+    session: Session, *, status: DeliveryStatus | None, force: ForceCode | None, cursor: str | None, limit: int
+) -> CallbackDeliveryPage:
+    page = webhooks.page_of_deliveries(
+        session, CallbackDelivery, status=status.value if status else None, endpoint_id=force.value if force else None,
+        cursor=cursor, limit=limit,
+    )
+    return CallbackDeliveryPage(items=[to_public(d) for d in page.rows], next_cursor=page.next_cursor)
+
+
+def delivery_detail(session: Session, delivery_id: str) -> CallbackDeliveryDetail:
+    delivery = webhooks.get_delivery(session, CallbackDelivery, delivery_id)
+    return CallbackDeliveryDetail(
+        **to_public(delivery).model_dump(), attempts_log=webhooks.attempts_log(session, CALLBACK_DELIVERIES.attempt, delivery.id)
+    )
+
+
+def redeliver_by_id(session: Session, delivery_id: str) -> CallbackDeliveryPublic:
+    """Send a dead (or delivered) notification again, under the same webhook-id.
+
+    Its content is as it was: the version in it tells the police system whether it is news.
+    """
+    delivery = webhooks.get_delivery(session, CallbackDelivery, delivery_id)
+    webhooks.must_be_redeliverable(delivery)
+    callback = session.get(PoliceCallback, delivery.force)
+    if callback is None or not callback.active:
+        raise Conflict("the force's callback is not active")
+    webhooks.redeliver(session, delivery)
+    session.commit()
+    return to_public(delivery)

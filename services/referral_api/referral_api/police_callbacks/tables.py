@@ -1,0 +1,76 @@
+"""Police systems' callback endpoints, their signing secrets, and the deliveries to them.
+
+The delivery columns are the shared ones (diversion_common.webhooks.tables); the
+endpoint is the force, so every table here is keyed by its force code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import DateTime, Index
+from sqlmodel import Field
+
+from diversion_common.database import utcnow
+from diversion_common.webhooks.tables import (
+    AttemptFields,
+    CircuitFields,
+    DeliveryFields,
+    DeliveryTables,
+    SigningSecretFields,
+)
+from referral_api.db import ReferralTable
+
+TIMESTAMP = DateTime(timezone=True)
+
+
+class PoliceCallback(ReferralTable, table=True):
+    """Where a force's system is told of status changes. Inactive: nothing new is sent, pending ones wait."""
+
+    __tablename__ = "referral_police_callbacks"
+
+    force: str = Field(primary_key=True, max_length=60)
+    url: str = Field(max_length=500)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class CallbackSecret(SigningSecretFields, ReferralTable, table=True):
+    """A force's signing secret; two overlap during a rotation."""
+
+    __tablename__ = "referral_callback_secrets"
+    endpoint_column: ClassVar[str] = "force"
+
+    force: str = Field(index=True, max_length=60)
+
+
+class CallbackDelivery(DeliveryFields, ReferralTable, table=True):
+    """One status change for one force's system. Its id is the ``webhook-id``, the same on every try."""
+
+    __tablename__ = "referral_deliveries"
+    __table_args__ = (Index("ix_referral_deliveries_due", "status", "next_attempt_at"),)
+    endpoint_column: ClassVar[str] = "force"
+
+    case_id: uuid.UUID = Field(index=True)
+    force: str = Field(index=True, max_length=60)
+
+
+class CallbackDeliveryAttempt(AttemptFields, ReferralTable, table=True):
+    """Every try: when, what came back, how long it took."""
+
+    __tablename__ = "referral_delivery_attempts"
+
+
+class CallbackCircuit(CircuitFields, ReferralTable, table=True):
+    """A force's endpoint's recent failures, for the circuit breaker."""
+
+    __tablename__ = "referral_endpoint_circuits"
+    endpoint_column: ClassVar[str] = "force"
+
+    force: str = Field(primary_key=True, max_length=60)
+
+
+CALLBACK_DELIVERIES = DeliveryTables(delivery=CallbackDelivery, attempt=CallbackDeliveryAttempt, circuit=CallbackCircuit)

@@ -1,0 +1,30 @@
+"""referral_api's delivery worker: diversion_common.webhooks' worker, sending to police systems.
+
+A force's callback is usable when it is active and has a secret in force. The
+worker runs inside referral_api's web process (``run_delivery_worker``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from diversion_common.webhooks import worker as webhooks
+from diversion_common.webhooks.secrets import secrets_in_force
+from diversion_common.webhooks.worker import Endpoint, WorkerSettings
+from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackSecret, PoliceCallback
+
+log = logging.getLogger("diversion.referral_api.worker")
+
+
+def usable_callbacks(session: Session, now: datetime) -> list[Endpoint]:
+    callbacks = list(session.scalars(select(PoliceCallback).where(PoliceCallback.active)))  # type: ignore[arg-type]
+    keys = secrets_in_force(session, CallbackSecret, [c.force for c in callbacks], now)
+    return [Endpoint(id=c.force, url=c.url, secrets=tuple(k.secret for k in keys[c.force])) for c in callbacks if keys.get(c.force)]
+
+
+def callback_worker(engine: Engine, settings: WorkerSettings | None = None) -> webhooks.DeliveryWorker:
+    return webhooks.DeliveryWorker(engine, CALLBACK_DELIVERIES, usable_callbacks, settings, user_agent="DiversionLink-ReferralAPI/1", log=log)

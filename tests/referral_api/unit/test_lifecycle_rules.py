@@ -1,0 +1,220 @@
+"""Which new provider facts a case accepts, and why it refuses the others. No database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import TypeAdapter
+
+from diversion_common.contracts import CaseStatus, Pathway, ProviderEvent
+from referral_api.lifecycle import (
+    GATEWAY_SOURCE,
+    Fact,
+    FactKind,
+    ProgrammeRules,
+    Refusal,
+    fold,
+    police_source,
+    provider_fact_from_event,
+    refusal,
+    yju_source,
+)
+
+ADULT, YOUTH = Pathway.adult_deferred_summons, Pathway.youth_community_resolution
+P1, P2 = uuid.UUID(int=1), uuid.UUID(int=2)
+POLICE, YJU, CASE = uuid.UUID(int=100), uuid.UUID(int=200), uuid.UUID(int=999)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT
+_EVENT = TypeAdapter(ProviderEvent)
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+class CaseLog:
+    """A synthetic case log; seq follows the order facts are added (arrival order)."""
+
+    def __init__(self, pathway: Pathway = ADULT, *, when: datetime = T0, needs_yju: bool = False) -> None:
+        self.facts: list[Fact] = []
+        self.add(FactKind.referral_received, when, police_source(POLICE), {"pathway": pathway.value, "needs_yju": needs_yju})
+
+    def add(self, kind: FactKind, when: datetime, source: str, data: dict, source_id: str | None = None) -> Fact:
+        seq = len(self.facts) + 1
+        fact = Fact(kind, when, seq, source, source_id or f"m-{seq}", data, T0 + timedelta(days=400, seconds=seq))
+        self.facts.append(fact)
+        return fact
+
+    def yju(self, when: datetime, decision: str) -> Fact:
+        return self.add(FactKind.yju_decided, when, yju_source(YJU), {"decision": decision})
+
+    def routed(self, when: datetime, provider: uuid.UUID = P1) -> Fact:
+        return self.add(FactKind.routed, when, GATEWAY_SOURCE, {"provider_id": str(provider), "reason": "covers the district"})
+
+    def unroutable(self, when: datetime) -> Fact:
+        return self.add(FactKind.unroutable, when, GATEWAY_SOURCE, {"reason": "no provider for the district"})
+
+    def withdrew(self, when: datetime, reason: str = "no_further_action") -> Fact:
+        return self.add(FactKind.withdrawn, when, police_source(POLICE), {"reason": reason, "note": None})
+
+    def event(self, type_: str, when: datetime, provider: uuid.UUID = P1, **data) -> Fact:
+        seq = len(self.facts) + 1
+        event = _EVENT.validate_python({"type": type_, "data": {"case_id": str(CASE), "occurred_at": when, **data}})
+        fact = provider_fact_from_event(event, provider, f"wh-{seq}", seq, T0 + timedelta(days=400, seconds=seq))
+        self.facts.append(fact)
+        return fact
+
+    def book(self, appointment_id: str, when: datetime, starts_at: datetime, kind: str = "assessment", **extra) -> Fact:
+        extra.setdefault("mode", "in_person")
+        return self.event("appointment.booked", when, appointment_id=appointment_id, kind=kind, starts_at=starts_at, **extra)
+
+    def state(self, rules: ProgrammeRules = ProgrammeRules()):
+        return fold(self.facts, rules)
+
+
+NOTE = "Synthetic note: seen at the clinic for a health matter"
+
+
+def propose(log: CaseLog, type_: str, when: datetime, provider: uuid.UUID = P1, **data) -> tuple[Refusal | None, Fact]:
+    """Whether the case would take this event: the fact is built but not added to the log."""
+    state = log.state()
+    fact = log.event(type_, when, provider, **data)
+    log.facts.pop()
+    return refusal(state, fact), fact
+
+
+def routed_case(pathway: Pathway = ADULT) -> CaseLog:
+    log = CaseLog(pathway)
+    log.routed(at(1))
+    return log
+
+
+def code(result: tuple[Refusal | None, Fact]) -> str | None:
+    return result[0].code if result[0] is not None else None
+
+
+def test_the_current_provider_may_report_its_work():
+    log = routed_case()
+    assert code(propose(log, "referral.accepted", at(2))) is None
+    assert code(propose(log, "contact.attempted", at(2), method="sms", outcome="message_left")) is None
+    assert code(propose(log, "appointment.booked", at(2), appointment_id="a-1", kind="assessment", starts_at=at(30), mode="phone")) is None
+    assert code(propose(log, "referral.rejected", at(2), reason="out_of_area")) is None
+
+
+def test_an_outcome_for_a_booked_appointment_is_accepted():
+    log = routed_case()
+    log.book("a-1", at(2), at(30))
+    assert code(propose(log, "appointment.attended", at(31), appointment_id="a-1")) is None
+    assert code(propose(log, "appointment.missed", at(31), appointment_id="a-1", reason_category="logistics")) is None
+    assert code(propose(log, "appointment.cancelled", at(3), appointment_id="a-1", cancelled_by="provider")) is None
+
+
+@pytest.mark.parametrize("type_", ["appointment.attended", "appointment.missed", "appointment.cancelled"])
+def test_an_outcome_for_an_appointment_never_booked_is_refused(type_):
+    log = routed_case()
+    log.book("a-1", at(2), at(30))
+    extra = {
+        "appointment.attended": {},
+        "appointment.missed": {"reason_category": "unacceptable"},
+        "appointment.cancelled": {"cancelled_by": "person"},
+    }[type_]
+    refused, _ = propose(log, type_, at(31), appointment_id="a-2", **extra)
+    assert refused.code == "appointment_not_booked"
+    assert "a-2" in refused.detail
+
+
+def test_an_appointment_booked_by_the_previous_provider_does_not_count():
+    log = routed_case()
+    log.book("a-1", at(2), at(30))
+    log.event("referral.rejected", at(3), reason="no_capacity")
+    log.routed(at(4), P2)
+    assert code(propose(log, "appointment.attended", at(31), P2, appointment_id="a-1")) == "appointment_not_booked"
+
+
+def test_only_the_current_provider_may_report():
+    unrouted = CaseLog()
+    assert code(propose(unrouted, "referral.accepted", at(2))) == "not_with_provider"
+    log = routed_case()
+    assert code(propose(log, "referral.accepted", at(2), P2)) == "not_with_provider"
+    log.event("referral.rejected", at(3), reason="not_suitable")
+    log.routed(at(4), P2)
+    refused, _ = propose(log, "contact.attempted", at(5), P1, method="phone", outcome="reached")
+    assert refused == Refusal("not_with_provider", "This case is not with your service.")
+    log.unroutable(at(6))
+    assert code(propose(log, "referral.accepted", at(7), P2)) == "not_with_provider"
+
+
+def test_a_provider_the_case_is_not_with_does_not_learn_that_it_ended():
+    log = routed_case()
+    log.withdrew(at(2))
+    assert code(propose(log, "referral.accepted", at(3), P2)) == "not_with_provider"
+
+
+def test_a_withdrawn_case_takes_nothing_more_even_from_before():
+    log = routed_case()
+    log.event("referral.accepted", at(2))
+    log.withdrew(at(10))
+    assert code(propose(log, "contact.attempted", at(11), method="phone", outcome="reached")) == "case_ended"
+    assert code(propose(log, "contact.attempted", at(5), method="phone", outcome="reached")) == "case_ended"
+
+
+def test_a_case_the_yju_declined_takes_nothing_more():
+    log = CaseLog(YOUTH, needs_yju=True)
+    log.routed(at(1))  # out of turn, so the decline is what ends it
+    log.yju(at(2), "decline")
+    assert log.state().status is CaseStatus.declined_by_yju
+    assert code(propose(log, "referral.accepted", at(3))) == "case_ended"
+
+
+@pytest.mark.parametrize(
+    ("type_", "data"),
+    [("course.completed", {}), ("case.closed_by_provider", {"reason": "transferred"})],
+)
+def test_after_the_provider_ends_it_a_late_fact_from_before_is_accepted_and_a_later_one_refused(type_, data):
+    log = routed_case()
+    log.book("a-1", at(2), at(30))
+    log.event(type_, at(100), **data)
+    assert code(propose(log, "appointment.attended", at(31), appointment_id="a-1")) is None
+    refused, _ = propose(log, "appointment.attended", at(101), appointment_id="a-1")
+    assert refused.code == "case_ended"
+    assert code(propose(log, "intervention.completed", at(99), intervention="follow_up")) is None
+
+
+def test_an_intervention_outside_the_pathway_is_refused():
+    adult = routed_case(ADULT)
+    refused, _ = propose(adult, "intervention.completed", at(2), intervention="session", session_number=2)
+    assert refused.code == "intervention_not_in_pathway"
+    assert "adult" in refused.detail
+    for intervention in ("online_intervention_1", "online_intervention_2", "follow_up"):
+        assert code(propose(adult, "intervention.completed", at(2), intervention=intervention)) is None
+
+    youth = routed_case(YOUTH)
+    for intervention in ("online_intervention_1", "online_intervention_2", "follow_up"):
+        assert code(propose(youth, "intervention.completed", at(2), intervention=intervention)) == "intervention_not_in_pathway"
+    assert code(propose(youth, "intervention.completed", at(2), intervention="session", session_number=6)) is None
+
+
+def test_refusal_details_hold_no_personal_data_or_notes():
+    log = routed_case()
+    log.event("engagement.refused", at(2), note=NOTE)
+    log.event("case.closed_by_provider", at(3), reason="other", note=NOTE)
+    refusals = [
+        propose(log, "contact.attempted", at(4), method="phone", outcome="reached")[0],
+        propose(log, "contact.attempted", at(4), P2, method="phone", outcome="reached")[0],
+    ]
+    for refused in refusals:
+        assert NOTE not in refused.detail
+        assert str(P1) not in refused.detail and str(CASE) not in refused.detail
+
+
+def test_an_engagement_refusal_does_not_end_the_case():
+    log = routed_case()
+    log.event("engagement.refused", at(2))
+    assert code(propose(log, "contact.attempted", at(3), method="phone", outcome="reached")) is None
+
+
+def test_only_provider_facts_are_checked():
+    log = routed_case()
+    with pytest.raises(ValueError):
+        refusal(log.state(), log.withdrew(at(2)))
