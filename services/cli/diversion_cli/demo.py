@@ -13,14 +13,15 @@ from diversion_common.credentials import Role
 from diversion_common.database import make_engine
 from diversion_common.reference import DISTRICTS
 from provider_gateway.config import Settings as GatewaySettings
-from provider_gateway.providers.schemas import DeliveryMode, PathwayCode, ProviderCreate
+from diversion_common.contracts import Pathway
+from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate
 from provider_gateway.providers.service import create_provider
 from referral_api.config import Settings as ReferralSettings
 
 DEMO_PROVIDERS = [
     ProviderCreate(
         name="Demo Young People's Drug Service",
-        pathways=[PathwayCode.youth_community_resolution],
+        pathways=[Pathway.youth_community_resolution],
         districts=list(DISTRICTS),
         out_of_hours=False,
         delivery_mode=DeliveryMode.pull,
@@ -28,7 +29,7 @@ DEMO_PROVIDERS = [
     ),
     ProviderCreate(
         name="Demo Adult Drug Service",
-        pathways=[PathwayCode.adult_deferred_summons],
+        pathways=[Pathway.adult_deferred_summons],
         districts=list(DISTRICTS),
         out_of_hours=True,
         delivery_mode=DeliveryMode.pull,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from diversion_common.contracts import CaseStatus, ProgrammeSummary
+from diversion_common.contracts import CaseStatus, Pathway, ProgrammeSummary
 
 from provider_gateway.cases.tables import GatewayCaseStatus
 
@@ -21,7 +21,7 @@ class GatewayCaseSummary(BaseModel):
     """What the admin sees of a case: routing facts, no personal data."""
 
     case_id: uuid.UUID
-    pathway: str
+    pathway: Pathway
     district: str
     status: GatewayCaseStatus
     case_status: CaseStatus | None = Field(description="referral_api's status of the case, mirrored.")

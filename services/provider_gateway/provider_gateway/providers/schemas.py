@@ -17,15 +17,11 @@ from pydantic import (
     field_validator,
 )
 
+from diversion_common.contracts import Pathway
 from diversion_common.reference import DistrictCode
 from diversion_common.webhooks.urls import WebhookUrl
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class PathwayCode(StrEnum):
-    youth_community_resolution = "youth_community_resolution"
-    adult_deferred_summons = "adult_deferred_summons"
 
 
 class DeliveryMode(StrEnum):
@@ -37,7 +33,7 @@ class ProviderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    pathways: list[PathwayCode] = Field(min_length=1, max_length=2)
+    pathways: list[Pathway] = Field(min_length=1, max_length=2)
     districts: list[DistrictCode] = Field(min_length=1, max_length=40)
     out_of_hours: StrictBool = False
     delivery_mode: DeliveryMode
@@ -73,7 +69,7 @@ class ProviderUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = unchanged()
-    pathways: list[PathwayCode] | None = unchanged(min_length=1, max_length=2)
+    pathways: list[Pathway] | None = unchanged(min_length=1, max_length=2)
     districts: list[DistrictCode] | None = unchanged(min_length=1, max_length=40)
     out_of_hours: StrictBool | None = unchanged()
     delivery_mode: DeliveryMode | None = unchanged()
@@ -85,7 +81,7 @@ class ProviderUpdate(BaseModel):
 class ProviderPublic(BaseModel):
     id: uuid.UUID
     name: str
-    pathways: list[PathwayCode]
+    pathways: list[Pathway]
     districts: list[str]
     out_of_hours: bool
     delivery_mode: DeliveryMode
