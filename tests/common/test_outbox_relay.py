@@ -102,3 +102,17 @@ def test_a_peer_that_cannot_be_reached_gets_the_message_again_later(engine):
         row = session.get(OutboxMessage, message_id)
         assert row.sent_at is None and row.refused_at is None and row.attempts == 1
         assert row.available_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(seconds=50)
+
+
+@pytest.mark.parametrize(("header", "wait"), [("²", None), ("9" * 400, 60.0), ("5", 5.0), ("soon", None)])
+def test_any_retry_after_from_the_peer_is_read_safely(header, wait):
+    import httpx
+
+    from diversion_common.messaging import DeliveryFailed, MessageEnvelope, client_sender
+
+    answer = httpx.Response(503, headers=[(b"Retry-After", header.encode("utf-8"))])
+    send = client_sender(httpx.Client(base_url="http://peer.test", transport=httpx.MockTransport(lambda _r: answer)), "key")
+    envelope = MessageEnvelope(id=uuid.uuid4(), topic="t", aggregate_id=uuid.uuid4(), payload={}, created_at=utcnow())
+    with pytest.raises(DeliveryFailed) as failure:
+        send([envelope])
+    assert failure.value.retry_after == wait

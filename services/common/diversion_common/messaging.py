@@ -27,6 +27,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.database import as_utc, is_sqlite, utcnow
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
+from diversion_common.webhooks.policy import parse_retry_after
 from diversion_common.wire_types import DateTime as WireDateTime
 
 log = logging.getLogger("diversion.outbox")
@@ -150,7 +151,7 @@ def client_sender(client: httpx.Client, api_key: str) -> Sender:
         except httpx.HTTPError as exc:
             raise DeliveryFailed(type(exc).__name__) from exc
         if response.status_code >= 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}", parse_retry_after(response.headers.get("Retry-After")))
+            raise DeliveryFailed(f"HTTP {response.status_code}", _peer_retry_after(response.headers.get("Retry-After")))
         try:
             return BatchReceipts.model_validate_json(response.content).receipts
         except ValidationError:
@@ -159,11 +160,13 @@ def client_sender(client: httpx.Client, api_key: str) -> Sender:
     return send
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as delta-seconds, bounded; anything else (a date, garbage) is ignored."""
-    if value is None or not value.isascii() or not value.strip().isdigit() or len(value.strip()) > 6:
-        return None
-    return float(value.strip())
+# The peer is our own service: honour its Retry-After, but never wait long on it.
+LONGEST_PEER_RETRY_AFTER_SECONDS = 60.0
+
+
+def _peer_retry_after(value: str | None) -> float | None:
+    seconds = parse_retry_after(value)
+    return None if seconds is None else min(seconds, LONGEST_PEER_RETRY_AFTER_SECONDS)
 
 
 def backoff_seconds(attempts: int, base: float = 0.25, cap: float = 5.0) -> float:
