@@ -150,7 +150,7 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
     {
-        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries"],
+        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries", "GET /v1/admin/messages"],
         # `cursor` is opaque (a string in the schema): only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
@@ -173,7 +173,7 @@ GATEWAY_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}},
     },
     {
-        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries", "GET /v1/admin/provider-events"],
+        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries", "GET /v1/admin/provider-events", "GET /v1/admin/messages"],
         # As in referral_api: `cursor` is opaque; only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },

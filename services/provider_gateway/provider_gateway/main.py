@@ -15,6 +15,7 @@ from provider_gateway.events.routes import admin_router as events_admin_router
 from provider_gateway.events.routes import router as events_router
 from provider_gateway.events.service import record_outcome
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
+from provider_gateway.messaging.routes import admin_router as messages_admin_router
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.providers.routes import router as providers_router
@@ -50,4 +51,5 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(events_router)
     app.include_router(events_admin_router)
     app.include_router(messaging_router)
+    app.include_router(messages_admin_router)
     return app

@@ -9,6 +9,7 @@ from diversion_common.service_app import create_service_app, engine_and_relay_li
 from diversion_common.webhooks.worker import BackgroundWorker
 from referral_api.cases.routes import router as cases_router
 from referral_api.config import Settings
+from referral_api.messaging.routes import admin_router as messages_admin_router
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.police_callbacks.routes import callbacks_router as police_callbacks_router
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(cases_router)
     app.include_router(youth_justice_router)
     app.include_router(messaging_router)
+    app.include_router(messages_admin_router)
     app.include_router(police_callbacks_router)
     app.include_router(police_deliveries_router)
     return app

@@ -261,3 +261,23 @@ def test_a_repeated_event_id_tells_nothing_about_another_case(linked):
     answer = mine.send(event("referral.rejected", their_case, reason="other"), "evt_probe").json()
     assert answer["duplicate"] is True and answer["case_id"] == my_case
     assert theirs.gateway.get(f"/v1/provider/referrals/{their_case}", headers=theirs.key).json()["status"] == "routed"
+
+
+def test_a_message_referral_api_refuses_is_kept_with_its_reason_for_the_administrator(linked):
+    from diversion_common.credentials import Role
+    from provider_gateway.clients.tables import Client as GatewayClient
+    from support.credentials import bearer, issue_key
+    from support.gateway_flows import route_a_case
+
+    provider(linked)
+    # A case referral_api never heard of: the gateway routes it and tells referral_api, which refuses.
+    unknown = route_a_case(linked.gateway, bearer(issue_key(linked.gateway_engine, GatewayClient, Role.service)))
+
+    def refused():
+        listed = linked.gateway.get("/v1/admin/messages", params={"state": "refused"}, headers=linked.admin).json()["items"]
+        return [m for m in listed if m["aggregate_id"] == unknown]
+
+    assert wait_for(refused)
+    [message] = refused()
+    assert message["topic"] == "case.routed" and message["last_error"] == "no such case"
+    assert "payload" not in message
