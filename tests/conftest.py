@@ -21,6 +21,18 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from diversion_common.migrations import upgrade
+from diversion_common.secrets_at_rest import new_key
+
+# Signing secrets are encrypted at rest with a key from the environment (docs/SECURITY.md, item 8):
+# every service the tests start, in this process or as a process of its own, uses these.
+for _variable in ("REFERRAL_API_SECRETS_KEYS", "PROVIDER_GATEWAY_SECRETS_KEYS"):
+    os.environ.setdefault(_variable, new_key())
+
+# The rate limits (docs/SECURITY.md, item 7) are set low by the tests of them; elsewhere they
+# would only get in the way (the contract tests send many wrong keys on purpose, from one address).
+for _service in ("REFERRAL_API", "PROVIDER_GATEWAY"):
+    for _limit in ("PER_CLIENT", "PER_ADDRESS", "FAILED_AUTH"):
+        os.environ.setdefault(f"{_service}_RATE_LIMIT_{_limit}", "1000000/minute")
 
 # End-to-end fixtures (both services as real processes) for tests/<service>/e2e.
 pytest_plugins = ["support.system_fixtures", "support.linked_services"]
@@ -99,6 +111,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseFactory]:
     """Call with a service name to get the URL of a new, migrated, empty database."""
+    yield from _databases(backend, request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(request: pytest.FixtureRequest) -> str:
+    """``backend`` for module-scoped fixtures: a module's tests run once per database."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def module_fresh_database(
+    module_backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseFactory]:
+    """``fresh_database`` for module-scoped fixtures (an app a whole module's tests share)."""
+    yield from _databases(module_backend, request, tmp_path_factory.mktemp("databases"))
+
+
+def _databases(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseFactory]:
     created: list[str] = []
     templates: Templates = request.getfixturevalue(f"{backend}_templates")
 
@@ -120,6 +150,21 @@ def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path)
             for name in created:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture
+def keys_from_environment() -> Iterator[None]:
+    """Secrets keys read from the environment as the test sets it, not those an app started
+    earlier in this process configured (diversion_common/secrets_at_rest.py)."""
+    from diversion_common import secrets_at_rest
+
+    def forget() -> None:
+        for variable in ("REFERRAL_API_SECRETS_KEYS", "PROVIDER_GATEWAY_SECRETS_KEYS"):
+            secrets_at_rest.use_keys(variable, None)
+
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

@@ -63,3 +63,14 @@ def test_a_wrong_secret_is_refused():
     headers = sign_headers([new_secret()], "msg_6", BODY)
     with pytest.raises(InvalidSignature):
         verify([new_secret()], headers, BODY)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["9" * 400, "-" + "9" * 400, "1e400", "١٧٠٠٠٠٠٠٠٠", "１７００００００００", "+1700000000", " 1700000000", "1_700_000_000", "1700000000\n"],
+)
+def test_a_timestamp_that_is_not_plain_ascii_seconds_is_an_invalid_signature_never_an_overflow(timestamp):
+    secret = new_secret()
+    headers = {**sign_headers([secret], "msg_6", BODY), "webhook-timestamp": timestamp}
+    with pytest.raises(InvalidSignature):
+        verify([secret], headers, BODY)

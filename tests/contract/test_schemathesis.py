@@ -7,17 +7,19 @@ statuses, content types and headers; bodies that match their schema; invalid
 data rejected and valid data accepted; authentication enforced; unsupported
 methods answered 405 with the right ``Allow``.
 
-Each service runs in process (ASGI) on its own fresh SQLite database, with a
-real credential per role: every operation is called with the key of the role
-that may call it (a provider's key speaks for the seeded provider). A few
-cases, providers and deliveries are seeded under known ids, which the
-generated path parameters (and an event's case) use half of the time, so
-reads, withdrawals, decisions, acknowledgements, redeliveries and changes also
-succeed and their answers are checked, not only their 404s. A provider's event
-is signed (Standard Webhooks) with the seeded provider's secret just before it
-is sent, unless the case leaves a signature header out on purpose: see
-``_send``. The per-operation exceptions below are business rules JSON Schema
-cannot state; each says why.
+Each service runs in process (ASGI) on its own fresh database: SQLite, and
+PostgreSQL too when TEST_POSTGRES_URL is set (the same sample on each: what
+SQLite keeps and PostgreSQL cannot store, a NUL or an over-long value, is a
+500 there only). It has a real credential per role: every operation is called
+with the key of the role that may call it (a provider's key speaks for the
+seeded provider). A few cases, providers and deliveries are seeded under known
+ids, which the generated path parameters (and an event's case) use half of the
+time, so reads, withdrawals, decisions, acknowledgements, redeliveries and
+changes also succeed and their answers are checked, not only their 404s. A
+provider's event is signed (Standard Webhooks) with the seeded provider's
+secret just before it is sent, unless the case leaves a signature header out
+on purpose: see ``_send``. The per-operation exceptions below are business
+rules JSON Schema cannot state; each says why.
 
 Not here: stateful workflows (``schema.as_state_machine()``, which link a
 created or listed id to the next call). Against one shared database their
@@ -34,9 +36,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,7 @@ PROVIDER_ID = uuid.uuid4()  # the provider the provider role's key speaks for (p
 ROLES: dict[str, dict[str, tuple[Role, str | None, uuid.UUID | None]]] = {
     "referral_api": {
         "/v1/referrals": (Role.police, FORCE, None),
-        "/v1/yju/": (Role.yju, None, None),
+        "/v1/yju/": (Role.yju, FORCE, None),
         "/v1/admin/": (Role.admin, None, None),
         "/internal/v1/": (Role.service, None, None),
     },
@@ -145,14 +146,19 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
     },
     {
         "include-name": "PUT /v1/admin/police-callbacks/{force}",
-        # The callback URL must be https unless it names this machine, which the `uri` format
-        # does not say (422).
+        # The callback URL must be https to a public host, which the `uri` format does not say
+        # (422); these apps run as in production, where loopback is refused too.
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
     {
-        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries", "GET /v1/admin/messages"],
+        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries", "GET /v1/admin/messages", "GET /v1/admin/audit"],
         # `cursor` is opaque (a string in the schema): only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
+    },
+    {
+        "include-name": "POST /v1/admin/subject-access",
+        # A case id names no case (404); a name of spaces only is empty once trimmed (422).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422"]}},
     },
     {
         "include-name": "POST /internal/v1/messages",
@@ -173,7 +179,7 @@ GATEWAY_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}},
     },
     {
-        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries", "GET /v1/admin/provider-events", "GET /v1/admin/messages"],
+        "include-name": ["GET /v1/admin/cases", "GET /v1/admin/deliveries", "GET /v1/admin/provider-events", "GET /v1/admin/messages", "GET /v1/admin/audit"],
         # As in referral_api: `cursor` is opaque; only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
@@ -434,12 +440,6 @@ def _seed_gateway(engine: Engine) -> None:
         session.commit()
 
 
-def _fresh_sqlite(sqlite_templates: Any, tmp_path_factory: pytest.TempPathFactory, service: str) -> str:
-    path = tmp_path_factory.mktemp("contract") / f"{service}.db"
-    shutil.copyfile(sqlite_templates.urls[service], path)
-    return f"sqlite:///{path}"
-
-
 def _serve(service: str, app: FastAPI) -> Iterator[FastAPI]:
     with TestClient(app) as client:  # runs the app's lifespan: its engine, and no relay (no peer key)
         # What schemathesis tests is what the running app serves.
@@ -452,8 +452,8 @@ def _serve(service: str, app: FastAPI) -> Iterator[FastAPI]:
 
 
 @pytest.fixture(scope="module")
-def referral_api_app(sqlite_templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    url = _fresh_sqlite(sqlite_templates, tmp_path_factory, "referral_api")
+def referral_api_app(module_fresh_database: Callable[[str], str]) -> Iterator[FastAPI]:
+    url = module_fresh_database("referral_api")
     engine = make_engine(url)
     try:
         _register_credentials(engine, "referral_api", ReferralClient)
@@ -464,8 +464,8 @@ def referral_api_app(sqlite_templates: Any, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def provider_gateway_app(sqlite_templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    url = _fresh_sqlite(sqlite_templates, tmp_path_factory, "provider_gateway")
+def provider_gateway_app(module_fresh_database: Callable[[str], str]) -> Iterator[FastAPI]:
+    url = module_fresh_database("provider_gateway")
     engine = make_engine(url)
     try:
         _register_credentials(engine, "provider_gateway", GatewayClient)

@@ -30,7 +30,8 @@ def gateway_engine(gateway_db: str) -> Iterator[Engine]:
 def gateway(gateway_db: str) -> Iterator[TestClient]:
     """provider_gateway on its own database; its relay is off (no referral_api key)."""
     # No relay (no referral_api key) and no delivery worker: these tests call no outside server.
-    app = create_app(Settings(database_url=gateway_db, referral_api_key=None, run_delivery_worker=False))
+    # Loopback webhooks allowed: the fake providers listen on 127.0.0.1 (off by default; docs/SECURITY.md, item 1).
+    app = create_app(Settings(database_url=gateway_db, referral_api_key=None, run_delivery_worker=False, allow_loopback_webhooks=True))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

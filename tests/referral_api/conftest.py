@@ -30,7 +30,8 @@ def referral_engine(referral_db: str) -> Iterator[Engine]:
 def api(referral_db: str) -> Iterator[TestClient]:
     """referral_api on its own database; its relay is off (no gateway key)."""
     # No delivery worker either: these tests call no outside server (a test that does starts its own).
-    app = create_app(Settings(database_url=referral_db, gateway_api_key=None, run_delivery_worker=False))
+    # Loopback webhooks allowed: the fake police systems listen on 127.0.0.1 (off by default; docs/SECURITY.md, item 1).
+    app = create_app(Settings(database_url=referral_db, gateway_api_key=None, run_delivery_worker=False, allow_loopback_webhooks=True))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -55,7 +56,7 @@ def other_police(issue) -> dict[str, str]:
 
 @pytest.fixture
 def yju(issue) -> dict[str, str]:
-    return issue(Role.yju)
+    return issue(Role.yju, force="thames-valley")
 
 
 @pytest.fixture

@@ -71,11 +71,15 @@ def linked(fresh_database) -> Iterator[LinkedServices]:
     to_referral_key = issue_key(referral_engine, ReferralClient, Role.service)
     clients: dict[str, TestClient] = {}
     api_app = create_referral_api(
-        ReferralSettings(database_url=referral_db, gateway_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False),
+        ReferralSettings(
+            database_url=referral_db, gateway_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False, allow_loopback_webhooks=True
+        ),
         peer_sender=_linked_sender(clients, "gateway", to_gateway_key),
     )
     gateway_app = create_gateway(
-        GatewaySettings(database_url=gateway_db, referral_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False),
+        GatewaySettings(
+            database_url=gateway_db, referral_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False, allow_loopback_webhooks=True
+        ),
         peer_sender=_linked_sender(clients, "api", to_referral_key),
     )
     with TestClient(api_app, raise_server_exceptions=False) as api, TestClient(gateway_app, raise_server_exceptions=False) as gateway:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from diversion_common.slow_clients import UVICORN_OPTIONS
+
 REPO = Path(__file__).resolve().parents[2]
 APPS = {
     "referral_api": "referral_api.main:create_app",
@@ -41,7 +43,7 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", APPS[self.name], "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+            [sys.executable, "-m", "uvicorn", "--factory", APPS[self.name], "--host", "127.0.0.1", "--port", str(self.port), *UVICORN_OPTIONS],
             env={**os.environ, **self.env},
             cwd=REPO,
             stdout=log,

@@ -33,6 +33,9 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0
+    # A hostile answer: a body announced this long, of which 64 KiB is sent at once and the rest
+    # never (the connection then stays open, idle, until the caller goes).
+    endless_body_bytes: int = 0
 
 
 class WebhookReceiver:
@@ -99,10 +102,16 @@ class WebhookReceiver:
                     self.send_response(status)
                     for name, value in answer.headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", "2")
+                    self.send_header("Content-Length", str(answer.endless_body_bytes or 2))
                     self.end_headers()
-                    self.wfile.write(b"{}")
-                    record.answered = status
+                    if answer.endless_body_bytes:
+                        record.answered = status
+                        self.wfile.write(b" " * 65536)
+                        self.wfile.flush()
+                        self.rfile.read(1)  # returns when the caller closes the connection
+                    else:
+                        self.wfile.write(b"{}")
+                        record.answered = status
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller gave up waiting
 

@@ -7,15 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from diversion_common.credentials import Role
+from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine
+from diversion_common.private_files import write_private_text
 from diversion_common.reference import DISTRICTS
+from provider_gateway.config import SECRETS_KEYS as GATEWAY_KEYS
 from provider_gateway.config import Settings as GatewaySettings
 from diversion_common.contracts import Pathway
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate
 from provider_gateway.providers.service import create_provider
+from referral_api.config import SECRETS_KEYS as REFERRAL_KEYS
 from referral_api.config import Settings as ReferralSettings
 
 DEMO_PROVIDERS = [
@@ -38,8 +43,21 @@ DEMO_PROVIDERS = [
 ]
 
 
+def _plain(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> None:
     from diversion_cli.main import Service
+
+    # Signing secrets are encrypted at rest: the demo's keys are the environment's, or new ones,
+    # used for the seeding and written to the services' environment below.
+    keys = {
+        REFERRAL_KEYS: _plain(ReferralSettings().secrets_keys) or secrets_at_rest.new_key(),
+        GATEWAY_KEYS: _plain(GatewaySettings().secrets_keys) or secrets_at_rest.new_key(),
+    }
+    for variable, value in keys.items():
+        secrets_at_rest.use_keys(variable, value)
 
     gateway_url = GatewaySettings().database_url
     engine = make_engine(gateway_url)
@@ -54,7 +72,7 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
     credentials = {
         "police_thames_valley": issue_credential(Role.police, "Thames Valley Police demo system", force="thames-valley"),
         "police_hampshire": issue_credential(Role.police, "Hampshire Constabulary demo system", force="hampshire"),
-        "yju": issue_credential(Role.yju, "Demo Youth Justice Unit"),
+        "yju": issue_credential(Role.yju, "Demo Youth Justice Unit (Thames Valley)", force="thames-valley"),
         "court": issue_credential(Role.court, "Demo court liaison"),
         "admin": issue_credential(Role.admin, "Demo scheme administrator"),
     }
@@ -67,20 +85,24 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
     to_gateway = issue_credential(Role.service, "referral_api outbox relay", service=Service.provider_gateway)
     to_referral_api = issue_credential(Role.service, "provider_gateway outbox relay", service=Service.referral_api)
 
-    env_file.parent.mkdir(parents=True, exist_ok=True)
-    env_file.write_text(
+    # Keys and credentials: readable by their owner only, from the first byte.
+    write_private_text(
+        env_file,
         "\n".join(
             [
                 f"REFERRAL_API_DATABASE_URL={ReferralSettings().database_url}",
                 f"PROVIDER_GATEWAY_DATABASE_URL={gateway_url}",
                 f"REFERRAL_API_GATEWAY_API_KEY={to_gateway['api_key']}",
                 f"PROVIDER_GATEWAY_REFERRAL_API_KEY={to_referral_api['api_key']}",
+                # A local run: webhooks may go to this machine (a provider or police system run beside it).
+                "PROVIDER_GATEWAY_ALLOW_LOOPBACK_WEBHOOKS=true",
+                "REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS=true",
+                *(f"{variable}={value}" for variable, value in keys.items()),
             ]
         )
-        + "\n"
+        + "\n",
     )
-    env_file.chmod(0o600)
-    (env_file.parent / "demo-credentials.json").write_text(json.dumps(credentials, indent=2))
+    write_private_text(env_file.parent / "demo-credentials.json", json.dumps(credentials, indent=2))
 
     typer.echo("Demo providers:")
     for provider in providers:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import StatementError
 from sqlmodel import Session
 
 from diversion_common import clients as client_registry
@@ -17,7 +18,9 @@ from diversion_common.credentials import Role, hash_secret, parse_key
 from diversion_common.database import make_engine
 from diversion_common.migrations import upgrade
 from diversion_common.reference import ForceCode
-from diversion_cli import demo, runner
+from diversion_common.secrets_at_rest import SecretsKeyError
+from diversion_common.webhooks.urls import LOOPBACK_REFUSED, is_loopback
+from diversion_cli import demo, privacy, runner
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
 from referral_api.clients.tables import Client as ReferralClient
@@ -34,6 +37,8 @@ clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=Tr
 app.add_typer(clients_app, name="clients")
 police_callbacks_app = typer.Typer(help="Where each force's system is told of status changes.", no_args_is_help=True)
 app.add_typer(police_callbacks_app, name="police-callbacks")
+app.add_typer(privacy.secrets_app, name="secrets")
+app.add_typer(privacy.retention_app, name="retention")
 
 
 class Service(StrEnum):
@@ -97,7 +102,7 @@ def migrate(service: Annotated[Service | None, typer.Option(help="Only this serv
 def clients_create(
     role: Annotated[Role, typer.Option(help="police, yju, court, provider, admin or service")],
     name: Annotated[str, typer.Option(help="Who the client is, e.g. the force's system")],
-    force: Annotated[str | None, typer.Option(help="The force of a police client, e.g. thames-valley")] = None,
+    force: Annotated[str | None, typer.Option(help="The force of a police or yju client, e.g. thames-valley")] = None,
     provider_id: Annotated[uuid.UUID | None, typer.Option(help="The provider of a provider client")] = None,
     service: Annotated[Service | None, typer.Option(help="For a service client: the service it calls")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
@@ -154,7 +159,7 @@ def clients_revoke(client_id: uuid.UUID) -> None:
 @police_callbacks_app.command("set")
 def police_callbacks_set(
     force: Annotated[ForceCode, typer.Option(help="The force, e.g. thames-valley")],
-    url: Annotated[str, typer.Option(help="Where to POST its notifications: https (plain http only to localhost)")],
+    url: Annotated[str, typer.Option(help="Where to POST its notifications: https to a public host (this machine only in development)")],
     active: Annotated[bool, typer.Option("--active/--inactive", help="--inactive stops notifications; waiting ones are held")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -164,6 +169,9 @@ def police_callbacks_set(
     except ValidationError as error:
         typer.echo(f"error: --url {error.errors()[0]['msg']}", err=True)
         raise typer.Exit(2) from None
+    if not ReferralSettings().allow_loopback_webhooks and is_loopback(request.url):
+        typer.echo(f"error: --url {LOOPBACK_REFUSED} (REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS)", err=True)
+        raise typer.Exit(2)
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
         callback, secret = police_callbacks.set_callback(session, force, request)
@@ -217,13 +225,26 @@ def serve(
     host: str = "127.0.0.1",
     referral_api_port: int = 8000,
     provider_gateway_port: int = 8001,
+    referral_api_internal_port: Annotated[int, typer.Option(help="referral_api's internal inbox, on loopback")] = 8010,
+    provider_gateway_internal_port: Annotated[int, typer.Option(help="provider_gateway's internal inbox, on loopback")] = 8011,
 ) -> None:
-    """Run both services until interrupted."""
-    raise typer.Exit(runner.serve(env_file, host, referral_api_port, provider_gateway_port))
+    """Run both services until interrupted; each serves its internal inbox on a port of its own."""
+    raise typer.Exit(
+        runner.serve(
+            env_file, host, referral_api_port, provider_gateway_port, referral_api_internal_port, provider_gateway_internal_port
+        )
+    )
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except (SecretsKeyError, StatementError) as error:  # e.g. a callback registered without REFERRAL_API_SECRETS_KEYS set
+        cause = error.orig if isinstance(error, StatementError) else error
+        if not isinstance(cause, SecretsKeyError):
+            raise
+        typer.echo(f"error: {cause}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

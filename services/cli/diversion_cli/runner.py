@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from diversion_common.slow_clients import UVICORN_OPTIONS
+
 SERVICES = {
     "referral_api": "referral_api.main:create_app",
     "provider_gateway": "provider_gateway.main:create_app",
@@ -28,7 +30,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", SERVICES[name], "--host", host, "--port", str(port), "--no-access-log"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", SERVICES[name], "--host", host, "--port", str(port), *UVICORN_OPTIONS]
     return subprocess.Popen(command, env=env)
 
 
@@ -46,12 +48,29 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
     return False
 
 
-def serve(env_file: Path | None, host: str, referral_api_port: int, provider_gateway_port: int) -> int:
+def _reachable(host: str) -> str:
+    """An address to call a listener bound to ``host`` on, from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+
+
+def serve(
+    env_file: Path | None,
+    host: str,
+    referral_api_port: int,
+    provider_gateway_port: int,
+    referral_api_internal_port: int = 8010,
+    provider_gateway_internal_port: int = 8011,
+) -> int:
     env = dict(os.environ)
     if env_file is not None:
         env.update(read_env_file(env_file))
-    env.setdefault("REFERRAL_API_GATEWAY_URL", f"http://{host}:{provider_gateway_port}")
-    env.setdefault("PROVIDER_GATEWAY_REFERRAL_API_URL", f"http://{host}:{referral_api_port}")
+    # Each service's internal inbox on a loopback listener of its own; the relays call those.
+    env.setdefault("REFERRAL_API_INTERNAL_PORT", str(referral_api_internal_port))
+    env.setdefault("PROVIDER_GATEWAY_INTERNAL_PORT", str(provider_gateway_internal_port))
+    referral_api_inbox = _reachable(env.setdefault("REFERRAL_API_INTERNAL_HOST", "127.0.0.1"))
+    gateway_inbox = _reachable(env.setdefault("PROVIDER_GATEWAY_INTERNAL_HOST", "127.0.0.1"))
+    env.setdefault("REFERRAL_API_GATEWAY_URL", f"http://{gateway_inbox}:{env['PROVIDER_GATEWAY_INTERNAL_PORT']}")
+    env.setdefault("PROVIDER_GATEWAY_REFERRAL_API_URL", f"http://{referral_api_inbox}:{env['REFERRAL_API_INTERNAL_PORT']}")
     env.setdefault("REFERRAL_API_PUBLIC_BASE_URL", f"http://{host}:{referral_api_port}")
     env.setdefault("PROVIDER_GATEWAY_PUBLIC_BASE_URL", f"http://{host}:{provider_gateway_port}")
     ports = {"referral_api": referral_api_port, "provider_gateway": provider_gateway_port}

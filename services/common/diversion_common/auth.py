@@ -47,8 +47,13 @@ def role_dependency(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
         session: Annotated[Session, Depends(get_session)],
     ) -> Principal:
-        principal = authenticate(session, client_table, credentials.credentials if credentials else None)
+        # Normally the AuthenticationGate has checked the key already, before the body was read;
+        # `credentials` stays declared so that the OpenAPI documents the scheme (and the gate finds it).
+        principal = getattr(request.state, "principal", None) or authenticate(
+            session, client_table, credentials.credentials if credentials else None
+        )
         request.state.client_id = str(principal.client_id)
+        request.state.client_role = principal.role.value  # for the audit record
         if principal.role not in roles:
             raise Forbidden()
         return principal

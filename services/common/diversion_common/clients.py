@@ -17,6 +17,10 @@ class ClientError(ValueError):
     pass
 
 
+# A police system sees its own force's cases; a Youth Justice Unit, the young people of its force's area.
+FORCE_BOUND_ROLES = frozenset({Role.police, Role.yju})
+
+
 @dataclass(frozen=True)
 class IssuedCredential:
     client_id: uuid.UUID
@@ -39,10 +43,10 @@ def create_client(
     ``client_id`` and ``key_hash`` let one credential be registered in both
     services (an admin), without the key itself ever being stored.
     """
-    if role is Role.police and force not in FORCES:
-        raise ClientError(f"a police client needs --force, one of: {', '.join(FORCES)}")
-    if role is not Role.police and force is not None:
-        raise ClientError("only police clients belong to a force")
+    if role in FORCE_BOUND_ROLES and force not in FORCES:
+        raise ClientError(f"a {role.value} client needs --force, one of: {', '.join(FORCES)}")
+    if role not in FORCE_BOUND_ROLES and force is not None:
+        raise ClientError("only police and yju clients belong to a force")
     if role is Role.provider and provider_id is None:
         raise ClientError("a provider client needs --provider-id")
     client_id = client_id or uuid.uuid4()

@@ -11,7 +11,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import CoreSchema
 
 from diversion_common.reference import DistrictCode
 from diversion_common.wire_types import DateTime
@@ -24,15 +35,52 @@ def _no_nul(value: str) -> str:
     return value
 
 
+class _DocumentedNoNul:
+    """Says in the document what ``_no_nul`` refuses, so that clients and contract tests know it."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {**handler(schema), "pattern": r"^[^\x00]*$"}
+
+
 def text(max_length: int, min_length: int = 1) -> Any:
     """A trimmed text field of bounded length with no NUL characters."""
     return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_no_nul),
+        _DocumentedNoNul(),
     ]
 
 
-Note = text(500, min_length=0)
-ShortReason = text(300)
+def code(max_length: int) -> Any:
+    """An id or a vocabulary word, bounded, with no NUL characters; kept as sent (not trimmed)."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_no_nul), _DocumentedNoNul()]
+
+
+# Limits of what one service takes and passes on to the other: both check the same ones, so a
+# value one took the other takes too. A limit that is also a column's is that column's length.
+PERSON_TEXT_LENGTH = 100  # a name, an address line, a drug: the police referral's free text
+PHONE_LENGTH = 21  # "+", then 8 to 20 digits and spaces (the referral's pattern)
+POSTCODE_LENGTH = 8
+EMAIL_LENGTH = 320  # 64 + "@" + 255 (RFC 3696); the providers' contact_email column
+CODE_LENGTH = 60  # a vocabulary word: a status, a kind, a method...
+FORCE_LENGTH = 60  # the force columns
+REASON_LENGTH = 300  # the routing decision's reason column
+NOTE_LENGTH = 500
+WEBHOOK_ID_LENGTH = 100  # the event receipts' webhook_id column
+APPOINTMENT_ID_LENGTH = 64
+INTEGER_MAX = 2**31 - 1  # a PostgreSQL integer column (SQLite's hold 64 bits)
+
+Note = text(NOTE_LENGTH, min_length=0)
+ShortReason = text(REASON_LENGTH)
+PersonText = text(PERSON_TEXT_LENGTH)
+PostcodeText = text(POSTCODE_LENGTH)
+PhoneText = text(PHONE_LENGTH)
+EmailText = text(EMAIL_LENGTH)
+Code = code(CODE_LENGTH)
+ForceText = code(FORCE_LENGTH)
+ReasonCode = code(REASON_LENGTH)
+WebhookId = code(WEBHOOK_ID_LENGTH)
 
 
 class Pathway(StrEnum):
@@ -77,38 +125,38 @@ class Topic(StrEnum):
 class ReferralDrug(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    name: str
-    drug_class: str = Field(alias="class")
+    name: PersonText
+    drug_class: Code = Field(alias="class")
 
 
 class ReferralAddress(BaseModel):
-    line1: str
-    line2: str | None = None
-    town: str
-    postcode: str
+    line1: PersonText
+    line2: PersonText | None = None
+    town: PersonText
+    postcode: PostcodeText
 
 
 class ReferralContactPreferences(BaseModel):
-    preferred_method: str
+    preferred_method: Code
     out_of_hours_appointments: bool
 
 
 class ReferralSubject(BaseModel):
-    given_name: str
-    family_name: str
+    given_name: PersonText
+    family_name: PersonText
     date_of_birth: date
-    sex: str
+    sex: Code
     address: ReferralAddress
-    phone: str | None = None
-    email: str | None = None
+    phone: PhoneText | None = None
+    email: EmailText | None = None
     contact_preferences: ReferralContactPreferences
 
 
 class ReferralGuardian(BaseModel):
-    name: str
-    relationship: str
-    phone: str | None = None
-    email: str | None = None
+    name: PersonText
+    relationship: PersonText
+    phone: PhoneText | None = None
+    email: EmailText | None = None
 
 
 class ProviderReferral(BaseModel):
@@ -118,7 +166,7 @@ class ProviderReferral(BaseModel):
     case_id: uuid.UUID
     pathway: Pathway
     district: DistrictCode
-    force: str
+    force: ForceText
     encounter_date: date
     drugs: list[ReferralDrug]
     subject: ReferralSubject
@@ -127,10 +175,10 @@ class ProviderReferral(BaseModel):
 
 
 class BookedAppointment(BaseModel):
-    appointment_id: str
-    kind: str
+    appointment_id: code(APPOINTMENT_ID_LENGTH)
+    kind: Code
     starts_at: datetime
-    mode: str
+    mode: Code
     out_of_hours: bool
 
 
@@ -138,16 +186,16 @@ class ProgrammeSummary(BaseModel):
     """Programme progress as every party may see it: what is done, what is next, the counts.
     No health detail beyond the assessment's outcome."""
 
-    required: list[str]
-    done: list[str]
-    remaining: list[str]
+    required: list[Code]
+    done: list[Code]
+    remaining: list[Code]
     next_appointment: BookedAppointment | None = None
     contact_attempts: int = 0
     contacted: bool = False
     attended: int = 0
     missed: dict[str, int] = Field(default_factory=dict, description="Missed appointments by reason category.")
     cancelled: int = 0
-    assessment_outcome: str | None = None
+    assessment_outcome: Code | None = None
     assessment_due: datetime | None = None
     completion_due: datetime | None = None
 
@@ -157,8 +205,8 @@ class CaseStatusChanged(BaseModel):
 
     case_id: uuid.UUID
     status: CaseStatus
-    version: StrictInt = Field(ge=1)
-    reason: str | None = Field(default=None, max_length=300, description="Why, for a withdrawal: its reason code.")
+    version: StrictInt = Field(ge=1, le=INTEGER_MAX)
+    reason: ReasonCode | None = Field(default=None, description="Why, for a withdrawal: its reason code.")
     programme: ProgrammeSummary | None = None
 
 
@@ -181,7 +229,9 @@ class CaseUnroutable(BaseModel):
 # --- the providers' event vocabulary (Refer & Monitor, NDTMS) -------------------------
 
 AppointmentId = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$"), Field(description="The provider's own id; unique per provider.")
+    str,
+    StringConstraints(max_length=APPOINTMENT_ID_LENGTH, pattern=rf"^[A-Za-z0-9._:-]{{1,{APPOINTMENT_ID_LENGTH}}}$"),
+    Field(description="The provider's own id; unique per provider."),
 ]
 
 
@@ -440,7 +490,7 @@ class ProviderEventReported(BaseModel):
     """A provider's signed event, passed on by the gateway for referral_api to record."""
 
     provider_id: uuid.UUID
-    webhook_id: str = Field(max_length=100)
+    webhook_id: WebhookId
     received_at: datetime
     event: ProviderEvent
 

@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
+from diversion_common.private_files import create_private_file, make_private_directory, narrow
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -38,8 +40,7 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        files = _private_sqlite_files(database)
         # SQLite has one writer at a time. One pooled connection per process makes
         # threads queue in the pool, handed over at once, instead of sleeping in
         # SQLite's busy handler; busy_timeout still covers other processes.
@@ -63,6 +64,9 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # SQLite gives its -wal and -shm files the database file's mode; this makes sure.
+            for companion in files:
+                narrow(companion)
             # pysqlite's own transaction handling defers BEGIN; take it over so
             # a write transaction starts with BEGIN IMMEDIATE and cannot deadlock.
             dbapi_connection.isolation_level = None
@@ -73,6 +77,17 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+
+
+def _private_sqlite_files(database: str | None) -> list[Path]:
+    """Create the database file 0600 (its directory 0700 when new) before SQLite opens it:
+    it holds personal data. Returns the files to keep private: it, its -wal and -shm."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    path = Path(database)
+    make_private_directory(path.parent)
+    create_private_file(path)
+    return [path, Path(f"{database}-wal"), Path(f"{database}-shm")]
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
+from diversion_common.audit.context import touched
 from diversion_common.credentials import Principal
 from diversion_common.messaging import (
     BatchReceipts,
@@ -43,6 +44,7 @@ def inbox_router(
         _caller: Annotated[Principal, Depends(caller)],
         session: Annotated[Session, Depends(get_session)],
     ) -> Any:
+        touched([envelope.aggregate_id])
         return receive_message(session, inbox_table, envelope, handlers)
 
     @router.post(
@@ -56,6 +58,7 @@ def inbox_router(
         _caller: Annotated[Principal, Depends(caller)],
         session: Annotated[Session, Depends(get_session)],
     ) -> Any:
+        touched(message.aggregate_id for message in batch.messages)
         return receive_batch(session, inbox_table, batch, handlers)
 
     return router

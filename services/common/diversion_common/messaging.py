@@ -25,19 +25,23 @@ from sqlalchemy import JSON, DateTime, Engine, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
+from diversion_common.contracts import code
 from diversion_common.database import as_utc, is_sqlite, utcnow
+from diversion_common.erasure import erase_payload
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
 from diversion_common.webhooks.policy import parse_retry_after
 from diversion_common.wire_types import DateTime as WireDateTime
 
 log = logging.getLogger("diversion.outbox")
 
+TOPIC_LENGTH = 100  # the outbox's and the inbox's topic columns
+
 
 class MessageEnvelope(BaseModel):
     """What travels between the services."""
 
     id: uuid.UUID
-    topic: str = PydanticField(max_length=100, examples=["case.routing_requested"])
+    topic: code(TOPIC_LENGTH) = PydanticField(examples=["case.routing_requested"])
     aggregate_id: uuid.UUID
     payload: dict[str, Any]
     created_at: WireDateTime
@@ -68,9 +72,12 @@ class BatchReceipts(BaseModel):
 
 class OutboxFields(SQLModel):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    topic: str = Field(max_length=100)
+    topic: str = Field(max_length=TOPIC_LENGTH)
     aggregate_id: uuid.UUID = Field(index=True)
-    payload: dict[str, Any] = Field(sa_type=JSON)  # type: ignore[call-overload]
+    # Erased once the peer has answered (sent or refused), its digest kept (diversion_common/erasure.py):
+    # it can hold a person's details, and nothing reads it after.
+    payload: dict[str, Any] | None = Field(sa_type=JSON(none_as_null=True))  # type: ignore[call-overload]
+    payload_sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)  # type: ignore[call-overload]
     available_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     attempts: int = 0
@@ -82,7 +89,7 @@ class OutboxFields(SQLModel):
 
 class InboxFields(SQLModel):
     message_id: uuid.UUID = Field(primary_key=True)
-    topic: str = Field(max_length=100)
+    topic: str = Field(max_length=TOPIC_LENGTH)
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
 
 
@@ -327,6 +334,9 @@ class OutboxRelay:
                 else:
                     row.refused_at, row.last_error = now, (receipt.problem or "refused")[:500]
                     log.warning("outbox message refused by the peer", extra={"message_id": str(envelope.id), "topic": envelope.topic})
+                # Answered either way: never sent again, so its content is not kept. A refused one keeps
+                # its topic, case, reason and digest for the administrator, who acts on the case itself.
+                erase_payload(row)
                 if self.on_outcome is not None:
                     self.on_outcome(session, envelope, receipt)
             session.commit()

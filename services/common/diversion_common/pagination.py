@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from pydantic import StringConstraints
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session
@@ -20,6 +21,9 @@ from diversion_common.problems import FieldError, ValidationFailed
 
 
 Row = TypeVar("Row")
+
+# What encode_cursor writes: unpadded base64url. Anything else (a NUL...) is refused at the door.
+Cursor = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class InvalidCursor(ValidationFailed):
@@ -39,7 +43,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         at, key = as_utc(datetime.fromisoformat(raw["u"])), raw["i"]
-        if not isinstance(key, str):
+        # The key goes into the query as it is: PostgreSQL refuses a NUL in a string (a 500).
+        if not isinstance(key, str) or "\x00" in key:
             raise TypeError
         return at, key
     except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):

@@ -135,6 +135,25 @@ class UnsupportedMediaType(Problem):
     title = "The request body must be application/json"
 
 
+class RequestTimeout(Problem):
+    status = 408
+    slug = "request-timeout"
+    title = "The request body did not arrive in time"
+
+    def __init__(self, detail: str | None = None) -> None:
+        # The rest of a body that came too slowly is not worth reading: close the connection.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
+class TooManyRequests(Problem):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class ServiceUnavailable(Problem):
     status = 503
     slug = "service-unavailable"
@@ -194,6 +213,7 @@ _HTTP_STATUS_PROBLEMS: dict[int, type[Problem]] = {
     401: Unauthenticated,
     403: Forbidden,
     404: NotFound,
+    408: RequestTimeout,
     409: Conflict,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
@@ -248,8 +268,12 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
-    # Log the exception type only: its message could carry request data.
-    log.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+    # Normally RequestContextMiddleware answers an unexpected error first (with the ids);
+    # this is the server's own last resort. The type and our stack only: the message, like the
+    # raw path, could carry request data.
+    from diversion_common.observability import log_unexpected, route_template
+
+    log_unexpected(log, exc, route_template(request.scope))
     return problem_response(Problem(), request)
 
 
@@ -267,10 +291,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid credentials",
         403: "The credential's role may not call this",
         404: "No such resource visible to the caller",
+        408: "The request body did not arrive in time",
         409: "Conflicts with the current state or an existing resource",
         413: "Body too large",
         415: "Body is not application/json",
         422: "The request is not valid; each offending field is named",
+        429: "Too many requests, or too many failed authentications, from this client or address; see Retry-After",
         503: "Temporarily unavailable",
     }
     return {

@@ -10,11 +10,20 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
+from diversion_common.audit.middleware import AuditMiddleware
+from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
+from diversion_common.abuse_limits import AbuseLimitSettings
+from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
+from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
+from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
+from diversion_common.no_store import NoStoreMiddleware
 from diversion_common.observability import RequestContextMiddleware, configure_logging
-from diversion_common.problems import ProblemDetails, install_problem_handlers
+from diversion_common.problems import ProblemDetails, install_problem_handlers, problem_responses
+from diversion_common.rate_limits import RateLimits
 from diversion_common.request_limits import RequestLimitsMiddleware
+from diversion_common.slow_clients import configure_header_read_timeout
 
 
 def create_service_app(
@@ -25,12 +34,39 @@ def create_service_app(
     lifespan: Callable[[FastAPI], Any],
     max_body_bytes: int,
     log_level: str,
+    audit_tables: tuple[type[AuditRecordFields], type[AuditCaseFields]],
+    client_table: type[ClientFields],
+    abuse_limits: AbuseLimitSettings,
+    internal_listener: InternalListener | None = None,
 ) -> FastAPI:
+    """``internal_listener``: serve /internal/ there only (diversion_common/internal_listener.py)."""
     configure_logging(log_level)
+    if internal_listener is not None:
+        lifespan = with_internal_listener(lifespan, internal_listener)
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
-    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=max_body_bytes)
+    configure_header_read_timeout(abuse_limits.header_read_timeout_seconds)
+    rate_limits = RateLimits(
+        per_client=abuse_limits.rate_limit_per_client,
+        per_address=abuse_limits.rate_limit_per_address,
+        failed_auth=abuse_limits.rate_limit_failed_auth,
+    )
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=max_body_bytes,
+        body_read_timeout_seconds=abuse_limits.body_read_timeout_seconds,
+    )
+    # The key is checked before any body is read, and before the limits above (which depend on who calls).
+    app.add_middleware(AuthenticationGate, client_table=client_table, limits=rate_limits)
+    if internal_listener is not None:
+        # Before the key is checked: on the public port, /internal/ is not there at all.
+        app.add_middleware(ListenerGuard)
+    # Inside the request context (it needs our request id), outside everything that can refuse a call.
+    app.add_middleware(AuditMiddleware, record_table=audit_tables[0], case_table=audit_tables[1])
+    # Outside the audit: a throttled flood is refused without any database work.
+    app.add_middleware(AddressThrottle, limits=rate_limits)
     app.add_middleware(RequestContextMiddleware, service=name)
+    app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     def health() -> dict[str, str]:
@@ -45,6 +81,11 @@ def create_service_app(
             # FastAPI documents its own 422 shape; ours is the problem document.
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
+                    # What the gate and the request limits may answer, for any operation.
+                    if operation.get("security"):
+                        operation["responses"].setdefault("429", problem_responses(429)[429])
+                    if operation.get("requestBody"):
+                        operation["responses"].setdefault("408", problem_responses(408)[408])
                     response = operation.get("responses", {}).get("422")
                     if response and "application/json" in response.get("content", {}):
                         response["content"] = {

@@ -13,12 +13,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_SECONDS = 5 * 60
+# Unix seconds in plain ASCII digits, as the standard sends them. int() alone would take
+# "١٧٠٠…", "+17…", "1_700…" or 400 digits (whose distance from now overflows a float).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class InvalidSignature(Exception):
@@ -55,10 +59,9 @@ def verify(secrets_in_use: Iterable[str], headers: dict[str, str], body: bytes, 
     presented = lowered.get("webhook-signature")
     if not message_id or not timestamp_text or not presented:
         raise InvalidSignature("missing webhook-id, webhook-timestamp or webhook-signature")
-    try:
-        timestamp = int(timestamp_text)
-    except ValueError:
-        raise InvalidSignature("webhook-timestamp is not a number") from None
+    if not _TIMESTAMP.fullmatch(timestamp_text):
+        raise InvalidSignature("webhook-timestamp must be Unix seconds in ASCII digits")
+    timestamp = int(timestamp_text)
     now = time.time() if now is None else now
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise InvalidSignature("webhook-timestamp is outside the tolerance")

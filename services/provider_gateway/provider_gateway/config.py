@@ -1,13 +1,20 @@
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from diversion_common.abuse_limits import AbuseLimitSettings
+from diversion_common.internal_listener import InternalListener
 
 if TYPE_CHECKING:
     from diversion_common.webhooks.worker import WorkerSettings
 
 
-class Settings(BaseSettings):
+SECRETS_KEYS = "PROVIDER_GATEWAY_SECRETS_KEYS"  # the setting below, as the encrypted columns name it
+
+
+class Settings(AbuseLimitSettings):
     """provider_gateway settings, from PROVIDER_GATEWAY_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="PROVIDER_GATEWAY_")
@@ -15,6 +22,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/provider_gateway.db"
     public_base_url: str = "http://127.0.0.1:8001"
     referral_api_url: str = "http://127.0.0.1:8000"
+    # The internal inbox's own listener (docs/SECURITY.md, item 10). Set, /internal/ is served
+    # only on this port (by the same process) and the public port answers it with 404.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
+    internal_host: str = "127.0.0.1"  # 0.0.0.0 in a container, on a network the public cannot reach
     # The key the gateway presents to referral_api; without it the outbox relay does not run.
     referral_api_key: str | None = None
     relay_poll_seconds: float = 1.0
@@ -34,6 +45,19 @@ class Settings(BaseSettings):
     circuit_failure_threshold: int = 5
     circuit_pause_seconds: float = 30.0
     secret_rotation_overlap_hours: float = 24.0
+    # Webhooks to this machine (loopback) and over plain http: for local runs and tests only.
+    # Off, a URL must be https to a public address, checked when saved and at every delivery.
+    allow_loopback_webhooks: bool = False
+
+    # Personal data at rest (docs/SECURITY.md, item 8). The keys the providers' signing secrets
+    # are encrypted with: comma-separated Fernet keys, the first encrypts (required to serve).
+    secrets_keys: SecretStr | None = None
+    # What the gateway still holds about an ended case is erased this long after it ended
+    # (`diversion-link retention run`; provider_gateway/privacy/retention.py).
+    retention_days: int = Field(default=365, ge=1)
+
+    def internal_listener(self) -> InternalListener | None:
+        return InternalListener(self.internal_host, self.internal_port) if self.internal_port else None
 
     def worker_settings(self) -> "WorkerSettings":
         from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
@@ -46,6 +70,7 @@ class Settings(BaseSettings):
             lease_seconds=self.delivery_lease_seconds,
             retry=RetryPolicy(self.retry_base_seconds, self.retry_cap_seconds, self.retry_max_attempts),
             circuit=CircuitPolicy(self.circuit_failure_threshold, self.circuit_pause_seconds),
+            allow_loopback=self.allow_loopback_webhooks,
         )
 
 

@@ -20,6 +20,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 def import_all_tables() -> None:
     """Import every table module so the metadata is complete (Alembic, tests)."""
+    import provider_gateway.audit.tables  # noqa: F401
     import provider_gateway.cases.tables  # noqa: F401
     import provider_gateway.clients.tables  # noqa: F401
     import provider_gateway.deliveries.tables  # noqa: F401

@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from diversion_common.messaging import Sender
+from diversion_common.secrets_at_rest import requiring_keys
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
+from provider_gateway.audit.routes import router as audit_router
+from provider_gateway.audit.tables import AuditCase, AuditRecord
 from provider_gateway.cases.routes import admin_router as cases_admin_router
 from provider_gateway.cases.routes import provider_router as cases_provider_router
-from provider_gateway.config import Settings
+from provider_gateway.clients.tables import Client
+from provider_gateway.config import SECRETS_KEYS, Settings
 from provider_gateway.deliveries.routes import admin_router as deliveries_admin_router
 from provider_gateway.deliveries.routes import provider_router as deliveries_provider_router
 from provider_gateway.events.routes import admin_router as events_admin_router
@@ -18,6 +22,7 @@ from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import admin_router as messages_admin_router
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.privacy.routes import router as privacy_router
 from provider_gateway.providers.routes import router as providers_router
 
 
@@ -27,7 +32,8 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
         name="provider_gateway",
         title="Diversion Link provider gateway",
         description="Routes each case to the right treatment provider and receives the providers' events.",
-        lifespan=engine_and_relay_lifespan(
+        # Refuses to start without its keys: signing secrets are encrypted at rest with them.
+        lifespan=requiring_keys(SECRETS_KEYS, settings.secrets_keys, engine_and_relay_lifespan(
             settings.database_url,
             OutboxMessage,
             peer_url=settings.referral_api_url,
@@ -38,9 +44,13 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             background=lambda engine: (
                 [BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
             ),
-        ),
+        )),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
+        audit_tables=(AuditRecord, AuditCase),
+        client_table=Client,
+        abuse_limits=settings,
+        internal_listener=settings.internal_listener(),
     )
     app.state.settings = settings
     app.include_router(providers_router)
@@ -52,4 +62,6 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(events_admin_router)
     app.include_router(messaging_router)
     app.include_router(messages_admin_router)
+    app.include_router(privacy_router)
+    app.include_router(audit_router)
     return app

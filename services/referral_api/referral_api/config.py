@@ -1,12 +1,18 @@
 from functools import lru_cache
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
+from diversion_common.abuse_limits import AbuseLimitSettings
+from diversion_common.internal_listener import InternalListener
 from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import WorkerSettings
 
 
-class Settings(BaseSettings):
+SECRETS_KEYS = "REFERRAL_API_SECRETS_KEYS"  # the setting below, as the encrypted columns name it
+
+
+class Settings(AbuseLimitSettings):
     """referral_api settings, from REFERRAL_API_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="REFERRAL_API_")
@@ -20,6 +26,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # A clock a little ahead of ours must not make an encounter "in the future".
     clock_skew_seconds: int = 300
+    # The internal inbox's own listener (docs/SECURITY.md, item 10). Set, /internal/ is served
+    # only on this port (by the same process) and the public port answers it with 404.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
+    internal_host: str = "127.0.0.1"  # 0.0.0.0 in a container, on a network the public cannot reach
     log_level: str = "INFO"
 
     # The programme's deadlines (documented defaults; see lifecycle/programme.py).
@@ -40,6 +50,19 @@ class Settings(BaseSettings):
     retry_max_attempts: int = 24
     circuit_failure_threshold: int = 5
     circuit_pause_seconds: float = 30.0
+    # Webhooks to this machine (loopback) and over plain http: for local runs and tests only.
+    # Off, a URL must be https to a public address, checked when saved and at every delivery.
+    allow_loopback_webhooks: bool = False
+
+    # Personal data at rest (docs/SECURITY.md, item 8). The keys the police callbacks' signing
+    # secrets are encrypted with: comma-separated Fernet keys, the first encrypts (required to serve).
+    secrets_keys: SecretStr | None = None
+    # An ended case's personal data is erased this long after its last recorded fact, leaving a
+    # content-free record (`diversion-link retention run`; referral_api/privacy/retention.py).
+    retention_days: int = Field(default=365, ge=1)
+
+    def internal_listener(self) -> InternalListener | None:
+        return InternalListener(self.internal_host, self.internal_port) if self.internal_port else None
 
     def worker_settings(self) -> WorkerSettings:
         return WorkerSettings(
@@ -49,6 +72,7 @@ class Settings(BaseSettings):
             lease_seconds=self.delivery_lease_seconds,
             retry=RetryPolicy(self.retry_base_seconds, self.retry_cap_seconds, self.retry_max_attempts),
             circuit=CircuitPolicy(self.circuit_failure_threshold, self.circuit_pause_seconds),
+            allow_loopback=self.allow_loopback_webhooks,
         )
 
 

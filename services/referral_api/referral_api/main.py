@@ -5,16 +5,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from diversion_common.messaging import Sender
+from diversion_common.secrets_at_rest import requiring_keys
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from diversion_common.webhooks.worker import BackgroundWorker
+from referral_api.audit.routes import router as audit_router
+from referral_api.audit.tables import AuditCase, AuditRecord
 from referral_api.cases.routes import router as cases_router
-from referral_api.config import Settings
+from referral_api.clients.tables import Client
+from referral_api.config import SECRETS_KEYS, Settings
 from referral_api.messaging.routes import admin_router as messages_admin_router
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.police_callbacks.routes import callbacks_router as police_callbacks_router
 from referral_api.police_callbacks.routes import deliveries_router as police_deliveries_router
 from referral_api.police_callbacks.worker import callback_worker
+from referral_api.privacy.routes import router as privacy_router
 from referral_api.youth_justice.routes import router as youth_justice_router
 
 
@@ -24,7 +29,8 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
         name="referral_api",
         title="Diversion Link referral API",
         description="Police systems refer people found in possession of drugs; the case's status and history live here.",
-        lifespan=engine_and_relay_lifespan(
+        # Refuses to start without its keys: signing secrets are encrypted at rest with them.
+        lifespan=requiring_keys(SECRETS_KEYS, settings.secrets_keys, engine_and_relay_lifespan(
             settings.database_url,
             OutboxMessage,
             peer_url=settings.gateway_url,
@@ -35,9 +41,13 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             background=lambda engine: (
                 [BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
             ),
-        ),
+        )),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
+        audit_tables=(AuditRecord, AuditCase),
+        client_table=Client,
+        abuse_limits=settings,
+        internal_listener=settings.internal_listener(),
     )
     app.state.settings = settings
     app.include_router(cases_router)
@@ -46,4 +56,6 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(messages_admin_router)
     app.include_router(police_callbacks_router)
     app.include_router(police_deliveries_router)
+    app.include_router(privacy_router)
+    app.include_router(audit_router)
     return app

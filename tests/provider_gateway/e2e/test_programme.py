@@ -17,8 +17,8 @@ from support.credentials import bearer, issue_key
 from support.fake_provider import FakeProvider
 from support.gateway_flows import signed_event
 from support.processes import wait_for
-from support.provider_events import ADULT_PROGRAMME, event
-from support.referrals import adult_referral
+from support.provider_events import ADULT_PROGRAMME, event, moment
+from support.referrals import adult_referral, youth_referral
 
 PULL_PROVIDER = {
     "name": "E2E Adult Service",
@@ -116,3 +116,39 @@ def test_events_sent_while_referral_api_is_down_are_applied_once_when_it_is_back
     assert again.status_code == 200 and again.json()["outcome"] == "applied"
     assert case(system, case_id)["version"] == 4
 
+
+
+def test_a_young_persons_case_with_every_other_kind_of_event_and_the_refusals(system):
+    system.gateway.start()
+    system.referral_api.start()
+    youth = {**PULL_PROVIDER, "name": "E2E Youth Service", "pathways": ["youth_community_resolution"]}
+    created = httpx.post(f"{system.gateway.url}/v1/admin/providers", json=youth, headers=system.headers("admin"))
+    provider = ProviderSystem.__new__(ProviderSystem)
+    provider.id, provider.secret, provider.url = created.json()["id"], created.json()["signing_secret"], system.gateway.url
+    engine = make_engine(system.env["PROVIDER_GATEWAY_DATABASE_URL"])
+    provider.key = bearer(issue_key(engine, GatewayClient, Role.provider, provider_id=uuid.UUID(provider.id)))
+    engine.dispose()
+    response = httpx.post(f"{system.referral_api.url}/v1/referrals", json=youth_referral(), headers=system.headers("police"))
+    case_id = response.json()["id"]
+    assert wait_for(lambda: case(system, case_id)["status"] == "routed")
+
+    def status_after(event_type, **data):
+        answer = provider.send(event(event_type, case_id, **data))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["case_status"]
+
+    assert status_after("referral.accepted") == "accepted_by_provider"
+    assert status_after("appointment.booked", appointment_id="y-1", kind="session", starts_at=moment(60), mode="in_person") == "in_programme"
+    assert status_after("appointment.cancelled", appointment_id="y-1", cancelled_by="provider", reason="staff illness") == "in_programme"
+    refused = provider.send(event("appointment.attended", case_id, appointment_id="y-9"))
+    assert refused.status_code == 409 and refused.json()["code"] == "appointment_not_booked"
+    raw, headers = signed_event(provider.secret, event("engagement.refused", case_id))
+    forged = httpx.post(f"{provider.url}/v1/provider/events", content=raw.replace(b"refused", b"refuses"), headers={**headers, **provider.key})
+    assert forged.status_code in (401, 422)
+    assert status_after("engagement.refused") == "engagement_refused"
+    assert status_after("case.closed_by_provider", reason="moved_away") == "closed_by_provider"
+
+    detail = case(system, case_id)
+    assert detail["status"] == "closed_by_provider" and detail["programme"]["cancelled"] == 1
+    timeline = httpx.get(f"{system.referral_api.url}/v1/referrals/{case_id}/timeline", headers=system.headers("police")).json()
+    assert "staff illness" not in str(timeline)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -43,7 +44,8 @@ def run_worker(gateway_engine):
     started: list[BackgroundWorker] = []
 
     def start(settings: WorkerSettings = FAST) -> BackgroundWorker:
-        worker = BackgroundWorker(DeliveryWorker(gateway_engine, settings))
+        # The fake providers listen on 127.0.0.1: loopback allowed, as in a local run.
+        worker = BackgroundWorker(DeliveryWorker(gateway_engine, replace(settings, allow_loopback=True)))
         worker.start()
         started.append(worker)
         return worker
@@ -199,9 +201,13 @@ def test_a_withdrawn_case_is_not_delivered(gateway, admin, referral_service, gat
 def test_a_backlog_for_an_unusable_provider_keeps_no_other_waiting(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
     other = FakeProvider().start()
     try:
-        stuck = register(gateway, admin, gateway_engine, other, name="Disabled Service", district="oxford")
+        stuck = register(gateway, admin, gateway_engine, other, name="Paused Service", district="oxford")
         stuck_cases = [route_a_case(gateway, referral_service, district="oxford") for _ in range(120)]
-        gateway.patch(f"/v1/admin/providers/{stuck}", json={"active": False}, headers=admin)
+        # Its circuit open for an hour: its backlog cannot be sent now. (A disabled provider's
+        # referrals are cancelled instead: test_disabled_providers.py.)
+        with Session(gateway_engine) as session:
+            session.add(ProviderCircuit(provider_id=uuid.UUID(stuck), consecutive_failures=99, paused_until=datetime.now(UTC).replace(year=2100)))
+            session.commit()
         register(gateway, admin, gateway_engine, fake_provider, name="Working Service", district="reading")
         case_id = route_a_case(gateway, referral_service)
         run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=0.02, batch_size=100, retry=FAST.retry, circuit=FAST.circuit))

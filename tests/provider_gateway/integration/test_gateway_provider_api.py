@@ -74,6 +74,7 @@ def test_an_unsigned_or_wrongly_signed_event_is_refused(gateway, admin, referral
 
 
 def test_the_admin_lists_dead_deliveries_and_redelivers(gateway, admin, referral_service, gateway_engine):
+    from diversion_common.webhooks.addressing import url_sha256
     from provider_gateway.deliveries.tables import Delivery
 
     register_provider(gateway, admin, webhook_url="http://127.0.0.1:9/unused")
@@ -82,6 +83,7 @@ def test_the_admin_lists_dead_deliveries_and_redelivers(gateway, admin, referral
     with Session(gateway_engine) as session:  # as the worker leaves it when the schedule is spent
         row = session.get(Delivery, delivery_id)
         row.status, row.attempts, row.last_error = "dead", 24, "timeout"
+        row.sent_to_sha256 = url_sha256("http://127.0.0.1:9/unused")  # where it was sent
         session.commit()
 
     dead = gateway.get("/v1/admin/deliveries", params={"status": "dead"}, headers=admin).json()["items"]

@@ -65,7 +65,8 @@ def test_a_whole_adult_programme_ends_completed(linked):
     statuses = [adult.report(kind, case_id, **data)["case_status"] for kind, data in ADULT_PROGRAMME]
 
     assert statuses[0] == "accepted_by_provider"
-    assert statuses[1] == "in_programme"  # the first contact attempt
+    assert statuses[1] == "accepted_by_provider"  # a call that reached nobody is not yet contact
+    assert statuses[2] == "in_programme"  # the person reached
     assert statuses[-1] == "completed"
     detail = linked.case(case_id)
     programme = detail["programme"]
@@ -281,3 +282,50 @@ def test_a_message_referral_api_refuses_is_kept_with_its_reason_for_the_administ
     [message] = refused()
     assert message["topic"] == "case.routed" and message["last_error"] == "no such case"
     assert "payload" not in message
+
+
+def test_a_rejection_after_taking_the_case_on_is_refused_and_the_case_stays(linked):
+    adult = provider(linked, "A First Service")
+    provider(linked, "B Second Service")
+    case_id = routed_case(linked)
+    adult.report("referral.accepted", case_id)
+    adult.report("contact.attempted", case_id, method="phone", outcome="reached")
+    # Past the gateway's own check (its routing state already says accepted): referral_api refuses too.
+    response = adult.send(event("referral.rejected", case_id, reason="other"))
+    assert response.status_code == 409 and response.json()["code"] == "already_answered"
+    assert linked.case(case_id)["status"] == "in_programme"
+    assert gateway_case(linked, case_id).provider_id == uuid.UUID(adult.id)
+
+
+def test_an_event_dated_before_the_referral_reached_the_provider_is_refused(linked):
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    response = adult.send(event("contact.attempted", case_id, "2001-01-01T09:00:00Z", method="phone", outcome="reached"))
+    assert response.status_code == 409 and response.json()["code"] == "before_referral"
+    assert linked.case(case_id)["programme"]["completion_due"] is None
+
+
+def test_a_refusal_by_the_gateway_is_kept_so_a_repeat_gets_the_same_answer(linked):
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    adult.report("referral.accepted", case_id)
+    first = adult.send(event("referral.accepted", case_id), "evt_twice")
+    assert first.status_code == 409 and first.json()["code"] == "already_answered"
+    assert adult.send(event("referral.accepted", case_id), "evt_twice").json()["code"] == "already_answered"
+    assert adult.gateway.get("/v1/provider/events/evt_twice", headers=adult.key).json()["refusal"]["code"] == "already_answered"
+
+
+def test_a_webhook_id_that_cannot_name_a_receipt_is_refused(linked):
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    assert adult.send(event("referral.accepted", case_id), "evt/1").status_code == 401
+
+
+def test_a_providers_free_text_never_reaches_the_police_history(linked):
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    adult.report("referral.accepted", case_id)
+    adult.report("appointment.booked", case_id, appointment_id="h-1", kind="assessment", starts_at=moment(60), mode="phone")
+    adult.report("appointment.cancelled", case_id, appointment_id="h-1", cancelled_by="person", reason="in hospital (synthetic)")
+    detail = linked.case(case_id)
+    assert "synthetic" not in str(detail["history"]) and "hospital" not in str(detail)

@@ -115,7 +115,7 @@ def test_a_youth_justice_decision_reaches_the_police_system(notifying, police_sy
     )
     assert referred.status_code == 201, referred.text
     case_id = referred.json()["id"]
-    yju = {"Authorization": f"Bearer {issue(system.env['REFERRAL_API_DATABASE_URL'], ReferralClient, Role.yju)}"}
+    yju = {"Authorization": f"Bearer {issue(system.env['REFERRAL_API_DATABASE_URL'], ReferralClient, Role.yju, force='thames-valley')}"}
     decided = httpx.post(f"{system.referral_api.url}/v1/yju/referrals/{case_id}/decision", json={"decision": "decline"}, headers=yju)
     assert decided.status_code == 200, decided.text
 

@@ -33,8 +33,10 @@ def test_a_call_is_logged_with_route_status_client_and_ids(api, police, access_r
     assert line["method"] == "POST"
     assert line["status"] == 201
     assert line["client_id"] == client_id_of(police)
-    assert line["request_id"] == "req-42"
-    assert line["correlation_id"] == "corr-42"
+    # Our own request id; the client's ids are kept as the correlation id.
+    assert line["request_id"] == response.headers["X-Request-ID"] != "req-42"
+    uuid.UUID(line["request_id"])
+    assert line["correlation_id"] == response.headers["X-Correlation-ID"] == "corr-42"
     assert "Zebedee" not in json.dumps(line) and "Quixotic" not in json.dumps(line)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -44,7 +45,8 @@ def run_worker(referral_engine):
     started: list[BackgroundWorker] = []
 
     def start(settings: WorkerSettings = FAST) -> BackgroundWorker:
-        worker = BackgroundWorker(callback_worker(referral_engine, settings))
+        # The fake police system listens on 127.0.0.1: loopback allowed, as in a local run.
+        worker = BackgroundWorker(callback_worker(referral_engine, replace(settings, allow_loopback=True)))
         worker.start()
         started.append(worker)
         return worker

@@ -5,7 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
+import pytest
+from sqlmodel import Session as DbSession
+
+from diversion_common.clients import ClientError, create_client
 from diversion_common.credentials import Role
+from referral_api.clients.tables import Client
 from referral_api.messaging.tables import OutboxMessage
 from support.referrals import adult_referral, youth_referral
 
@@ -21,7 +26,7 @@ def test_the_yju_lists_and_reads_cases_waiting_for_it(api, police, yju):
     assert [c["id"] for c in listed["items"]] == [case["id"]]
     detail = api.get(f"/v1/yju/referrals/{case['id']}", headers=yju).json()
     assert detail["previous_diversions"] == 1
-    assert detail["referral"]["guardian"]["relationship"] == "parent"
+    assert detail["guardian"]["relationship"] == "parent"
 
 
 def test_the_yju_sees_nothing_about_adults(api, police, yju):
@@ -63,3 +68,57 @@ def test_only_the_yju_may_decide(api, police, issue):
         headers = issue(role, force="thames-valley") if role is Role.police else issue(role)
         response = api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "divert"}, headers=headers)
         assert response.status_code == 403
+
+
+def test_a_yju_sees_only_the_young_people_of_its_own_forces_area(api, police, other_police, yju, issue):
+    ours = sent_to_yju(api, police)
+    theirs = api.post(  # Hampshire's young person
+        "/v1/referrals", json=youth_referral(previous_diversions=1, encounter={"district": "southampton"}), headers=other_police
+    ).json()
+    assert [c["id"] for c in api.get("/v1/yju/referrals", headers=yju).json()["items"]] == [ours["id"]]
+    # Another area's case does not exist for this unit, exactly as an unknown one.
+    assert api.get(f"/v1/yju/referrals/{theirs['id']}", headers=yju).status_code == 404
+    assert api.post(f"/v1/yju/referrals/{theirs['id']}/decision", json={"decision": "divert"}, headers=yju).status_code == 404
+    hampshire_yju = issue(Role.yju, force="hampshire")
+    assert [c["id"] for c in api.get("/v1/yju/referrals", headers=hampshire_yju).json()["items"]] == [theirs["id"]]
+    assert api.get(f"/v1/yju/referrals/{theirs['id']}", headers=hampshire_yju).json()["status"] == "awaiting_yju_decision"
+
+
+def test_the_yju_view_is_only_what_the_unit_needs_to_decide(api, police, yju):
+    referral = youth_referral(previous_diversions=2, body_worn_video_reference="BWV-TV-YOUTH-9", subject={"ethnicity": "B2"})
+    case = api.post("/v1/referrals", json=referral, headers=police).json()
+    response = api.get(f"/v1/yju/referrals/{case['id']}", headers=yju)
+    detail = response.json()
+    assert detail["young_person"] == {
+        "given_name": "Sam", "family_name": "Synthetic", "date_of_birth": referral["subject"]["date_of_birth"],
+        "address": {"line1": "1 Example Road", "line2": None, "town": "Reading", "postcode": "RG1 2AB"},
+    }
+    assert detail["guardian"]["name"] == "Pat Synthetic"
+    assert detail["drugs"] == [{"name": "cannabis", "class": "B"}]
+    assert detail["previous_diversions"] == 2 and detail["checks"]["guardian_contacted"] is True
+    # No officer, no body-worn video reference, no ethnicity, no contact details of the young person.
+    for absent in ('"referral":', "officer", "PC Test Officer", "TV0001", "body_worn_video", "BWV-TV-YOUTH-9", "ethnicity", "B2",
+                   "sam.synthetic@person.example", "07700 900001", "contact_preferences"):
+        assert absent not in response.text
+    decided = api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "decline"}, headers=yju)
+    assert set(decided.json()) == set(detail) and "BWV-TV-YOUTH-9" not in decided.text
+
+
+def test_a_yju_client_belongs_to_a_force(referral_engine):
+    with DbSession(referral_engine) as session:
+        with pytest.raises(ClientError, match="yju client needs --force"):
+            create_client(session, Client, name="no area", role=Role.yju)
+        with pytest.raises(ClientError, match="belong to a force"):
+            create_client(session, Client, name="court", role=Role.court, force="hampshire")
+        assert create_client(session, Client, name="Hampshire YJU", role=Role.yju, force="hampshire").api_key
+
+
+def test_a_yju_key_from_before_units_had_an_area_sees_nothing(api, police, referral_engine):
+    case = sent_to_yju(api, police)
+    with DbSession(referral_engine) as session:  # as a key issued before this change: no force
+        issued = create_client(session, Client, name="old unit key", role=Role.yju, force="thames-valley")
+        session.get(Client, issued.client_id).force = None
+        session.commit()
+    legacy = {"Authorization": f"Bearer {issued.api_key}"}
+    assert api.get("/v1/yju/referrals", headers=legacy).json()["items"] == []
+    assert api.get(f"/v1/yju/referrals/{case['id']}", headers=legacy).status_code == 404

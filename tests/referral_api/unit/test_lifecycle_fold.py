@@ -125,7 +125,8 @@ def test_routing_statuses_follow_the_latest_routing_fact():
     ("type_", "data", "expected"),
     [
         ("referral.accepted", {}, CaseStatus.accepted_by_provider),
-        ("contact.attempted", {"method": "phone", "outcome": "no_answer"}, CaseStatus.in_programme),
+        ("contact.attempted", {"method": "phone", "outcome": "no_answer"}, CaseStatus.accepted_by_provider),
+        ("contact.attempted", {"method": "sms", "outcome": "reached"}, CaseStatus.in_programme),
         ("engagement.refused", {"note": "synthetic"}, CaseStatus.engagement_refused),
         ("case.closed_by_provider", {"reason": "moved_away"}, CaseStatus.closed_by_provider),
         ("course.completed", {}, CaseStatus.completed),
@@ -263,14 +264,25 @@ def test_a_later_outcome_corrects_an_earlier_one():
     assert programme.appointments[0].reason_category is None
 
 
-def test_a_correction_that_arrives_first_but_happened_earlier_is_superseded():
+def test_the_later_report_about_an_appointment_is_the_correction_whatever_its_time():
+    # Noted as missed at 10:30; corrected to attended at the appointment's own time, 10:00.
     log = CaseLog()
     log.routed(at(1))
     log.book("a-1", at(2), at(24))
-    log.event("appointment.attended", at(26), appointment_id="a-1")
-    log.event("appointment.missed", at(25), appointment_id="a-1", reason_category="acceptable")  # arrives late
+    log.event("appointment.missed", at(25), appointment_id="a-1", reason_category="unacceptable")
+    log.event("appointment.attended", at(24), appointment_id="a-1")
     programme = log.state().programme
-    assert (programme.attended, programme.missed[AbsenceCategory.acceptable]) == (1, 0)
+    assert (programme.attended, programme.missed[AbsenceCategory.unacceptable]) == (1, 0)
+
+
+def test_a_booking_reported_after_an_attendance_does_not_erase_it():
+    log = CaseLog()
+    log.routed(at(1))
+    log.book("a-1", at(2), at(24))
+    log.event("appointment.attended", at(24), appointment_id="a-1")
+    log.book("a-1", at(25), at(30))
+    programme = log.state().programme
+    assert programme.attended == 1 and programme.next_appointment is None
 
 
 def test_booking_again_reschedules_and_the_next_appointment_follows():

@@ -163,7 +163,11 @@ def completed_logs(draw) -> tuple[list[Fact], list[Fact]]:
     base = timed(draw, specs)
     more = [("event", provider, type_, data) for provider, (type_, data) in draw(st.lists(provider_events([P1, P2]), min_size=1, max_size=10))]
     used = frozenset(int((fact.occurred_at - T0).total_seconds() // 60) for fact in base)
-    return base, timed(draw, more, start_seq=len(base) + 1, avoid=used)
+    later = timed(draw, more, start_seq=len(base) + 1, avoid=used)
+    if draw(st.booleans()):  # and a routing elsewhere after the end, e.g. a rejection the gateway acted on
+        after_the_end = max(f.occurred_at for f in base + later) + timedelta(minutes=1)
+        later.append(build(routing(P2), after_the_end, len(base) + len(later) + 1))
+    return base, later
 
 
 def without_seq(state):
@@ -190,8 +194,18 @@ def test_any_order_and_any_redelivery_fold_to_the_same_state(data):
 @given(st.data())
 def test_arrival_order_does_not_matter_when_times_differ(data):
     facts = data.draw(case_logs())
+    # Reports about one appointment correct each other in the order they were made: arrival may
+    # interleave them with anything else, but keeps their own order.
     arrival = data.draw(st.permutations(range(1, len(facts) + 1)))
-    rearrived = [replace(fact, seq=seq) for fact, seq in zip(facts, arrival)]
+    groups: dict[object, list[int]] = {}
+    for index, fact in enumerate(facts):
+        group = (fact.source, fact.data["appointment_id"]) if fact.kind.value.startswith("appointment.") else index
+        groups.setdefault(group, []).append(index)
+    seqs = list(arrival)
+    for members in groups.values():
+        for index, seq in zip(members, sorted(arrival[i] for i in members)):
+            seqs[index] = seq
+    rearrived = [replace(fact, seq=seq) for fact, seq in zip(facts, seqs)]
     assert without_seq(fold(rearrived)) == without_seq(fold(facts))
 
 
@@ -213,10 +227,32 @@ def test_a_completed_case_never_becomes_active_again(logs):
 # (4) Counts match the facts -------------------------------------------------------------------
 
 
+def last_word(reports: list[Fact]) -> Fact:
+    """The report that decides an appointment: the last outcome reported; a booking after a
+    cancellation (or before any outcome) reopens it, a booking after attended/missed does not."""
+    decided = None
+    for report in sorted(reports, key=lambda f: f.seq):
+        if report.kind is not FactKind.appointment_booked or decided is None or decided.kind in (
+            FactKind.appointment_booked, FactKind.appointment_cancelled
+        ):
+            decided = report
+    return decided
+
+
 def expected_programme(facts: list[Fact]) -> dict:
     """Worked out directly from the facts, the slow obvious way."""
-    routings = [f for f in facts if f.kind in (FactKind.routed, FactKind.unroutable)]
-    latest_routing = max(routings, key=lambda f: (f.occurred_at, f.seq), default=None)
+    routings = sorted((f for f in facts if f.kind in (FactKind.routed, FactKind.unroutable)), key=lambda f: (f.occurred_at, f.seq))
+    ends = [f.occurred_at for f in facts if f.kind is FactKind.withdrawn or (f.kind is FactKind.yju_decided and f.data["decision"] == "decline")]
+    latest_routing = None
+    for routing_fact in routings:  # an ended case is routed nowhere
+        holder = uuid.UUID(latest_routing.data["provider_id"]) if latest_routing is not None and latest_routing.kind is FactKind.routed else None
+        finished = [
+            f.occurred_at for f in facts
+            if holder is not None and f.provider_id == holder and f.kind in (FactKind.course_completed, FactKind.closed_by_provider)
+        ]
+        if any(end < routing_fact.occurred_at for end in ends + finished):
+            break
+        latest_routing = routing_fact
     current = (
         uuid.UUID(latest_routing.data["provider_id"])
         if latest_routing is not None and latest_routing.kind is FactKind.routed
@@ -227,7 +263,7 @@ def expected_programme(facts: list[Fact]) -> dict:
     for f in mine:
         if f.kind.value.startswith("appointment."):
             about.setdefault(f.data["appointment_id"], []).append(f)
-    latest = [max(fs, key=lambda f: (f.occurred_at, f.seq)) for fs in about.values()]
+    latest = [last_word(fs) for fs in about.values()]
     pathway = next(Pathway(f.data["pathway"]) for f in facts if f.kind is FactKind.referral_received)
     done = {"assessment" for f in mine if f.kind is FactKind.assessment_completed} | {
         requirement_name(f.data["intervention"], f.data.get("session_number"))

@@ -218,3 +218,30 @@ def test_only_provider_facts_are_checked():
     log = routed_case()
     with pytest.raises(ValueError):
         refusal(log.state(), log.withdrew(at(2)))
+
+
+@pytest.mark.parametrize(
+    ("earlier", "data"),
+    [("referral.accepted", {}), ("contact.attempted", {"method": "phone", "outcome": "no_answer"})],
+)
+def test_a_provider_that_has_taken_the_case_on_can_no_longer_reject_it(earlier, data):
+    log = routed_case()
+    log.event(earlier, at(2), **data)
+    assert code(propose(log, "referral.rejected", at(3), reason="no_capacity")) == "already_answered"
+
+
+def test_an_appointment_that_took_place_or_was_missed_is_not_booked_again():
+    log = routed_case()
+    log.book("a-1", at(2), at(30))
+    log.event("appointment.missed", at(31), appointment_id="a-1", reason_category="unacceptable")
+    booking = {"appointment_id": "a-1", "kind": "assessment", "starts_at": at(60), "mode": "phone"}
+    assert code(propose(log, "appointment.booked", at(32), **booking)) == "appointment_has_outcome"
+    log.book("a-2", at(2), at(40))
+    log.event("appointment.cancelled", at(3), appointment_id="a-2", cancelled_by="person")
+    assert code(propose(log, "appointment.booked", at(4), **{**booking, "appointment_id": "a-2"})) is None  # rescheduled
+
+
+def test_an_event_dated_before_the_case_reached_the_provider_is_refused():
+    log = routed_case()  # routed at hour 1
+    assert code(propose(log, "contact.attempted", at(1) - timedelta(minutes=4), method="phone", outcome="reached")) is None
+    assert code(propose(log, "contact.attempted", at(1) - timedelta(hours=1), method="phone", outcome="reached")) == "before_referral"

@@ -205,12 +205,12 @@ def test_a_rescheduled_booking_is_not_a_correction_but_an_outcome_rebooked_is():
     assert corrected(log.facts) == {cancelled.key}
 
 
-def test_corrections_follow_when_things_happened_not_when_they_arrived():
+def test_corrections_follow_the_order_of_the_reports_not_their_times():
     log = CaseLog()
     log.routed(at(1))
     log.book("a-1", at(2), at(24))
-    attended = log.event("appointment.attended", at(26), appointment_id="a-1")
     missed = log.event("appointment.missed", at(25), appointment_id="a-1", reason_category="acceptable")
+    attended = log.event("appointment.attended", at(24), appointment_id="a-1")
     assert corrected(log.facts) == {missed.key}
     assert attended.key not in corrected(log.facts)
 

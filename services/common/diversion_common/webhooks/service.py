@@ -7,7 +7,7 @@ so both services run the same rules on their own rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from diversion_common import pagination
 from diversion_common.database import as_utc, utcnow
+from diversion_common.erasure import erase_payload
 from diversion_common.messaging import enqueue
 from diversion_common.problems import Conflict, NotFound
 from diversion_common.webhooks.policy import CircuitPolicy, Outcome, RetryPolicy
@@ -95,6 +96,7 @@ def record_attempt(session: Session, tables: DeliveryTables, result: AttemptResu
         delivery.status = DeliveryStatus.delivered.value
         delivery.delivered_at = now
         delivery.last_error = None
+        erase_payload(delivery)  # the endpoint has it: keep only the digest of what it got
     elif result.outcome is Outcome.retry:
         delay = retry.delay(delivery.attempts, result.retry_after)
         delivery.last_error = result.error or f"HTTP {result.status_code}"
@@ -142,14 +144,48 @@ def circuits(session: Session, table: type[CircuitFields]) -> dict[Hashable, Cir
     return {c.endpoint_id(): c for c in session.scalars(select(table).where(table.consecutive_failures > 0))}
 
 
-def redeliver(session: Session, delivery: DeliveryFields) -> DeliveryFields:
-    """Give a dead (or delivered) delivery a fresh schedule, under the same webhook-id."""
+# Rebuilds, from what the service holds now, the payload of a delivery whose own was erased
+# once delivered; None when it cannot (or must not) be rebuilt.
+Rebuild = Callable[[Session, Any], "dict[str, Any] | None"]
+
+
+class ContentErased(Conflict):
+    slug = "content-erased"
+    title = "The message's content is no longer held"
+
+
+def redeliver(session: Session, delivery: DeliveryFields, rebuild: Rebuild | None = None) -> DeliveryFields:
+    """Give a dead (or delivered) delivery a fresh schedule, under the same webhook-id.
+
+    A delivered message's payload was erased (only its digest is kept): it goes again only
+    when the service can ``rebuild`` it from what it holds now; otherwise it is refused.
+    """
+    if delivery.payload is None:
+        rebuilt = rebuild(session, delivery) if rebuild is not None else None
+        if rebuilt is None:
+            raise ContentErased(
+                "a delivered message's content is erased once delivered and cannot be rebuilt: "
+                "the receiver reads the current state through the API instead"
+            )
+        delivery.payload = rebuilt
     delivery.status = DeliveryStatus.pending.value
     delivery.attempts = 0
     delivery.next_attempt_at = utcnow()
     delivery.updated_at = utcnow()
     enqueue(session, delivery)
     return delivery
+
+
+def erase_settled_payloads(session: Session, table: type[D], *where: Any, still_open: tuple[str, ...] = (DeliveryStatus.pending.value,)) -> int:
+    """Erase the payloads of the deliveries matching ``where`` that are not waiting to be sent
+    (``still_open``), keeping their digests; e.g. a case's, once it has ended. Returns how many."""
+    rows = list(
+        session.scalars(select(table).where(*where, table.payload.is_not(None), table.status.not_in(still_open)))  # type: ignore[union-attr,attr-defined]
+    )
+    for delivery in rows:
+        erase_payload(delivery)
+        session.add(delivery)
+    return len(rows)
 
 
 def must_be_redeliverable(delivery: DeliveryFields) -> None:

@@ -17,8 +17,12 @@ from sqlalchemy import JSON, DateTime
 from sqlmodel import Field, SQLModel
 
 from diversion_common.database import utcnow
+from diversion_common.secrets_at_rest import encrypted_field
 
 TIMESTAMP = DateTime(timezone=True)
+# Lengths the request fields that fill these columns are held to (diversion_common/text_limits.py).
+DELIVERY_ID_LENGTH = 40  # "msg_" and 32 hex digits: the webhook-id we send
+ENDPOINT_URL_LENGTH = 500  # a provider's webhook_url, a force's callback url
 
 
 class DeliveryStatus(StrEnum):
@@ -46,9 +50,12 @@ class EndpointKeyed:
 class DeliveryFields(EndpointKeyed, SQLModel):
     """One message to one endpoint. Its id is the ``webhook-id``, the same on every try."""
 
-    id: str = Field(primary_key=True, max_length=40)
+    id: str = Field(primary_key=True, max_length=DELIVERY_ID_LENGTH)
     event_type: str = Field(max_length=60)
-    payload: dict[str, Any] = Field(sa_type=JSON)  # type: ignore[call-overload]
+    # Erased once delivered (or fetched), its digest kept: the SHA-256 of the exact body sent
+    # (diversion_common/erasure.py). While pending it is what the worker sends.
+    payload: dict[str, Any] | None = Field(sa_type=JSON(none_as_null=True))  # type: ignore[call-overload]
+    payload_sha256: str | None = Field(default=None, max_length=64)
     status: str = Field(max_length=20)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
@@ -56,13 +63,16 @@ class DeliveryFields(EndpointKeyed, SQLModel):
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     delivered_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    # The SHA-256 of the URL it was last sent to (a URL may carry a token: not kept in clear).
+    # A redelivery goes there or nowhere: a changed URL does not get old messages (service.py).
+    sent_to_sha256: str | None = Field(default=None, max_length=64)
 
 
 class AttemptFields(SQLModel):
     """Every try: when, what came back, how long it took."""
 
     id: int | None = Field(default=None, primary_key=True)
-    delivery_id: str = Field(index=True, max_length=40)
+    delivery_id: str = Field(index=True, max_length=DELIVERY_ID_LENGTH)
     attempt: int
     started_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
     status_code: int | None = None
@@ -82,11 +92,13 @@ class CircuitFields(EndpointKeyed, SQLModel):
 class SigningSecretFields(EndpointKeyed, SQLModel):
     """An endpoint's signing secret. Several are valid at once while a rotation overlaps.
 
-    Stored as given (we must sign with it); protect the database accordingly.
+    We must sign with it, so it is stored encrypted (diversion_common/secrets_at_rest.py), not
+    hashed. Each table redeclares ``secret = encrypted_field("<SERVICE>_SECRETS_KEYS")`` to name
+    its service's keys; one that does not cannot store a secret at all.
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    secret: str = Field(max_length=100)
+    secret: str = encrypted_field("a table's own *_SECRETS_KEYS setting")
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     expires_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
 

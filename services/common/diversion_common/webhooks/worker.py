@@ -7,6 +7,8 @@ worker killed mid-send leaves the lease to run out; the delivery is then sent
 again under the same ``webhook-id``, so the receiver can drop the repeat.
 Each endpoint has its own concurrency limit and every try its timeout, so a
 slow one does not hold up the others; a failing one is paused by its circuit.
+Every connection goes only to an address that passed the target check
+(``transport.py``), and a redelivery only to the URL it went to (``addressing.py``).
 
 What an endpoint is (a provider, a police force) is the service's business: it
 gives the worker an ``EndpointDirectory`` that lists the endpoints usable now.
@@ -32,9 +34,16 @@ from sqlmodel import Session
 from diversion_common.database import as_utc, is_sqlite, utcnow
 from diversion_common.messaging import wake_event
 from diversion_common.signing import sign_headers
-from diversion_common.webhooks import service
-from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy, classify, parse_retry_after
+from diversion_common.webhooks import addressing, service
+from diversion_common.webhooks.policy import CircuitPolicy, Outcome, RetryPolicy, classify, parse_retry_after
 from diversion_common.webhooks.tables import DeliveryStatus, DeliveryTables
+from diversion_common.webhooks.transport import CheckedTransport, RefusedTarget
+
+
+# The failure class an attempt to a refused target records, in place of a status.
+REFUSED_TARGET = "refused_target"
+# How much of an answer's body is read, at most (it is never used).
+ANSWER_READ_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class Endpoint:
     id: Hashable
     url: str
     secrets: tuple[str, ...]
+    # Only deliveries of these event types are sent to it now (None: all); the rest wait.
+    event_types: frozenset[str] | None = None
 
 
 # Called in the claiming transaction: the endpoints that may be sent to at ``now`` (active,
@@ -61,6 +72,8 @@ class WorkerSettings:
     lease_seconds: float | None = None
     retry: RetryPolicy = RetryPolicy()
     circuit: CircuitPolicy = CircuitPolicy()
+    # Plain http and this machine's addresses: for local runs and tests only (<SERVICE>_ALLOW_LOOPBACK_WEBHOOKS).
+    allow_loopback: bool = False
 
     @property
     def lease(self) -> timedelta:
@@ -136,9 +149,16 @@ class DeliveryWorker:
                     .order_by(table.next_attempt_at)  # type: ignore[arg-type]
                     .limit(slots)
                 )
+                if endpoint.event_types is not None:
+                    query = query.where(table.event_type.in_(endpoint.event_types))  # type: ignore[attr-defined]
                 if not is_sqlite(str(self.engine.url)):
                     query = query.with_for_update(skip_locked=True)
                 for delivery in session.scalars(query):
+                    if addressing.is_resend_elsewhere(delivery, endpoint.url):
+                        addressing.set_aside(delivery)  # a redelivery does not follow a changed URL
+                        session.add(delivery)
+                        continue
+                    addressing.sending_to(delivery, endpoint.url)
                     delivery.next_attempt_at = now + settings.lease
                     session.add(delivery)
                     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -158,12 +178,15 @@ class DeliveryWorker:
         try:
             # httpx's timeout bounds each read; wait_for bounds the whole try, so an endpoint
             # trickling bytes cannot outlast the lease.
-            response = await asyncio.wait_for(
-                client.post(claimed.url, content=claimed.body, headers=headers, timeout=self.settings.timeout_seconds),
-                self.settings.timeout_seconds,
+            status_code, retry_after_header = await asyncio.wait_for(self._post(client, claimed, headers), self.settings.timeout_seconds)
+            retry_after = parse_retry_after(retry_after_header, utcnow())
+        except RefusedTarget:
+            # Nothing was sent to it, and nothing about it (status, timing) is kept: the admin
+            # sees the class of failure only, so the worker cannot be used to scan a network.
+            return service.AttemptResult(
+                delivery_id=claimed.delivery_id, endpoint_id=claimed.endpoint_id, started_at=started_at, status_code=None,
+                latency_ms=0.0, error=REFUSED_TARGET, outcome=Outcome.retry, retry_after=None,
             )
-            status_code = response.status_code
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), utcnow())
         except (httpx.TimeoutException, asyncio.TimeoutError):
             error = "timeout"
         except httpx.HTTPError as exc:
@@ -178,6 +201,20 @@ class DeliveryWorker:
             outcome=classify(status_code),
             retry_after=retry_after,
         )
+
+    async def _post(self, client: httpx.AsyncClient, claimed: Claimed, headers: dict[str, str]) -> tuple[int, str | None]:
+        """POST the message; the answer's status and Retry-After header.
+
+        Nothing in the answer's body matters to us: at most ANSWER_READ_BYTES of it are read
+        (a small one then frees the connection for reuse), so an endpoint cannot make us hold a large one.
+        """
+        async with client.stream("POST", claimed.url, content=claimed.body, headers=headers, timeout=self.settings.timeout_seconds) as response:
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read >= ANSWER_READ_BYTES:
+                    break
+            return response.status_code, response.headers.get("Retry-After")
 
     def record(self, result: service.AttemptResult) -> None:
         with Session(self.engine) as session:
@@ -210,7 +247,10 @@ class DeliveryWorker:
     async def run(self, stop: threading.Event) -> None:
         tasks: set[asyncio.Task[None]] = set()
         limits = httpx.Limits(max_connections=self.settings.max_in_flight, max_keepalive_connections=self.settings.max_in_flight)
-        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+        # Every connection goes through the target check (transport.py); no redirects, and no
+        # proxy from the environment (a proxy would resolve the name where we cannot check it).
+        transport = CheckedTransport(allow_loopback=self.settings.allow_loopback, limits=limits)
+        async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
                 self._wake.clear()
                 try:

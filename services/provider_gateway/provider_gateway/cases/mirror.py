@@ -13,6 +13,7 @@ from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, ProgrammeS
 from diversion_common.database import utcnow
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import cancel_open_deliveries, tell_provider_of_withdrawal
+from provider_gateway.privacy.erasure import erase_case_copy
 from provider_gateway.providers.tables import Provider
 
 
@@ -35,6 +36,8 @@ def mirror(
         _withdraw(session, case, reason or "withdrawn")
     elif status in TERMINAL_STATUSES and case.status != GatewayCaseStatus.withdrawn.value:
         case.status = GatewayCaseStatus.ended.value
+    if status in TERMINAL_STATUSES:
+        erase_case_copy(session, case)  # needed only while the case is open
     session.add(case)
     return True
 

@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
+from diversion_common.pagination import Cursor
+from diversion_common.audit.context import touched
 from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.cases import service
-from provider_gateway.cases.schemas import GatewayCasePage, GatewayCaseRouting, ProviderCaseView
+from provider_gateway.cases.schemas import GatewayCasePage, GatewayCaseRouting, ProviderCase, ProviderCaseEnded, ProviderCaseView
 from provider_gateway.cases.tables import GatewayCaseStatus
 from provider_gateway.db import get_session
 
@@ -25,10 +27,12 @@ def list_cases(
     _admin: Administrator,
     session: DbSession,
     status: GatewayCaseStatus | None = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> GatewayCasePage:
-    return service.list_cases(session, status=status, cursor=cursor, limit=limit)
+    page = service.list_cases(session, status=status, cursor=cursor, limit=limit)
+    touched(case.case_id for case in page.items)
+    return page
 
 
 @admin_router.get(
@@ -43,10 +47,15 @@ def case_routing(case_id: uuid.UUID, _admin: Administrator, session: DbSession) 
 
 @provider_router.get(
     "/{case_id}",
-    response_model=ProviderCaseView,
+    response_model=ProviderCase,
     summary="A referral routed to you, and its status (the link in each webhook)",
+    description=(
+        "`view: referral` while the case is with you: the referral, what you reported, the progress. "
+        "`view: ended` once it was withdrawn or left you (you rejected it, or it was taken from you when "
+        "you were disabled): only its id and why it ended for you, never the person's details."
+    ),
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_referral(case_id: uuid.UUID, provider: ProviderSystem, session: DbSession) -> ProviderCaseView:
+def read_referral(case_id: uuid.UUID, provider: ProviderSystem, session: DbSession) -> ProviderCaseView | ProviderCaseEnded:
     assert provider.provider_id is not None
     return service.provider_view(session, provider.provider_id, case_id)

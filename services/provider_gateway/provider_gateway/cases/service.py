@@ -11,9 +11,11 @@ from diversion_common import pagination
 from diversion_common.database import as_utc
 from diversion_common.problems import NotFound
 from provider_gateway.cases.schemas import (
+    EndedForYou,
     GatewayCasePage,
     GatewayCaseRouting,
     GatewayCaseSummary,
+    ProviderCaseEnded,
     ProviderCaseView,
     ReportedEvent,
     RoutingDecisionPublic,
@@ -59,17 +61,26 @@ def routing_of(session: Session, case_id: uuid.UUID) -> GatewayCaseRouting:
     )
 
 
-def provider_view(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) -> ProviderCaseView:
+def provider_view(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) -> ProviderCaseView | ProviderCaseEnded:
+    """The provider the case is with sees it; one it has left sees only that it ended (and why);
+    to anyone else it does not exist."""
     case = session.get(GatewayCase, case_id)
-    # Only the provider the case is routed to sees it; to anyone else it does not exist.
-    if case is None or case.provider_id != provider_id:
+    if case is None:
         raise NotFound("no such referral for this provider")
+    if case.provider_id != provider_id:
+        if not _was_routed_to(session, case_id, provider_id):
+            raise NotFound("no such referral for this provider")
+        left = EndedForYou.rejected if str(provider_id) in (case.declined_by or []) else EndedForYou.reassigned
+        return ProviderCaseEnded(view="ended", case_id=case.case_id, status=left)
+    if case.status == GatewayCaseStatus.withdrawn.value:
+        return ProviderCaseEnded(view="ended", case_id=case.case_id, status=EndedForYou.withdrawn)
     reported = session.scalars(
         select(ProviderEventReceipt)
         .where(ProviderEventReceipt.case_id == case_id, ProviderEventReceipt.provider_id == provider_id)
         .order_by(ProviderEventReceipt.occurred_at, ProviderEventReceipt.received_at)  # type: ignore[arg-type]
     )
     return ProviderCaseView(
+        view="referral",
         case_id=case.case_id,
         status=GatewayCaseStatus(case.status),
         case_status=case.case_status,  # type: ignore[arg-type]
@@ -81,3 +92,10 @@ def provider_view(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) 
             for r in reported
         ],
     )
+
+
+def _was_routed_to(session: Session, case_id: uuid.UUID, provider_id: uuid.UUID) -> bool:
+    """Whether a routing decision ever gave the case to this provider."""
+    return session.scalars(
+        select(RoutingDecision.id).where(RoutingDecision.case_id == case_id, RoutingDecision.provider_id == provider_id).limit(1)  # type: ignore[arg-type]
+    ).first() is not None

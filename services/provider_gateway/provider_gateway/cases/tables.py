@@ -35,7 +35,10 @@ class GatewayCase(GatewayTable, table=True):
     out_of_hours_wanted: bool
     status: str = Field(max_length=20, index=True)
     provider_id: uuid.UUID | None = Field(default=None, index=True)
-    provider_payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # What the provider is sent: the person's details. Erased once the case has ended
+    # (privacy/erasure.py); the gateway needs it only while the case is open.
+    provider_payload: dict[str, Any] | None = Field(sa_column=Column(JSON(none_as_null=True), nullable=True))
+    personal_data_erased_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     accepted_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     # referral_api's status of the case, mirrored from case.status_changed: applied only when newer.
     case_status: str | None = Field(default=None, max_length=40)

@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
+from diversion_common.pagination import Cursor
+from diversion_common.audit.context import touched
 from diversion_common.problems import problem_responses
+from diversion_common.text_limits import DeliveryId
 from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.db import get_session
 from provider_gateway.deliveries import service
@@ -27,7 +30,7 @@ def list_deliveries(
     session: DbSession,
     status: DeliveryStatus | None = None,
     provider_id: uuid.UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DeliveryPage:
     return service.list_deliveries(session, status=status, provider_id=provider_id, cursor=cursor, limit=limit)
@@ -39,7 +42,7 @@ def list_deliveries(
     summary="A delivery with every attempt (time, status, latency, error)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_delivery(delivery_id: str, _admin: Administrator, session: DbSession) -> DeliveryDetail:
+def read_delivery(delivery_id: DeliveryId, _admin: Administrator, session: DbSession) -> DeliveryDetail:
     return service.delivery_detail(session, delivery_id)
 
 
@@ -50,7 +53,7 @@ def read_delivery(delivery_id: str, _admin: Administrator, session: DbSession) -
     summary="Send a dead or delivered message again, under the same webhook-id",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def redeliver(delivery_id: str, _admin: Administrator, session: DbSession) -> DeliveryPublic:
+def redeliver(delivery_id: DeliveryId, _admin: Administrator, session: DbSession) -> DeliveryPublic:
     return service.redeliver_by_id(session, delivery_id)
 
 
@@ -64,7 +67,9 @@ def pull_referrals(
     provider: ProviderSystem, session: DbSession, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> PulledReferrals:
     assert provider.provider_id is not None
-    return service.pulled_for(session, provider.provider_id, limit)
+    pulled = service.pulled_for(session, provider.provider_id, limit)
+    touched(item.case_id for item in pulled.items)
+    return pulled
 
 
 @provider_router.post(

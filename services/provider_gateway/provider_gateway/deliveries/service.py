@@ -15,12 +15,17 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from diversion_common.database import utcnow
+from diversion_common.erasure import erase_payload
 from diversion_common.problems import Conflict, NotFound
 from diversion_common.webhooks import service as webhooks
+from diversion_common.webhooks.addressing import must_go_where_it_went
 from diversion_common.webhooks.service import new_delivery_id  # noqa: F401 -- part of this module's interface
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.config import get_settings
 from provider_gateway.deliveries.schemas import DeliveryDetail, DeliveryPage, DeliveryPublic, PulledReferral, PulledReferrals
 from provider_gateway.deliveries.tables import GATEWAY_DELIVERIES, Delivery, DeliveryStatus
+from provider_gateway.providers.access import is_active
+from provider_gateway.providers.tables import Provider
 
 REFERRAL_CREATED = "referral.created"
 REFERRAL_WITHDRAWN = "referral.withdrawn"
@@ -54,6 +59,23 @@ def cancel_open_deliveries(session: Session, case_id: uuid.UUID) -> None:
         update(Delivery)
         .where(
             Delivery.case_id == case_id,
+            Delivery.status.in_([DeliveryStatus.pending.value, DeliveryStatus.awaiting_pull.value]),  # type: ignore[attr-defined]
+        )
+        .values(status=DeliveryStatus.cancelled.value, updated_at=utcnow())
+    )
+
+
+def cancel_undelivered_referrals(session: Session, provider_id: uuid.UUID) -> None:
+    """A disabled provider is sent no one's details: referrals not yet delivered to it are cancelled.
+
+    (Its cases still waiting for an answer went to another provider; one it accepted it
+    has read already, and reads again once enabled.)
+    """
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.provider_id == provider_id,  # type: ignore[arg-type]
+            Delivery.event_type == REFERRAL_CREATED,
             Delivery.status.in_([DeliveryStatus.pending.value, DeliveryStatus.awaiting_pull.value]),  # type: ignore[attr-defined]
         )
         .values(status=DeliveryStatus.cancelled.value, updated_at=utcnow())
@@ -121,18 +143,34 @@ def redeliver_by_id(session: Session, delivery_id: str) -> DeliveryPublic:
         GatewayCaseStatus.routed.value, GatewayCaseStatus.accepted.value
     ):
         raise Conflict("the case is no longer with this provider", case_status=case.status if case else None)
-    webhooks.redeliver(session, delivery)
+    if delivery.event_type == REFERRAL_CREATED and not is_active(session, delivery.provider_id):
+        raise Conflict("the provider is disabled: it is sent no referrals")
+    provider = session.get(Provider, delivery.provider_id)
+    # A changed webhook_url gets no old messages (diversion_common/webhooks/addressing.py): 409.
+    must_go_where_it_went(delivery, provider.webhook_url if provider is not None else None)
+    webhooks.redeliver(session, delivery, rebuild=_rebuilt_payload)
     session.commit()
     return to_public(delivery)
 
 
+def _rebuilt_payload(session: Session, delivery: Delivery) -> dict[str, Any] | None:
+    """A delivered referral's payload was erased: it is built again from the gateway's copy of the
+    referral, which the gateway holds while the case is open with this provider (checked above),
+    so the provider gets what it would pull now, under the same webhook-id. Nothing else is rebuilt."""
+    if delivery.event_type != REFERRAL_CREATED:
+        return None
+    case = session.get(GatewayCase, delivery.case_id)
+    if case is None or case.provider_payload is None:
+        return None
+    status_url = f"{get_settings().public_base_url}/v1/provider/referrals/{case.case_id}"
+    return referral_created_payload(case.provider_payload, status_url, utcnow())
+
+
 def pulled_for(session: Session, provider_id: uuid.UUID, limit: int) -> PulledReferrals:
-    rows = session.scalars(
-        select(Delivery)
-        .where(Delivery.provider_id == provider_id, Delivery.status == DeliveryStatus.awaiting_pull.value)  # type: ignore[arg-type]
-        .order_by(Delivery.created_at, Delivery.id)  # type: ignore[arg-type]
-        .limit(limit)
-    )
+    query = select(Delivery).where(Delivery.provider_id == provider_id, Delivery.status == DeliveryStatus.awaiting_pull.value)  # type: ignore[arg-type]
+    if not is_active(session, provider_id):
+        query = query.where(Delivery.event_type == REFERRAL_WITHDRAWN)  # a disabled provider pulls no new referral
+    rows = session.scalars(query.order_by(Delivery.created_at, Delivery.id).limit(limit))  # type: ignore[arg-type]
     return PulledReferrals(
         items=[PulledReferral(webhook_id=d.id, case_id=d.case_id, message=d.payload) for d in rows]
     )
@@ -158,6 +196,7 @@ def acknowledge(session: Session, provider_id: uuid.UUID, case_id: uuid.UUID) ->
         if delivery.status == DeliveryStatus.awaiting_pull.value:
             delivery.status = DeliveryStatus.acknowledged.value
             delivery.delivered_at = delivery.updated_at = now
+            erase_payload(delivery)  # the provider has it: keep only the digest of what it got
             session.add(delivery)
     session.commit()
     return to_public(deliveries[-1])

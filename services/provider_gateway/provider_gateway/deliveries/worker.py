@@ -1,7 +1,9 @@
 """The gateway's delivery worker: diversion_common.webhooks' worker, sending to providers.
 
-A provider is usable when it is active, in webhook mode, with a URL and a secret
-in force; deliveries to any other wait (and follow it if it changes mode).
+A provider is usable when it is in webhook mode, with a URL and a secret in force;
+deliveries to any other wait (and follow it if it changes mode). A disabled one is
+sent only withdrawal notices (no personal data; they tell it to stop contacting the
+person): everything else of its was cancelled when it was disabled.
 Runs inside the gateway's web process, or as `diversion-link gateway-worker`
 processes (several at once on PostgreSQL).
 """
@@ -16,18 +18,19 @@ from sqlmodel import Session
 
 from diversion_common.webhooks import worker as webhooks
 from diversion_common.webhooks.worker import BackgroundWorker, Endpoint, WorkerSettings  # noqa: F401 -- the gateway's names for them
+from provider_gateway.deliveries.service import REFERRAL_WITHDRAWN
 from provider_gateway.deliveries.tables import GATEWAY_DELIVERIES
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.providers.tables import Provider
 
 log = logging.getLogger("diversion.provider_gateway.worker")
+_DISABLED_PROVIDER_IS_SENT = frozenset({REFERRAL_WITHDRAWN})
 
 
 def usable_providers(session: Session, now: datetime) -> list[Endpoint]:
     providers = list(
         session.scalars(
             select(Provider).where(
-                Provider.active,  # type: ignore[arg-type]
                 Provider.delivery_mode == "webhook",
                 Provider.webhook_url.is_not(None),  # type: ignore[union-attr]
             )
@@ -35,7 +38,10 @@ def usable_providers(session: Session, now: datetime) -> list[Endpoint]:
     )
     keys = secrets_in_force(session, [p.id for p in providers], now)
     return [
-        Endpoint(id=p.id, url=p.webhook_url, secrets=tuple(k.secret for k in keys[p.id]))  # type: ignore[arg-type]
+        Endpoint(
+            id=p.id, url=p.webhook_url, secrets=tuple(k.secret for k in keys[p.id]),  # type: ignore[arg-type]
+            event_types=None if p.active else _DISABLED_PROVIDER_IS_SENT,
+        )
         for p in providers
         if keys.get(p.id)
     ]

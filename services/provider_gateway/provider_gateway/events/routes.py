@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from sqlmodel import Session
 
-from diversion_common.contracts import ProviderEvent
+from diversion_common.audit.context import touched
+from diversion_common.contracts import WEBHOOK_ID_LENGTH, ProviderEvent
+from diversion_common.pagination import Cursor
 from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.db import get_session
@@ -19,7 +21,7 @@ from provider_gateway.events.tables import EventOutcome
 router = APIRouter(prefix="/v1/provider/events", tags=["provider"])
 admin_router = APIRouter(prefix="/v1/admin/provider-events", tags=["provider events"])
 DbSession = Annotated[Session, Depends(get_session)]
-WebhookId = Annotated[str, Path(min_length=1, max_length=100)]
+WebhookId = Annotated[str, Path(max_length=WEBHOOK_ID_LENGTH, pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
 
 
 async def raw_body(request: Request) -> bytes:
@@ -48,8 +50,8 @@ async def raw_body(request: Request) -> bytes:
         "parameters": [
             {"name": name, "in": "header", "required": True, "schema": {"type": "string", **limits}, "description": description}
             for name, limits, description in (
-                # The id is kept to recognise repeats: an empty one or one over 100 characters is refused (401).
-                ("webhook-id", {"minLength": 1, "maxLength": 100}, "Unique per event; a repeat is answered as a duplicate."),
+                # The id is kept to recognise repeats and names the receipt: any other spelling is refused (401).
+                ("webhook-id", {"pattern": "^[A-Za-z0-9._:-]{1,100}$"}, "Unique per event; a repeat is answered as a duplicate."),
                 ("webhook-timestamp", {}, "Unix seconds; at most five minutes from our clock."),
                 ("webhook-signature", {}, "`v1,<base64 HMAC-SHA256>` over `id.timestamp.body` with your `whsec_` secret."),
             )
@@ -65,6 +67,7 @@ def receive_event(
     session: DbSession,
 ) -> EventReceipt:
     assert provider.provider_id is not None
+    touched([event.data.case_id])  # the audit row names the case the event is about
     webhook_id = service.verified_webhook_id(session, provider.provider_id, dict(request.headers), body)
     receipt, duplicate = service.receive_event(session, provider.provider_id, webhook_id, event, request.app.state.relay)
     if receipt.outcome == EventOutcome.refused.value:
@@ -97,7 +100,7 @@ def list_receipts(
     session: DbSession,
     outcome: EventOutcome | None = None,
     provider_id: uuid.UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> EventReceiptPage:
     return service.list_receipts(session, outcome=outcome, provider_id=provider_id, cursor=cursor, limit=limit)

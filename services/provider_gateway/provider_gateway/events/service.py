@@ -9,8 +9,9 @@ the outbox: the provider gets ``202`` and the relay applies it, once, later.
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from diversion_common import pagination
 from diversion_common.contracts import (
     CaseProjection,
+    CaseStatus,
     ProviderEvent,
     ProviderEventReported,
     ProviderEventType,
@@ -34,12 +36,14 @@ from provider_gateway.deliveries.service import cancel_open_deliveries
 from provider_gateway.events.schemas import EventReceipt, EventReceiptPage, EventRefusal
 from provider_gateway.events.tables import EventOutcome, ProviderEventReceipt
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.providers.access import must_be_active
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
 
 # How far ahead of our clock a provider's occurred_at may be.
 CLOCK_SKEW = timedelta(minutes=5)
 _MESSAGE_IDS = uuid.UUID("6f1c2a4e-5b7d-4c1e-9a3f-2d8e0b6c7a15")
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _ANSWERS = {ProviderEventType.referral_accepted.value, ProviderEventType.referral_rejected.value}
 
 
@@ -60,8 +64,9 @@ def verified_webhook_id(session: Session, provider_id: uuid.UUID, headers: dict[
         webhook_id = verify(keys, headers, body)
     except InvalidSignature as error:
         raise InvalidWebhookSignature(str(error)) from None
-    if len(webhook_id) > 100:
-        raise InvalidWebhookSignature("webhook-id is longer than 100 characters")
+    if not _WEBHOOK_ID.fullmatch(webhook_id):
+        # It names the receipt in a URL: keep it to characters that need no escaping.
+        raise InvalidWebhookSignature("webhook-id must be 1 to 100 of A-Z a-z 0-9 . _ : -")
     return webhook_id
 
 
@@ -81,10 +86,15 @@ def receive_event(
     data = event.data
     if as_utc(data.occurred_at) > utcnow() + CLOCK_SKEW:
         raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
-    case = session.get(GatewayCase, data.case_id)
-    _may_report(case, provider_id, event.type)
+    must_be_active(session, provider_id)  # a disabled provider answers and reports nothing: 403
+    case = session.get(GatewayCase, data.case_id, with_for_update=True)
     now = utcnow()
     message_id = message_id_for(provider_id, webhook_id)
+    try:
+        _may_report(case, provider_id, event.type)
+    except EventRefused as refused:
+        # Kept, so a repeat of this webhook-id gets this first answer (a 404 keeps nothing: not its case).
+        return _refused_here(session, provider_id, webhook_id, message_id, event, now, refused), False
     receipt = ProviderEventReceipt(
         provider_id=provider_id, webhook_id=webhook_id, message_id=message_id, event_type=event.type,
         case_id=data.case_id, occurred_at=data.occurred_at, received_at=now,
@@ -116,6 +126,27 @@ def receive_event(
             relay.wake()  # an earlier message of the case goes first
     session.refresh(receipt)
     return receipt, False
+
+
+def _refused_here(
+    session: Session, provider_id: uuid.UUID, webhook_id: str, message_id: uuid.UUID, event: ProviderEvent,
+    now: datetime, refused: EventRefused,
+) -> ProviderEventReceipt:
+    receipt = ProviderEventReceipt(
+        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id, event_type=event.type,
+        case_id=event.data.case_id, occurred_at=event.data.occurred_at, received_at=now, decided_at=now,
+        outcome=EventOutcome.refused.value, refusal_code=refused.extra.get("code"), refusal_detail=refused.detail,
+    )
+    session.add(receipt)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
+        if earlier is None:
+            raise
+        return earlier
+    return receipt
 
 
 def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: str) -> None:
@@ -154,15 +185,18 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
     case = session.get(GatewayCase, receipt.case_id, with_for_update=True)
     if case is None:
         return
-    if not answer.duplicate:
-        _route_on(session, case, receipt)
+    # Also for a repeat: referral_api may have applied it while its first answer was lost.
+    _route_on(session, case, receipt, projection)
     if projection is not None:
         mirror(session, case, status=projection.status, version=projection.version, programme=projection.programme)
 
 
-def _route_on(session: Session, case: GatewayCase, receipt: ProviderEventReceipt) -> None:
-    """An accepted referral stays; a rejected one goes to the next provider (routing's part)."""
+def _route_on(session: Session, case: GatewayCase, receipt: ProviderEventReceipt, projection: CaseProjection | None) -> None:
+    """An accepted referral stays; a rejected one goes to the next provider (routing's part),
+    but only while referral_api still has it waiting at this provider."""
     if case.provider_id != receipt.provider_id or case.status != GatewayCaseStatus.routed.value:
+        return
+    if projection is not None and projection.status is not CaseStatus.routed and receipt.event_type == ProviderEventType.referral_rejected.value:
         return
     if receipt.event_type == ProviderEventType.referral_accepted.value:
         case.status = GatewayCaseStatus.accepted.value

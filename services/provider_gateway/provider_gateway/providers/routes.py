@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from diversion_common.problems import problem_responses
 from diversion_common.webhooks.schemas import RotatedSecret, SecretRotation
+from diversion_common.webhooks.urls import must_allow_loopback
 from provider_gateway.auth import Administrator
 from provider_gateway.db import get_session
 from provider_gateway.providers import service
@@ -35,7 +36,8 @@ DbSession = Annotated[Session, Depends(get_session)]
         **problem_responses(400, 401, 403, 409, 413, 415, 422),
     },
 )
-def create_provider(body: ProviderCreate, _admin: Administrator, session: DbSession, response: Response) -> ProviderCreated:
+def create_provider(body: ProviderCreate, _admin: Administrator, session: DbSession, request: Request, response: Response) -> ProviderCreated:
+    must_allow_loopback(body.webhook_url, allowed=request.app.state.settings.allow_loopback_webhooks, pointer="/webhook_url")
     provider, secret = service.create_provider(session, body)
     response.headers["Location"] = f"/v1/admin/providers/{provider.id}"
     return ProviderCreated(**provider.model_dump(), signing_secret=secret)
@@ -55,9 +57,16 @@ def read_provider(provider_id: uuid.UUID, _admin: Administrator, session: DbSess
     "/{provider_id}",
     response_model=ProviderPublic,
     summary="Change a provider; `active: false` disables it",
+    description=(
+        "Disabling a provider routes it nothing more, and sends each of its cases still waiting for its answer "
+        "to the next eligible provider (or makes it unroutable); it is told, with a `referral.withdrawn` notice "
+        "(`reason: provider_disabled`), of those it already had. The cases it accepted stay with it. Its key "
+        "then reads only: its events are refused (403 `provider-disabled`) and it pulls only withdrawal notices."
+    ),
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-def update_provider(provider_id: uuid.UUID, body: ProviderUpdate, _admin: Administrator, session: DbSession) -> ProviderPublic:
+def update_provider(provider_id: uuid.UUID, body: ProviderUpdate, _admin: Administrator, session: DbSession, request: Request) -> ProviderPublic:
+    must_allow_loopback(body.webhook_url, allowed=request.app.state.settings.allow_loopback_webhooks, pointer="/webhook_url")
     return service.update_provider(session, provider_id, body)
 
 

@@ -3,25 +3,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StrictBool,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from diversion_common.contracts import Pathway
+from diversion_common.contracts import Pathway, text
 from diversion_common.reference import DistrictCode
-from diversion_common.webhooks.urls import WebhookUrl
+from diversion_common.text_limits import Email, bounded_url
+from diversion_common.webhooks.tables import ENDPOINT_URL_LENGTH
+from provider_gateway.providers.tables import PROVIDER_NAME_LENGTH
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The columns' lengths: PostgreSQL refuses longer values (and NUL) where SQLite would keep them.
+Name = text(PROVIDER_NAME_LENGTH)
+WebhookUrl = bounded_url(ENDPOINT_URL_LENGTH)
 
 
 class DeliveryMode(StrEnum):
@@ -40,9 +42,9 @@ class ProviderCreate(BaseModel):
     # validate_default: a left-out webhook_url is checked too. A field validator (not a model
     # one) so the problem's pointer names /webhook_url; delivery_mode is declared, so checked, first.
     webhook_url: WebhookUrl | None = Field(
-        default=None, validate_default=True, description="Required in webhook mode; https (http only to localhost)."
+        default=None, validate_default=True, description="Required in webhook mode; https to a public host (this machine only in development)."
     )
-    contact_email: EmailStr
+    contact_email: Email
 
     @field_validator("webhook_url")
     @classmethod
@@ -74,7 +76,7 @@ class ProviderUpdate(BaseModel):
     out_of_hours: StrictBool | None = unchanged()
     delivery_mode: DeliveryMode | None = unchanged()
     webhook_url: WebhookUrl | None = None
-    contact_email: EmailStr | None = unchanged()
+    contact_email: Email | None = unchanged()
     active: StrictBool | None = unchanged()
 
 

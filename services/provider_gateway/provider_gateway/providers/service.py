@@ -1,4 +1,5 @@
-"""Managing the provider registry. Adding or changing a provider routes waiting cases."""
+"""Managing the provider registry. Adding or changing a provider routes waiting cases;
+disabling one takes from it the cases still waiting for its answer (routing/disabling.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, Pro
 from provider_gateway.providers.secrets import issue_secret
 from provider_gateway.providers.tables import Provider
 from provider_gateway.deliveries.service import switch_delivery_mode
+from provider_gateway.routing.disabling import take_cases_from_disabled
 from provider_gateway.routing.service import hold_routing_lock, route_waiting_cases
 
 
@@ -85,6 +87,7 @@ def list_providers(session: Session) -> list[ProviderPublic]:
 def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderUpdate) -> ProviderPublic:
     hold_routing_lock(session)
     provider = _get(session, provider_id)
+    was_active = provider.active
     changes = request.model_dump(exclude_unset=True, mode="json")
     if "districts" in changes and changes["districts"] is not None:
         changes["districts"] = sorted(set(changes["districts"]))
@@ -101,6 +104,8 @@ def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderU
         session.flush()
         if "delivery_mode" in changes:
             switch_delivery_mode(session, provider.id, pull=provider.delivery_mode == DeliveryMode.pull.value)
+        if was_active and not provider.active:
+            take_cases_from_disabled(session, provider)
         route_waiting_cases(session)
         session.commit()
     return to_public(provider)

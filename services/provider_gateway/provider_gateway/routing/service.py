@@ -57,8 +57,11 @@ def candidates(session: Session) -> list[Candidate]:
     ]
 
 
-def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = False) -> Decision:
-    """Choose a provider for the case, record the decision and tell referral_api; the caller commits."""
+def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = False, cause: str | None = None) -> Decision:
+    """Choose a provider for the case, record the decision and tell referral_api; the caller commits.
+
+    ``cause`` says why a case is routed again (it leads the recorded reason).
+    """
     hold_routing_lock(session)
     request = RoutingRequest(
         case.pathway, case.district, case.out_of_hours_wanted, frozenset(uuid.UUID(p) for p in case.declined_by or [])
@@ -67,17 +70,18 @@ def route_case(session: Session, case: GatewayCase, *, only_if_routed: bool = Fa
     if only_if_routed and not decision.routed:
         return decision
     now = utcnow()
-    session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason, at=now))
+    reason = f"{cause}; {decision.reason}"[:300] if cause else decision.reason
+    session.add(RoutingDecision(case_id=case.case_id, provider_id=decision.provider_id, reason=reason, at=now))
     case.updated_at = now
     case.provider_id = decision.provider_id
     message: CaseRouted | CaseUnroutable
     if decision.routed:
         case.status = GatewayCaseStatus.routed.value
-        message = CaseRouted(case_id=case.case_id, provider_id=decision.provider_id, reason=decision.reason, occurred_at=now)
+        message = CaseRouted(case_id=case.case_id, provider_id=decision.provider_id, reason=reason, occurred_at=now)
         _deliver_to(session, case, decision.provider_id)
     else:
         case.status = GatewayCaseStatus.unroutable.value
-        message = CaseUnroutable(case_id=case.case_id, reason=decision.reason, occurred_at=now)
+        message = CaseUnroutable(case_id=case.case_id, reason=reason, occurred_at=now)
     topic = Topic.routed if decision.routed else Topic.unroutable
     enqueue(session, OutboxMessage(topic=topic.value, aggregate_id=case.case_id, payload=message.model_dump(mode="json")))
     session.add(case)

@@ -9,13 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlmodel import Session
 
+from diversion_common.audit.context import touched
 from diversion_common.observability import request_id_var
+from diversion_common.pagination import Cursor
 from diversion_common.problems import problem_responses
 from diversion_common.wire_types import DateTime
 from referral_api.auth import PoliceSystem
 from referral_api.cases import service
 from diversion_common.contracts import CaseStatus
 from referral_api.cases.schemas import CaseDetail, CasePage, CasePublic, ReferralCreate, TimelinePage, WithdrawRequest
+from referral_api.cases.tables import IDEMPOTENCY_KEY_LENGTH
 from referral_api.db import get_session
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
@@ -26,7 +29,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=IDEMPOTENCY_KEY_LENGTH,
         pattern=r"^[\x21-\x7e]+$",
         description="A retry with the same key and body gets the original answer.",
     ),
@@ -58,6 +61,7 @@ def create_referral(
         idempotency_key=idempotency_key,
         clock_skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
     )
+    touched([result.case_id])
     response.headers["Location"] = service.case_location(result.case_id)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -80,7 +84,7 @@ def list_referrals(
     session: DbSession,
     status: CaseStatus | None = None,
     updated_since: Annotated[DateTime | None, Query(description="Only cases changed at or after this time.")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CasePage:
     return service.list_cases(

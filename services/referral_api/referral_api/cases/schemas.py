@@ -7,17 +7,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from diversion_common.reference import DistrictCode
+from diversion_common.text_limits import Email
 from diversion_common.wire_types import Date, DateTime
-from diversion_common.contracts import CaseStatus, Note, Pathway, ProgrammeSummary
+from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, Note, Pathway, PersonText, ProgrammeSummary, text
+from referral_api.cases.tables import POLICE_REFERENCE_LENGTH
 from referral_api.lifecycle.pathway import encounter_date
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
+# Every text field is bounded and refuses NUL (PostgreSQL stores neither): free text through
+# contracts.text, the rest by a pattern that admits no NUL, with its length stated too.
+Text = PersonText
+Phone = Annotated[str, StringConstraints(max_length=PHONE_LENGTH, pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
 Postcode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, max_length=POSTCODE_LENGTH, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
+    ),
 ]
 
 
@@ -93,9 +100,9 @@ class Encounter(Strict):
 
 
 class Officer(Strict):
-    collar_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,10}$")] = Field(examples=["TV4521"])
+    collar_number: Annotated[str, StringConstraints(max_length=10, pattern=r"^[A-Za-z0-9]{1,10}$")] = Field(examples=["TV4521"])
     name: Text
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
 
 
@@ -121,7 +128,7 @@ class Subject(Strict):
     ethnicity: Ethnicity = Field(description="Self-defined ethnicity, 18+1 code.")
     address: Address
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     contact_preferences: ContactPreferences = Field(default_factory=ContactPreferences)
 
 
@@ -129,7 +136,7 @@ class Guardian(Strict):
     name: Text
     relationship: Text = Field(examples=["mother"])
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
 
 
 class Checks(Strict):
@@ -192,13 +199,14 @@ class ReferralCreate(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_ADULT_REFERRAL]})
 
     police_reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9/_-]{3,40}$")
+        str,
+        StringConstraints(
+            strip_whitespace=True, max_length=POLICE_REFERENCE_LENGTH, pattern=rf"^[A-Za-z0-9/_-]{{3,{POLICE_REFERENCE_LENGTH}}}$"
+        ),
     ] = Field(description="The force's own occurrence reference; unique per force.", examples=["43/12345/26"])
     encounter: Encounter
     drugs: list[Drug] = Field(min_length=1, max_length=10)
-    body_worn_video_reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
-    ] | None = Field(default=None, description="Required for adults (18+ on the encounter date).")
+    body_worn_video_reference: text(60) | None = Field(default=None, description="Required for adults (18+ on the encounter date).")
     officer: Officer
     subject: Subject
     guardian: Guardian | None = Field(default=None, description="Required for under-18s.")

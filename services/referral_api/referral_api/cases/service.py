@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from diversion_common import pagination
+from diversion_common.audit.context import touched
 from diversion_common.credentials import Principal
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
@@ -192,13 +193,19 @@ def to_public(case: Case) -> CasePublic:
     )
 
 
+# A provider's reasons shown to the police: codes only. Free text (a cancellation's reason, any
+# note) may hold health details and stays with the provider.
+_PROVIDER_REASON_CODES = {FactKind.referral_rejected, FactKind.closed_by_provider}
+
+
 def _reason_of(fact: Fact) -> str | None:
-    """The reason shown beside a change of status. A provider's free-text note never is: it may
-    hold health details; the police's and the YJU's own notes are theirs to see."""
+    """The reason shown beside a change of status; the police's and the YJU's own notes are theirs to see."""
     reason, note = fact.data.get("reason"), fact.data.get("note")
-    if fact.source.startswith(("police:", "yju:")) and note:
-        return f"{reason}: {note}" if reason else str(note)
-    return str(reason) if reason is not None else None
+    if fact.source.startswith(("police:", "yju:")):
+        return f"{reason}: {note}" if reason and note else (str(reason or note) if reason or note else None)
+    if fact.kind in _PROVIDER_REASON_CODES or fact.source == case_log.GATEWAY_SOURCE:
+        return str(reason) if reason is not None else None
+    return None
 
 
 def to_detail(session: Session, case: Case, state: CaseState | None = None) -> CaseDetail:
@@ -217,6 +224,7 @@ def to_detail(session: Session, case: Case, state: CaseState | None = None) -> C
 
 
 def record_access(session: Session, principal: Principal, case_ids: list[uuid.UUID], action: str, request_id: str | None) -> None:
+    touched(case_ids)  # the call's audit record names them too
     for case_id in case_ids:
         session.add(CaseAccess(case_id=case_id, client_id=principal.client_id, action=action, request_id=request_id))
 
@@ -279,8 +287,9 @@ def withdraw_case(
         kind=FactKind.withdrawn,
         occurred_at=utcnow(),
         source=case_log.police_source(principal.client_id),
-        source_id=request_id or str(uuid.uuid4()),
-        data={"reason": request.reason.value, "note": request.note},
+        # Ours, not the client's X-Request-ID: a source id is unique across every case.
+        source_id=str(uuid.uuid4()),
+        data={"reason": request.reason.value, "note": request.note, "request_id": request_id},
         actor=principal.client_id,
     )
     detail = to_detail(session, case, recorded.state)

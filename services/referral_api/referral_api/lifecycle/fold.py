@@ -100,6 +100,7 @@ class CaseState:
     pathway: Pathway | None
     needs_yju: bool
     provider_id: uuid.UUID | None  # the current provider
+    routed_at: datetime | None  # when the case was sent to the current provider
     accepted_at: datetime | None  # by the current provider
     ended_at: datetime | None  # when the fact behind a terminal status happened
     next_deadline_at: datetime | None
@@ -116,8 +117,14 @@ class CaseState:
 
 @dataclass
 class _AppointmentLog:
-    latest: Fact
-    booking: Fact | None = None
+    """Every report about one appointment. Its outcome follows the reports in the order they
+    were made (a later report corrects an earlier one), not their occurred_at: a correction
+    says what happened at the appointment's own time."""
+
+    facts: list[Fact] = field(default_factory=list)
+
+    def in_report_order(self) -> list[Fact]:
+        return sorted(self.facts, key=lambda f: f.seq)
 
 
 @dataclass
@@ -126,6 +133,7 @@ class _ProviderLog:
 
     accepted_at: datetime | None = None
     first_activity_at: datetime | None = None
+    engaged_at: datetime | None = None  # the person reached, or an appointment made: in the programme
     completed_at: datetime | None = None
     closed_at: datetime | None = None
     closure_reason: ProviderClosureReason | None = None
@@ -140,19 +148,16 @@ class _ProviderLog:
         kind, data, at = fact.kind, fact.data, fact.occurred_at
         if kind in PROGRAMME_KINDS and self.first_activity_at is None:
             self.first_activity_at = at
+        reached = kind is FactKind.contact_attempted and ContactOutcome(data["outcome"]) is ContactOutcome.reached
+        if self.engaged_at is None and (reached or (kind in PROGRAMME_KINDS and kind is not FactKind.contact_attempted)):
+            self.engaged_at = at
         if kind is FactKind.referral_accepted:
             self.accepted_at = self.accepted_at or at
         elif kind is FactKind.contact_attempted:
             self.contact_attempts += 1
-            self.contacted = self.contacted or ContactOutcome(data["outcome"]) is ContactOutcome.reached
+            self.contacted = self.contacted or reached
         elif kind in _OUTCOME_OF:
-            appointment_id = data["appointment_id"]
-            entry = self.appointments.get(appointment_id)
-            if entry is None:
-                entry = self.appointments[appointment_id] = _AppointmentLog(latest=fact)
-            entry.latest = fact
-            if kind is FactKind.appointment_booked:
-                entry.booking = fact
+            self.appointments.setdefault(data["appointment_id"], _AppointmentLog()).facts.append(fact)
         elif kind is FactKind.assessment_completed:
             self.assessment_outcome = AssessmentOutcome(data["outcome"])
             self.done.add(programme.ASSESSMENT)
@@ -186,6 +191,7 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
     withdrawn_at: datetime | None = None
     withdrawal_reason: str | None = None
     current: uuid.UUID | None = None
+    routed_at: datetime | None = None
     unroutable = False
     providers: dict[uuid.UUID, _ProviderLog] = {}
     rejected_by: list[uuid.UUID] = []
@@ -205,10 +211,13 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
                 raise ValueError(f"unknown YJU decision {decision!r}")
             if decision == "decline" and yju_declined_at is None:
                 yju_declined_at = fact.occurred_at
+        elif kind in (FactKind.routed, FactKind.unroutable) and status in TERMINAL_STATUSES:
+            pass  # an ended case is routed nowhere: a late routing changes nothing
         elif kind is FactKind.routed:
             current, unroutable = uuid.UUID(str(data["provider_id"])), False
+            routed_at = fact.occurred_at
         elif kind is FactKind.unroutable:
-            current, unroutable = None, True
+            current, routed_at, unroutable = None, None, True
         elif kind is FactKind.withdrawn:
             if withdrawn_at is None:
                 withdrawn_at, withdrawal_reason = fact.occurred_at, data.get("reason")
@@ -229,7 +238,7 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
                 completed=mine.completed_at is not None,
                 closed=mine.closed_at is not None,
                 refused=mine.refused_at is not None,
-                in_programme=mine.first_activity_at is not None,
+                in_programme=mine.engaged_at is not None,
                 accepted=mine.acceptance is not None,
                 has_provider=current is not None,
                 unroutable=unroutable,
@@ -256,6 +265,7 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
         pathway=pathway,
         needs_yju=needs_yju,
         provider_id=current,
+        routed_at=routed_at,
         accepted_at=accepted_at,
         ended_at=ended_at,
         next_deadline_at=_next_deadline(status, state_programme),
@@ -268,9 +278,19 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
 
 
 def _appointment(appointment_id: str, entry: _AppointmentLog) -> Appointment:
-    latest = entry.latest
-    outcome = _OUTCOME_OF[latest.kind]
-    booking: Mapping[str, Any] = entry.booking.data if entry.booking is not None else {}
+    reports = entry.in_report_order()
+    booking_fact: Fact | None = None
+    latest = reports[0]
+    outcome = AppointmentStatus.booked
+    for report in reports:
+        if report.kind is FactKind.appointment_booked:
+            booking_fact = report
+            # A booking again reschedules one still open or cancelled; it never erases an attendance or a miss.
+            if outcome in (AppointmentStatus.booked, AppointmentStatus.cancelled):
+                outcome, latest = AppointmentStatus.booked, report
+        else:
+            outcome, latest = _OUTCOME_OF[report.kind], report
+    booking: Mapping[str, Any] = booking_fact.data if booking_fact is not None else {}
     return Appointment(
         appointment_id=appointment_id,
         outcome=outcome,
@@ -278,7 +298,7 @@ def _appointment(appointment_id: str, entry: _AppointmentLog) -> Appointment:
         starts_at=_instant(booking["starts_at"]) if booking else None,
         mode=AppointmentMode(booking["mode"]) if booking else None,
         out_of_hours=bool(booking.get("out_of_hours", False)),
-        booked_at=entry.booking.occurred_at if entry.booking is not None else None,
+        booked_at=booking_fact.occurred_at if booking_fact is not None else None,
         punctuality=Punctuality(latest.data.get("punctuality", Punctuality.on_time))
         if outcome is AppointmentStatus.attended
         else None,
@@ -286,7 +306,6 @@ def _appointment(appointment_id: str, entry: _AppointmentLog) -> Appointment:
         cancelled_by=CancelledBy(latest.data["cancelled_by"]) if outcome is AppointmentStatus.cancelled else None,
         updated_at=latest.occurred_at,
     )
-
 
 def _instant(value: str | datetime) -> datetime:
     # Data holds JSON (an RFC 3339 string); callers building facts by hand may pass a datetime.

@@ -8,10 +8,11 @@ are plain words for the provider's staff and carry no personal data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from diversion_common.contracts import CaseStatus, Intervention, Pathway
 from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, PROVIDER_KINDS, Fact, FactKind
-from referral_api.lifecycle.fold import CaseState
+from referral_api.lifecycle.fold import AppointmentStatus, CaseState
 from referral_api.lifecycle.programme import intervention_in_pathway
 
 
@@ -25,6 +26,12 @@ CASE_ENDED = "case_ended"
 NOT_WITH_PROVIDER = "not_with_provider"
 APPOINTMENT_NOT_BOOKED = "appointment_not_booked"
 INTERVENTION_NOT_IN_PATHWAY = "intervention_not_in_pathway"
+ALREADY_ANSWERED = "already_answered"
+APPOINTMENT_HAS_OUTCOME = "appointment_has_outcome"
+BEFORE_REFERRAL = "before_referral"
+
+# Clocks differ: a provider's time may run this far behind the gateway's routing time.
+CLOCK_ALLOWANCE = timedelta(minutes=5)
 
 _ENDED_FOR_GOOD = {
     CaseStatus.withdrawn: "The referral has been withdrawn; the case takes no further events.",
@@ -48,6 +55,18 @@ def refusal(state: CaseState, fact: Fact) -> Refusal | None:
         return Refusal(CASE_ENDED, _ENDED_FOR_GOOD[state.status])
     if state.status in _ENDED_BY_PROVIDER and state.ended_at is not None and fact.occurred_at > state.ended_at:
         return Refusal(CASE_ENDED, _ENDED_BY_PROVIDER[state.status])
+    if state.routed_at is not None and fact.occurred_at < state.routed_at - CLOCK_ALLOWANCE:
+        # Also keeps one mistyped date from moving the case's deadlines years back.
+        return Refusal(BEFORE_REFERRAL, "The event is dated before the case was sent to your service.")
+    if fact.kind is FactKind.referral_rejected and state.accepted_at is not None:
+        return Refusal(ALREADY_ANSWERED, "You have already taken this case on; it can no longer be rejected.")
+    if fact.kind is FactKind.appointment_booked:
+        outcome = next((a.outcome for a in state.programme.appointments if a.appointment_id == fact.data["appointment_id"]), None)
+        if outcome in (AppointmentStatus.attended, AppointmentStatus.missed):
+            return Refusal(
+                APPOINTMENT_HAS_OUTCOME,
+                f"Appointment {fact.data['appointment_id']} already took place or was missed; book the next one under a new appointment_id.",
+            )
     if fact.kind in APPOINTMENT_OUTCOME_KINDS:
         appointment_id = fact.data["appointment_id"]
         booked = {a.appointment_id for a in state.programme.appointments if a.booked_at is not None}

@@ -23,7 +23,7 @@ class Signals:
     completed: bool = False
     closed: bool = False
     refused: bool = False
-    in_programme: bool = False  # any contact attempt, booking or later programme activity
+    in_programme: bool = False  # the person reached, or an appointment or later programme step made
     accepted: bool = False  # referral.accepted, or programme activity (which implies it)
     has_provider: bool = False  # the latest routing fact routed it
     unroutable: bool = False  # the latest routing fact found nobody

@@ -182,7 +182,8 @@ def corrected(facts: Iterable[Fact]) -> set[tuple[str, str]]:
     supersedes: the fold no longer counts them, so the timeline marks them."""
     latest: dict[tuple[str, str], Fact] = {}
     superseded: set[tuple[str, str]] = set()
-    for fact in ordered(facts):
+    # In the order they were reported, as the fold reads an appointment's reports.
+    for fact in sorted(ordered(facts), key=lambda f: f.seq):
         if fact.kind not in APPOINTMENT_KINDS:
             continue
         # Appointment ids are unique per provider, not across providers.

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from diversion_common.pagination import Cursor
 from diversion_common.problems import problem_responses
 from diversion_common.reference import ForceCode
+from diversion_common.text_limits import DeliveryId
 from diversion_common.webhooks.schemas import RotatedSecret, SecretRotation
 from diversion_common.webhooks.tables import DeliveryStatus
+from diversion_common.webhooks.urls import must_allow_loopback
 from referral_api.auth import Administrator
 from referral_api.db import get_session
 from referral_api.police_callbacks import service
@@ -45,7 +48,10 @@ DbSession = Annotated[Session, Depends(get_session)]
         **problem_responses(400, 401, 403, 413, 415, 422),
     },
 )
-def set_callback(force: ForceCode, body: PoliceCallbackSet, _admin: Administrator, session: DbSession) -> Response | PoliceCallbackPublic:
+def set_callback(
+    force: ForceCode, body: PoliceCallbackSet, _admin: Administrator, session: DbSession, request: Request
+) -> Response | PoliceCallbackPublic:
+    must_allow_loopback(body.url, allowed=request.app.state.settings.allow_loopback_webhooks, pointer="/url")
     callback, secret = service.set_callback(session, force, body)
     if secret is None:
         return callback
@@ -88,7 +94,7 @@ def list_deliveries(
     session: DbSession,
     status: DeliveryStatus | None = None,
     force: ForceCode | None = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CallbackDeliveryPage:
     return service.list_deliveries(session, status=status, force=force, cursor=cursor, limit=limit)
@@ -100,7 +106,7 @@ def list_deliveries(
     summary="A notification with every attempt (time, status, latency, error)",
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_delivery(delivery_id: str, _admin: Administrator, session: DbSession) -> CallbackDeliveryDetail:
+def read_delivery(delivery_id: DeliveryId, _admin: Administrator, session: DbSession) -> CallbackDeliveryDetail:
     return service.delivery_detail(session, delivery_id)
 
 
@@ -111,5 +117,5 @@ def read_delivery(delivery_id: str, _admin: Administrator, session: DbSession) -
     summary="Send a dead or delivered notification again, under the same webhook-id",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def redeliver(delivery_id: str, _admin: Administrator, session: DbSession) -> CallbackDeliveryPublic:
+def redeliver(delivery_id: DeliveryId, _admin: Administrator, session: DbSession) -> CallbackDeliveryPublic:
     return service.redeliver_by_id(session, delivery_id)

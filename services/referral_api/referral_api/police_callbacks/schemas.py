@@ -6,9 +6,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from diversion_common.reference import ForceCode
+from diversion_common.text_limits import bounded_url
 from diversion_common.webhooks.schemas import AttemptPublic
-from diversion_common.webhooks.tables import DeliveryStatus
-from diversion_common.webhooks.urls import WebhookUrl
+from diversion_common.webhooks.tables import ENDPOINT_URL_LENGTH, DeliveryStatus
+
+# The column's length: PostgreSQL refuses a longer value where SQLite would keep it.
+WebhookUrl = bounded_url(ENDPOINT_URL_LENGTH)
 
 
 class PoliceCallbackSet(BaseModel):
@@ -16,7 +19,7 @@ class PoliceCallbackSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: WebhookUrl = Field(description="Where status changes are POSTed; https (plain http only to localhost).")
+    url: WebhookUrl = Field(description="Where status changes are POSTed; https to a public host (this machine only in development).")
     active: StrictBool = Field(default=True, description="false stops new notifications; those waiting are held until it is true again.")
 
 

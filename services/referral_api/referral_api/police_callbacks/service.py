@@ -22,6 +22,7 @@ from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import Conflict, NotFound
 from diversion_common.reference import ForceCode
 from diversion_common.webhooks import service as webhooks
+from diversion_common.webhooks.addressing import must_go_where_it_went
 from diversion_common.webhooks.secrets import issue_secret
 from diversion_common.webhooks.tables import DeliveryStatus
 from referral_api.config import get_settings
@@ -165,12 +166,15 @@ def redeliver_by_id(session: Session, delivery_id: str) -> CallbackDeliveryPubli
     """Send a dead (or delivered) notification again, under the same webhook-id.
 
     Its content is as it was: the version in it tells the police system whether it is news.
+    A delivered one's content was erased (its digest kept) and is not rebuilt: a 409; the
+    police system reads the case, always current, with its own key.
     """
     delivery = webhooks.get_delivery(session, CallbackDelivery, delivery_id)
     webhooks.must_be_redeliverable(delivery)
     callback = session.get(PoliceCallback, delivery.force)
     if callback is None or not callback.active:
         raise Conflict("the force's callback is not active")
+    must_go_where_it_went(delivery, callback.url)  # a changed URL gets no old notifications: 409
     webhooks.redeliver(session, delivery)
     session.commit()
     return to_public(delivery)

@@ -19,8 +19,11 @@ from diversion_common.webhooks.tables import (
     CircuitFields,
     DeliveryFields,
     DeliveryTables,
+    ENDPOINT_URL_LENGTH,
     SigningSecretFields,
 )
+from diversion_common.secrets_at_rest import encrypted_field
+from referral_api.config import SECRETS_KEYS
 from referral_api.db import ReferralTable
 
 TIMESTAMP = DateTime(timezone=True)
@@ -32,7 +35,7 @@ class PoliceCallback(ReferralTable, table=True):
     __tablename__ = "referral_police_callbacks"
 
     force: str = Field(primary_key=True, max_length=60)
-    url: str = Field(max_length=500)
+    url: str = Field(max_length=ENDPOINT_URL_LENGTH)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
     updated_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
@@ -45,6 +48,7 @@ class CallbackSecret(SigningSecretFields, ReferralTable, table=True):
     endpoint_column: ClassVar[str] = "force"
 
     force: str = Field(index=True, max_length=60)
+    secret: str = encrypted_field(SECRETS_KEYS)  # encrypted at rest under REFERRAL_API_SECRETS_KEYS
 
 
 class CallbackDelivery(DeliveryFields, ReferralTable, table=True):

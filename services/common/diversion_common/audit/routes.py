@@ -1,0 +1,111 @@
+"""The administrator's view of the audit log: read-only, filtered, a page at a time.
+
+There is no route that changes the log: the only operation is GET.
+"""
+
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlmodel import Session
+
+from diversion_common import pagination
+from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
+from diversion_common.credentials import Principal
+from diversion_common.database import as_utc
+from diversion_common.problems import problem_responses
+from diversion_common.wire_types import DateTime
+
+
+class AuditRecordPublic(BaseModel):
+    request_id: str = Field(description="Ours: the X-Request-ID the call was answered with.")
+    correlation_id: str | None = Field(description="The id the client sent (X-Correlation-ID or X-Request-ID), if any.")
+    client_id: uuid.UUID | None = Field(description="None when the call carried no valid credential.")
+    role: str | None
+    method: str
+    route: str | None = Field(description="The route's template; none when no route matched.")
+    path_ids: dict[str, Any] | None = Field(description="The ids in the path that are ids we issue or reference codes.")
+    case_ids: list[uuid.UUID] = Field(description="Every case the call read or changed.")
+    status: int
+    at: datetime
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRecordPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+def _record_id(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 2**63:  # a bigint, or the database would refuse the comparison
+        raise ValueError(text)
+    return value
+
+
+def audit_admin_router(
+    *,
+    admin: Callable[..., Principal],
+    get_session: Callable[..., Iterator[Session]],
+    record_table: type[AuditRecordFields],
+    case_table: type[AuditCaseFields],
+) -> APIRouter:
+    router = APIRouter(prefix="/v1/admin/audit", tags=["operations"])
+    records: Any = record_table
+    cases: Any = case_table
+
+    @router.get(
+        "",
+        response_model=AuditPage,
+        summary="Every call to this service, by whom and on which cases, refusals included (oldest first)",
+        responses=problem_responses(401, 403, 422),
+    )
+    def list_audit(
+        _admin: Annotated[Principal, Depends(admin)],
+        session: Annotated[Session, Depends(get_session)],
+        client_id: uuid.UUID | None = None,
+        case_id: uuid.UUID | None = None,
+        status: Annotated[int | None, Query(ge=100, le=599)] = None,
+        since: Annotated[DateTime | None, Query(description="Calls at or after this time.")] = None,
+        until: Annotated[DateTime | None, Query(description="Calls before this time.")] = None,
+        cursor: Annotated[pagination.Cursor | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> AuditPage:
+        query = select(records)
+        if client_id is not None:
+            query = query.where(records.client_id == client_id)
+        if case_id is not None:
+            query = query.where(records.id.in_(select(cases.audit_id).where(cases.case_id == case_id)))
+        if status is not None:
+            query = query.where(records.status == status)
+        if since is not None:
+            query = query.where(records.at >= as_utc(since))
+        if until is not None:
+            query = query.where(records.at < as_utc(until))
+        page = pagination.keyset_page(
+            session, query, at=records.at, key=records.id, cursor=cursor, limit=limit,
+            key_from_text=_record_id, key_to_text=str,
+        )
+        touched: dict[int, list[uuid.UUID]] = {row.id: [] for row in page.rows}
+        if touched:
+            for audit_id, touched_case in session.execute(
+                select(cases.audit_id, cases.case_id).where(cases.audit_id.in_(list(touched))).order_by(cases.id)
+            ):
+                touched[audit_id].append(touched_case)
+        return AuditPage(
+            items=[
+                AuditRecordPublic(
+                    request_id=row.request_id, correlation_id=row.correlation_id, client_id=row.client_id, role=row.role,
+                    method=row.method, route=row.route, path_ids=row.path_ids, case_ids=touched[row.id],
+                    status=row.status, at=as_utc(row.at),
+                )
+                for row in page.rows
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    return router

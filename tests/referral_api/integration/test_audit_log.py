@@ -1,0 +1,161 @@
+"""Every call to referral_api is in its append-only audit log, refusals included; an admin reads it.
+
+Our own request id names each record; the id a client chose is kept beside it as the
+correlation id. No API changes the log, and the database refuses to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from diversion_common.audit.middleware import AuditMiddleware
+from diversion_common.credentials import Role
+from referral_api.audit.tables import AuditCase, AuditRecord
+from support.referrals import adult_referral, youth_referral
+
+
+def client_id_of(headers: dict[str, str]) -> str:
+    return str(uuid.UUID(hex=headers["Authorization"].removeprefix("Bearer ").split("_")[1]))
+
+
+def audit(api, admin, **params) -> list[dict]:
+    response = api.get("/v1/admin/audit", params={"limit": 100, **params}, headers=admin)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def by_request(items: list[dict], response) -> dict:
+    [item] = [i for i in items if i["request_id"] == response.headers["X-Request-ID"]]
+    return item
+
+
+def test_every_call_is_recorded_with_our_id_the_client_and_the_case(api, police, admin):
+    created = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Request-ID": "police-sys-77"})
+    case_id = created.json()["id"]
+    read = api.get(f"/v1/referrals/{case_id}", headers=police)
+    items = audit(api, admin)
+
+    intake = by_request(items, created)
+    uuid.UUID(intake["request_id"])  # ours, not the client's
+    assert intake["correlation_id"] == "police-sys-77"
+    assert intake["client_id"] == client_id_of(police)
+    assert (intake["role"], intake["method"], intake["route"], intake["status"]) == ("police", "POST", "/v1/referrals", 201)
+    assert intake["case_ids"] == [case_id]
+
+    reading = by_request(items, read)
+    assert (reading["route"], reading["status"], reading["case_ids"]) == ("/v1/referrals/{case_id}", 200, [case_id])
+    assert reading["path_ids"] == {"case_id": case_id}
+    assert reading["correlation_id"] is None
+
+
+def test_refusals_are_recorded_too(api, police, other_police, admin, issue):
+    case_id = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    body = adult_referral()
+    api.post("/v1/referrals", json=body, headers=police)
+    refused = {
+        401: api.get("/v1/referrals"),
+        403: api.get("/v1/referrals", headers=issue(Role.court)),
+        404: api.get(f"/v1/referrals/{case_id}", headers=other_police),
+        409: api.post("/v1/referrals", json=body, headers=police),
+        422: api.get("/v1/referrals/Zebedee Quixotic", headers=police),
+    }
+    items = audit(api, admin)
+    for status, response in refused.items():
+        assert response.status_code == status
+        assert by_request(items, response)["status"] == status
+
+    assert by_request(items, refused[401])["client_id"] is None
+    assert by_request(items, refused[403])["role"] == "court"
+    # Another force's try at the case is attributable to that force's client, on that case.
+    other = by_request(items, refused[404])
+    assert other["client_id"] == client_id_of(other_police) and other["case_ids"] == [case_id]
+    # A path parameter that is not an id (it can be a name) is not stored.
+    invalid = by_request(items, refused[422])
+    assert invalid["route"] == "/v1/referrals/{case_id}" and invalid["path_ids"] is None and invalid["case_ids"] == []
+
+
+def test_every_case_a_list_shows_is_attributed(api, police, admin):
+    first = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    second = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    listed = api.get("/v1/referrals", headers=police)
+    assert set(by_request(audit(api, admin), listed)["case_ids"]) == {first, second}
+
+
+def test_the_admin_filters_by_case_client_status_and_time(api, police, other_police, admin):
+    case_id = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    other_case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    api.get(f"/v1/referrals/{case_id}/timeline", headers=police)
+    api.post(f"/v1/referrals/{other_case}/withdraw", json={"reason": "duplicate"}, headers=police)
+    api.get(f"/v1/referrals/{case_id}", headers=other_police)
+
+    about_case = audit(api, admin, case_id=case_id)
+    assert [(i["method"], i["route"], i["status"]) for i in about_case] == [
+        ("POST", "/v1/referrals", 201),
+        ("GET", "/v1/referrals/{case_id}/timeline", 200),
+        ("GET", "/v1/referrals/{case_id}", 404),
+    ]
+    assert {i["client_id"] for i in audit(api, admin, client_id=client_id_of(other_police))} == {client_id_of(other_police)}
+    assert [i["route"] for i in audit(api, admin, status=404)] == ["/v1/referrals/{case_id}"]
+
+    now = datetime.now(UTC)
+    assert audit(api, admin, since=(now + timedelta(minutes=1)).isoformat()) == []
+    assert audit(api, admin, until=(now - timedelta(minutes=1)).isoformat()) == []
+    assert len(audit(api, admin, since=(now - timedelta(minutes=1)).isoformat(), case_id=case_id)) == 3
+
+
+def test_the_log_is_paged_with_a_cursor(api, police, admin):
+    for _ in range(5):
+        api.get("/v1/referrals", headers=police)
+    seen, cursor = [], None
+    while True:
+        page = api.get("/v1/admin/audit", params={"limit": 2, "client_id": client_id_of(police), **({"cursor": cursor} if cursor else {})}, headers=admin).json()
+        seen += [i["request_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    assert api.get("/v1/admin/audit", params={"cursor": "eyJ1IjoiMjAyNi0wMS0wMVQwMDowMDowMCswMDowMCIsImkiOiI5OTk5OTk5OTk5OTk5OTk5OTk5OTk5In0"}, headers=admin).status_code == 422
+
+
+def test_only_an_admin_reads_the_log_and_no_api_changes_it(api, police, yju, admin):
+    api.get("/v1/referrals", headers=police)
+    assert api.get("/v1/admin/audit", headers=police).status_code == 403
+    assert api.get("/v1/admin/audit", headers=yju).status_code == 403
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        assert api.request(method, "/v1/admin/audit", headers=admin).status_code == 405
+
+
+def test_the_database_refuses_to_change_or_remove_a_record(api, police, referral_engine):
+    case_id = api.post("/v1/referrals", json=adult_referral(), headers=police).json()["id"]
+    for statement in (
+        "UPDATE referral_audit_log SET status = 200",
+        "DELETE FROM referral_audit_log",
+        "UPDATE referral_audit_cases SET audit_id = audit_id + 1",
+        "DELETE FROM referral_audit_cases",
+    ):
+        with Session(referral_engine) as session, pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text(statement))
+            session.commit()
+    if referral_engine.dialect.name == "postgresql":
+        with Session(referral_engine) as session, pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text("TRUNCATE referral_audit_log"))
+    with Session(referral_engine) as session:
+        assert session.query(AuditRecord).count() == 1
+        assert [str(row.case_id) for row in session.query(AuditCase)] == [case_id]
+
+
+def test_a_failed_audit_write_never_fails_the_call(api, police, monkeypatch, diversion_logs):
+    def fails(*_args, **_kwargs):
+        raise RuntimeError("database unavailable for Zebedee")
+
+    monkeypatch.setattr(AuditMiddleware, "_write", fails)
+    response = api.post("/v1/referrals", json=youth_referral(), headers=police)
+    assert response.status_code == 201
+    [failure] = [r for r in diversion_logs if r.getMessage() == "audit record not written"]
+    assert failure.error_type == "RuntimeError" and "Zebedee" not in str(vars(failure))
