@@ -86,6 +86,8 @@ PROVIDER_ID = uuid.uuid4()  # the provider the provider role's key speaks for (p
 ROLES: dict[str, dict[str, tuple[Role, str | None, uuid.UUID | None]]] = {
     "referral_api": {
         "/v1/referrals": (Role.police, FORCE, None),
+        # The referring force's officer: it may read and review; the court's and YJU's steps are 403s to it.
+        "/v1/breach-requests": (Role.police, FORCE, None),
         "/v1/yju/": (Role.yju, FORCE, None),
         "/v1/admin/": (Role.admin, None, None),
         "/internal/v1/": (Role.service, None, None),
@@ -145,13 +147,13 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "409", "422"]}},
     },
     {
-        "include-name": "PUT /v1/admin/police-callbacks/{force}",
+        "include-name": ["PUT /v1/admin/police-callbacks/{force}", "PUT /v1/admin/court-callbacks/{court}", "PUT /v1/admin/yju-callbacks/{force}"],
         # The callback URL must be https to a public host, which the `uri` format does not say
         # (422); these apps run as in production, where loopback is refused too.
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
     {
-        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/admin/deliveries", "GET /v1/admin/messages", "GET /v1/admin/audit"],
+        "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/breach-requests", "GET /v1/admin/deliveries", "GET /v1/admin/messages", "GET /v1/admin/audit"],
         # `cursor` is opaque (a string in the schema): only a cursor this service issued decodes (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },

@@ -38,8 +38,10 @@ def api(referral_db: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def issue(referral_engine: Engine) -> Callable[..., dict[str, str]]:
-    def make(role: Role, force: str | None = None) -> dict[str, str]:
-        return bearer(issue_key(referral_engine, Client, role, force=force))
+    def make(role: Role, force: str | None = None, court: str | None = None) -> dict[str, str]:
+        if role is Role.court:
+            court = court or "reading-magistrates"  # a court client always belongs to one court
+        return bearer(issue_key(referral_engine, Client, role, force=force, court=court))
 
     return make
 

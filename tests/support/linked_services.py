@@ -72,7 +72,8 @@ def linked(fresh_database) -> Iterator[LinkedServices]:
     clients: dict[str, TestClient] = {}
     api_app = create_referral_api(
         ReferralSettings(
-            database_url=referral_db, gateway_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False, allow_loopback_webhooks=True
+            database_url=referral_db, gateway_api_key=None, relay_poll_seconds=0.05, run_delivery_worker=False, allow_loopback_webhooks=True,
+            run_breach_scheduler=False,  # the tests run the checks themselves, with their own clock
         ),
         peer_sender=_linked_sender(clients, "gateway", to_gateway_key),
     )

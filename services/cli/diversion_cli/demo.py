@@ -73,7 +73,7 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
         "police_thames_valley": issue_credential(Role.police, "Thames Valley Police demo system", force="thames-valley"),
         "police_hampshire": issue_credential(Role.police, "Hampshire Constabulary demo system", force="hampshire"),
         "yju": issue_credential(Role.yju, "Demo Youth Justice Unit (Thames Valley)", force="thames-valley"),
-        "court": issue_credential(Role.court, "Demo court liaison"),
+        "court": issue_credential(Role.court, "Demo court liaison (Reading Magistrates' Court)", court="reading-magistrates"),
         "admin": issue_credential(Role.admin, "Demo scheme administrator"),
     }
     for provider in providers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +27,10 @@ from provider_gateway.config import Settings as GatewaySettings
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.police_callbacks import service as police_callbacks
+from referral_api.police_callbacks.recipients import RecipientKind, court_recipient, police_recipient, recipient_kind, yju_recipient
 from referral_api.police_callbacks.schemas import PoliceCallbackSet
+from referral_api.breaches.courts import CourtCode
+from referral_api.breaches.scheduler import run_checks
 
 app = typer.Typer(
     help="Operate Diversion Link: migrate, manage API clients, run the demo.",
@@ -37,6 +41,8 @@ clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=Tr
 app.add_typer(clients_app, name="clients")
 police_callbacks_app = typer.Typer(help="Where each force's system is told of status changes.", no_args_is_help=True)
 app.add_typer(police_callbacks_app, name="police-callbacks")
+breaches_app = typer.Typer(help="Breach requests: the time-based rules.", no_args_is_help=True)
+app.add_typer(breaches_app, name="breaches")
 app.add_typer(privacy.secrets_app, name="secrets")
 app.add_typer(privacy.retention_app, name="retention")
 
@@ -65,7 +71,8 @@ def client_table(service: Service) -> type:
 
 
 def issue_credential(
-    role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None
+    role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None,
+    court: str | None = None,
 ) -> dict[str, str]:
     """Create the client in each service the role calls; the key is the same in each."""
     if role is Role.service and service is None:
@@ -76,7 +83,7 @@ def issue_credential(
         engine = make_engine(database_url(target))
         with Session(engine) as session:
             issued = client_registry.create_client(
-                session, client_table(target), name=name, role=role, force=force,
+                session, client_table(target), name=name, role=role, force=force, court=court,
                 provider_id=provider_id, client_id=client_id, key_hash=key_hash,
             )
         engine.dispose()
@@ -105,11 +112,12 @@ def clients_create(
     force: Annotated[str | None, typer.Option(help="The force of a police or yju client, e.g. thames-valley")] = None,
     provider_id: Annotated[uuid.UUID | None, typer.Option(help="The provider of a provider client")] = None,
     service: Annotated[Service | None, typer.Option(help="For a service client: the service it calls")] = None,
+    court: Annotated[CourtCode | None, typer.Option(help="The court of a court client, e.g. reading-magistrates")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create a client and print its id and key, once."""
     try:
-        issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service)
+        issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service, court=court.value if court else None)
     except client_registry.ClientError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -130,7 +138,7 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             for client in client_registry.list_clients(session, client_table(target)):
                 rows.append({
                     "service": target.value, "client_id": str(client.id), "name": client.name, "role": client.role,
-                    "force": client.force, "revoked": client.revoked_at is not None,
+                    "force": client.force, "court": client.court, "revoked": client.revoked_at is not None,
                 })
         engine.dispose()
     if as_json:
@@ -156,14 +164,7 @@ def clients_revoke(client_id: uuid.UUID) -> None:
     typer.echo(f"client {client_id} revoked")
 
 
-@police_callbacks_app.command("set")
-def police_callbacks_set(
-    force: Annotated[ForceCode, typer.Option(help="The force, e.g. thames-valley")],
-    url: Annotated[str, typer.Option(help="Where to POST its notifications: https to a public host (this machine only in development)")],
-    active: Annotated[bool, typer.Option("--active/--inactive", help="--inactive stops notifications; waiting ones are held")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
-) -> None:
-    """Register or change a force's callback URL; prints its signing secret once, when registered."""
+def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None:
     try:
         request = PoliceCallbackSet(url=url, active=active)  # type: ignore[arg-type]
     except ValidationError as error:
@@ -174,28 +175,71 @@ def police_callbacks_set(
         raise typer.Exit(2)
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
-        callback, secret = police_callbacks.set_callback(session, force, request)
+        callback, secret = police_callbacks.set_callback(session, recipient, request)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps({**callback.model_dump(mode="json"), "signing_secret": secret}))
         return
-    typer.echo(f"{callback.force.value}: {'registered' if secret else 'changed'}, {'active' if callback.active else 'inactive'}, {callback.url}")
+    typer.echo(f"{callback.recipient}: {'registered' if secret else 'changed'}, {'active' if callback.active else 'inactive'}, {callback.url}")
     if secret:
         typer.echo(f"signing secret (shown once): {secret}")
 
 
+URL_HELP = "Where to POST its notifications: https to a public host (this machine only in development)"
+ACTIVE_HELP = "--inactive stops notifications; waiting ones are held"
+
+
+@police_callbacks_app.command("set")
+def police_callbacks_set(
+    url: Annotated[str, typer.Option(help=URL_HELP)],
+    force: Annotated[ForceCode | None, typer.Option(help="A force's system, e.g. thames-valley")] = None,
+    court: Annotated[CourtCode | None, typer.Option(help="A court's system, for its breach requests, e.g. reading-magistrates")] = None,
+    yju: Annotated[ForceCode | None, typer.Option(help="The system of the YJU serving a force's area, for its breach requests")] = None,
+    active: Annotated[bool, typer.Option("--active/--inactive", help=ACTIVE_HELP)] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Register or change a callback URL (a force's, a court's or a YJU's); prints its signing secret once, when registered."""
+    chosen = [r for r in (force and police_recipient(force.value), court and court_recipient(court.value), yju and yju_recipient(yju.value)) if r]
+    if len(chosen) != 1:
+        typer.echo("error: give exactly one of --force, --court, --yju", err=True)
+        raise typer.Exit(2)
+    _set_callback(chosen[0], url, active, as_json)
+
+
 @police_callbacks_app.command("list")
 def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the forces' callbacks (never their secrets)."""
+    """List the callbacks, the forces' then the courts' and YJUs' (never their secrets)."""
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine) as session:
-        callbacks = police_callbacks.list_callbacks(session)
+        callbacks = [c for kind in RecipientKind for c in police_callbacks.list_callbacks(session, kind)]
     engine.dispose()
     if as_json:
-        typer.echo(json.dumps([c.model_dump(mode="json") for c in callbacks]))
+        typer.echo(json.dumps([{**c.model_dump(mode="json"), "force": c.recipient} if recipient_kind(c.recipient) is RecipientKind.police else c.model_dump(mode="json") for c in callbacks]))
         return
     for callback in callbacks:
-        typer.echo(f"{callback.force.value:<16} {'active' if callback.active else 'inactive':<8} {callback.url}")
+        typer.echo(f"{callback.recipient:<32} {'active' if callback.active else 'inactive':<8} {callback.url}")
+
+
+@breaches_app.command("run-checks")
+def breaches_run_checks(
+    now: Annotated[datetime | None, typer.Option(help="Check as at this time (RFC 3339, with an offset), e.g. to replay a missed day; default: the clock")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Check once every case whose next breach rule is due: reminders, overdue deadlines, late reviews.
+
+    Safe beside the service's own scheduler and other runs: each case is checked by one at a time."""
+    if now is not None and now.tzinfo is None:
+        typer.echo("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00", err=True)
+        raise typer.Exit(2)
+    engine = make_engine(database_url(Service.referral_api))
+    try:
+        run = run_checks(engine, now)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"due": run.due, "checked": run.checked}))
+        return
+    typer.echo(f"{run.due} cases due, {run.checked} checked by this run")
 
 
 @app.command("demo-seed")

@@ -32,6 +32,7 @@ def authenticate(session: Session, client_table: type[ClientFields], key: str | 
         role=Role(client.role),
         force=client.force,
         provider_id=client.provider_id,
+        court=client.court,
     )
 
 

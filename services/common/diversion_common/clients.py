@@ -35,6 +35,7 @@ def create_client(
     role: Role,
     force: str | None = None,
     provider_id: uuid.UUID | None = None,
+    court: str | None = None,
     client_id: uuid.UUID | None = None,
     key_hash: str | None = None,
 ) -> IssuedCredential:
@@ -47,6 +48,10 @@ def create_client(
         raise ClientError(f"a {role.value} client needs --force, one of: {', '.join(FORCES)}")
     if role not in FORCE_BOUND_ROLES and force is not None:
         raise ClientError("only police and yju clients belong to a force")
+    if role is Role.court and not court:
+        raise ClientError("a court client needs --court: the one court whose breach requests it sees")
+    if role is not Role.court and court is not None:
+        raise ClientError("only court clients belong to a court")
     if role is Role.provider and provider_id is None:
         raise ClientError("a provider client needs --provider-id")
     client_id = client_id or uuid.uuid4()
@@ -57,6 +62,7 @@ def create_client(
             name=name,
             role=role.value,
             force=force,
+            court=court,
             provider_id=provider_id,
             key_hash=key_hash or fresh_hash,
         )

@@ -102,10 +102,18 @@ class CaseStatus(StrEnum):
     closed_by_provider = "closed_by_provider"  # moved away, in custody, died...: not the person's failure
     declined_by_yju = "declined_by_yju"
     withdrawn = "withdrawn"
+    breach_requested = "breach_requested"  # non-engagement: a breach request is open for the court or the YJU
+    breach_decided = "breach_decided"  # the court or the YJU recorded its outcome on the breach request
 
 
 TERMINAL_STATUSES = frozenset(
-    {CaseStatus.completed, CaseStatus.closed_by_provider, CaseStatus.declined_by_yju, CaseStatus.withdrawn}
+    {
+        CaseStatus.completed,
+        CaseStatus.closed_by_provider,
+        CaseStatus.declined_by_yju,
+        CaseStatus.withdrawn,
+        CaseStatus.breach_decided,
+    }
 )
 
 
@@ -117,6 +125,7 @@ class Topic(StrEnum):
     routed = "case.routed"  # gateway -> referral_api: a provider was chosen
     unroutable = "case.unroutable"  # gateway -> referral_api: no provider can take it
     provider_event = "provider.event_reported"  # gateway -> referral_api: a provider's signed event
+    notice = "case.notice"  # referral_api -> gateway: a warning or a deadline reminder, for the provider
 
 
 # --- referral_api -> gateway ------------------------------------------------------
@@ -208,6 +217,28 @@ class CaseStatusChanged(BaseModel):
     version: StrictInt = Field(ge=1, le=INTEGER_MAX)
     reason: ReasonCode | None = Field(default=None, description="Why, for a withdrawal: its reason code.")
     programme: ProgrammeSummary | None = None
+
+
+class NoticeKind(StrEnum):
+    warning = "warning"  # a first unacceptable missed appointment: a second one raises a breach
+    reminder = "reminder"  # a deadline is near
+
+
+class Deadline(StrEnum):
+    assessment = "assessment"
+    completion = "completion"
+    oic_review = "oic_review"  # the officer's review of a breach request (police only)
+
+
+class CaseNotice(BaseModel):
+    """A warning or a reminder about a case, for the provider working with the person."""
+
+    case_id: uuid.UUID
+    notice: NoticeKind
+    deadline: Deadline | None = Field(default=None, description="For a reminder: which deadline.")
+    due_at: datetime | None = Field(default=None, description="For a reminder: when the deadline falls.")
+    appointment_id: code(100) | None = Field(default=None, description="For a warning: the missed appointment.")
+    occurred_at: datetime
 
 
 # --- gateway -> referral_api ------------------------------------------------------

@@ -38,6 +38,7 @@ class ClientFields(SQLModel):
     name: str = Field(max_length=200)
     role: str = Field(max_length=20, index=True)
     force: str | None = Field(default=None, max_length=60)
+    court: str | None = Field(default=None, max_length=60)  # a court client's court (referral_api/breaches/courts.py)
     provider_id: uuid.UUID | None = Field(default=None)
     key_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
@@ -53,6 +54,7 @@ class Principal:
     role: Role
     force: str | None = None
     provider_id: uuid.UUID | None = None
+    court: str | None = None
 
 
 def hash_secret(secret: str) -> str:

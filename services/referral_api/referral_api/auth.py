@@ -12,3 +12,7 @@ from referral_api.db import get_session
 PoliceSystem = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police))]
 YouthJusticeUnit = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.yju))]
 Administrator = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.admin))]
+# Breach requests: the referring force, the court and the YJU each see their own (breaches/service.py).
+BreachParty = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police, Role.court, Role.yju))]
+BreachAddressee = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.court, Role.yju))]
+CourtLiaison = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.court))]

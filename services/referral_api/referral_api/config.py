@@ -1,12 +1,13 @@
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.internal_listener import InternalListener
 from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import WorkerSettings
+from referral_api.breaches.courts import check_district_courts
 
 
 SECRETS_KEYS = "REFERRAL_API_SECRETS_KEYS"  # the setting below, as the encrypted columns name it
@@ -37,9 +38,17 @@ class Settings(AbuseLimitSettings):
     youth_completion_weeks: int = 12
     youth_assessment_working_days: int = 10
 
+    # Which magistrates' court hears an adult's breach request, by the encounter's district: entries
+    # replacing the documented default (referral_api/breaches/courts.py), as a JSON object such as
+    # {"wokingham": "slough-magistrates"}. An unknown district or court stops the service starting.
+    district_courts: dict[str, str] = Field(default_factory=dict)
+
     # Notifying police systems of status changes (documented defaults, as the gateway's;
     # see diversion_common/webhooks/policy.py).
     run_delivery_worker: bool = True  # inside the web process
+    # The time-based breach rules (breaches/scheduler.py): checked this often inside the web process.
+    run_breach_scheduler: bool = True
+    breach_check_seconds: float = Field(default=60.0, gt=0)
     delivery_timeout_seconds: float = 10.0
     delivery_per_force_concurrency: int = 4
     delivery_poll_seconds: float = 0.5
@@ -60,6 +69,11 @@ class Settings(AbuseLimitSettings):
     # An ended case's personal data is erased this long after its last recorded fact, leaving a
     # content-free record (`diversion-link retention run`; referral_api/privacy/retention.py).
     retention_days: int = Field(default=365, ge=1)
+
+    @field_validator("district_courts")
+    @classmethod
+    def _known_districts_and_courts(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_district_courts(value)
 
     def internal_listener(self) -> InternalListener | None:
         return InternalListener(self.internal_host, self.internal_port) if self.internal_port else None

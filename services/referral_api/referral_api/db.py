@@ -21,6 +21,7 @@ def get_session(request: Request) -> Iterator[Session]:
 def import_all_tables() -> None:
     """Import every table module so the metadata is complete (Alembic, tests)."""
     import referral_api.audit.tables  # noqa: F401
+    import referral_api.breaches.tables  # noqa: F401
     import referral_api.case_log.tables  # noqa: F401
     import referral_api.cases.tables  # noqa: F401
     import referral_api.clients.tables  # noqa: F401

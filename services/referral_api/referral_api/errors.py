@@ -16,3 +16,8 @@ class IdempotencyKeyReused(ValidationFailed):
 class CaseStatusConflict(Conflict):
     slug = "case-status-conflict"
     title = "The case's status does not allow this"
+
+
+class BreachStepConflict(Conflict):
+    slug = "breach-step-conflict"
+    title = "The breach request's status does not allow this step"

@@ -10,6 +10,8 @@ from diversion_common.service_app import create_service_app, engine_and_relay_li
 from diversion_common.webhooks.worker import BackgroundWorker
 from referral_api.audit.routes import router as audit_router
 from referral_api.audit.tables import AuditCase, AuditRecord
+from referral_api.breaches.routes import router as breaches_router
+from referral_api.breaches.scheduler import BreachScheduler
 from referral_api.cases.routes import router as cases_router
 from referral_api.clients.tables import Client
 from referral_api.config import SECRETS_KEYS, Settings
@@ -17,6 +19,7 @@ from referral_api.messaging.routes import admin_router as messages_admin_router
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.police_callbacks.routes import callbacks_router as police_callbacks_router
+from referral_api.police_callbacks.routes import court_callbacks_router, yju_callbacks_router
 from referral_api.police_callbacks.routes import deliveries_router as police_deliveries_router
 from referral_api.police_callbacks.worker import callback_worker
 from referral_api.privacy.routes import router as privacy_router
@@ -38,9 +41,10 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             poll_seconds=settings.relay_poll_seconds,
             peer_sender=peer_sender,
             # Notifies police systems of status changes; on by default, as nothing else sends them.
-            background=lambda engine: (
-                [BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
-            ),
+            background=lambda engine: [
+                *([BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
+                *([BreachScheduler(engine, settings.breach_check_seconds)] if settings.run_breach_scheduler else []),
+            ],
         )),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
@@ -52,9 +56,12 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.state.settings = settings
     app.include_router(cases_router)
     app.include_router(youth_justice_router)
+    app.include_router(breaches_router)
     app.include_router(messaging_router)
     app.include_router(messages_admin_router)
     app.include_router(police_callbacks_router)
+    app.include_router(court_callbacks_router)
+    app.include_router(yju_callbacks_router)
     app.include_router(police_deliveries_router)
     app.include_router(privacy_router)
     app.include_router(audit_router)

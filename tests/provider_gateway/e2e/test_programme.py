@@ -145,7 +145,7 @@ def test_a_young_persons_case_with_every_other_kind_of_event_and_the_refusals(sy
     raw, headers = signed_event(provider.secret, event("engagement.refused", case_id))
     forged = httpx.post(f"{provider.url}/v1/provider/events", content=raw.replace(b"refused", b"refuses"), headers={**headers, **provider.key})
     assert forged.status_code in (401, 422)
-    assert status_after("engagement.refused") == "engagement_refused"
+    assert status_after("engagement.refused") == "breach_requested"  # a refusal raises a breach request at once
     assert status_after("case.closed_by_provider", reason="moved_away") == "closed_by_provider"
 
     detail = case(system, case_id)

@@ -18,19 +18,11 @@ from diversion_common.database import make_engine
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import get_settings
 from referral_api.police_callbacks.service import notify_status_changed
+from support.fast_delivery import FAST_NOTIFICATIONS
 from support.processes import cli, wait_for
 from support.referrals import adult_referral, youth_referral
 from support.two_services import issue
 from support.webhook_receiver import Answer, WebhookReceiver
-
-FAST_NOTIFICATIONS = {
-    "REFERRAL_API_DELIVERY_TIMEOUT_SECONDS": "2",
-    "REFERRAL_API_DELIVERY_LEASE_SECONDS": "3",
-    "REFERRAL_API_DELIVERY_POLL_SECONDS": "0.05",
-    "REFERRAL_API_RETRY_BASE_SECONDS": "0.05",
-    "REFERRAL_API_RETRY_CAP_SECONDS": "0.5",
-    "REFERRAL_API_LOG_LEVEL": "WARNING",
-}
 
 
 @pytest.fixture

@@ -126,6 +126,7 @@ def test_only_the_statuses_the_police_act_on_are_notified(api, admin, referral_e
     assert NOTIFIED_STATUSES == {
         CaseStatus.accepted_by_provider, CaseStatus.in_programme, CaseStatus.engagement_refused,
         CaseStatus.completed, CaseStatus.closed_by_provider, CaseStatus.declined_by_yju,
+        CaseStatus.breach_requested, CaseStatus.breach_decided,
     }
 
 

@@ -3,74 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from pydantic import TypeAdapter
 
-from diversion_common.contracts import Pathway, ProviderEvent
-from referral_api.lifecycle import (
-    GATEWAY_SOURCE,
-    Fact,
-    FactKind,
-    ProgrammeRules,
-    corrected,
-    describe,
-    fold,
-    police_source,
-    provider_fact_from_event,
-    yju_source,
-)
+from referral_api.lifecycle.facts import RULES_SOURCE, court_source
+from referral_api.lifecycle import Fact, FactKind, corrected, describe, fold, police_source, yju_source
+from support.case_log import P1, P2, POLICE, YJU, YOUTH, CaseLog, at
 
-ADULT, YOUTH = Pathway.adult_deferred_summons, Pathway.youth_community_resolution
-P1, P2 = uuid.UUID(int=1), uuid.UUID(int=2)
-POLICE, YJU, CASE = uuid.UUID(int=100), uuid.UUID(int=200), uuid.UUID(int=999)
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT
-_EVENT = TypeAdapter(ProviderEvent)
+COURT = uuid.UUID(int=300)
 
-
-def at(hours: float) -> datetime:
-    return T0 + timedelta(hours=hours)
-
-
-class CaseLog:
-    """A synthetic case log; seq follows the order facts are added (arrival order)."""
-
-    def __init__(self, pathway: Pathway = ADULT, *, when: datetime = T0, needs_yju: bool = False) -> None:
-        self.facts: list[Fact] = []
-        self.add(FactKind.referral_received, when, police_source(POLICE), {"pathway": pathway.value, "needs_yju": needs_yju})
-
-    def add(self, kind: FactKind, when: datetime, source: str, data: dict, source_id: str | None = None) -> Fact:
-        seq = len(self.facts) + 1
-        fact = Fact(kind, when, seq, source, source_id or f"m-{seq}", data, T0 + timedelta(days=400, seconds=seq))
-        self.facts.append(fact)
-        return fact
-
-    def yju(self, when: datetime, decision: str) -> Fact:
-        return self.add(FactKind.yju_decided, when, yju_source(YJU), {"decision": decision})
-
-    def routed(self, when: datetime, provider: uuid.UUID = P1) -> Fact:
-        return self.add(FactKind.routed, when, GATEWAY_SOURCE, {"provider_id": str(provider), "reason": "covers the district"})
-
-    def unroutable(self, when: datetime) -> Fact:
-        return self.add(FactKind.unroutable, when, GATEWAY_SOURCE, {"reason": "no provider for the district"})
-
-    def withdrew(self, when: datetime, reason: str = "no_further_action") -> Fact:
-        return self.add(FactKind.withdrawn, when, police_source(POLICE), {"reason": reason, "note": None})
-
-    def event(self, type_: str, when: datetime, provider: uuid.UUID = P1, **data) -> Fact:
-        seq = len(self.facts) + 1
-        event = _EVENT.validate_python({"type": type_, "data": {"case_id": str(CASE), "occurred_at": when, **data}})
-        fact = provider_fact_from_event(event, provider, f"wh-{seq}", seq, T0 + timedelta(days=400, seconds=seq))
-        self.facts.append(fact)
-        return fact
-
-    def book(self, appointment_id: str, when: datetime, starts_at: datetime, kind: str = "assessment", **extra) -> Fact:
-        extra.setdefault("mode", "in_person")
-        return self.event("appointment.booked", when, appointment_id=appointment_id, kind=kind, starts_at=starts_at, **extra)
-
-    def state(self, rules: ProgrammeRules = ProgrammeRules()):
-        return fold(self.facts, rules)
 
 
 NOTE = "SYNTHETIC-NOTE: disclosed a health condition"
@@ -116,6 +58,21 @@ def every_kind() -> list[tuple[Fact, str]]:
         log.add(FactKind.withdrawn, at(16), police_source(POLICE), {"reason": "not_in_public_interest", "note": NOTE}),
         "The police withdrew the referral (not in public interest)",
     )
+    rules, request = RULES_SOURCE, {"breach_request_id": str(uuid.UUID(int=7))}
+    add(log.add(FactKind.warning_issued, at(17), rules, {"appointment_id": "a-1"}),
+        "Warning: unacceptable absence from appointment a-1; a second one raises a breach request")
+    add(log.add(FactKind.reminder_sent, at(18), rules, {"key": "assessment", "deadline": "assessment", "due_at": "2026-11-16T17:00:00+00:00"}),
+        "Reminder: the deadline for the assessment is 16 Nov 2026 17:00")
+    add(log.add(FactKind.breach_raised, at(19), rules, {**request, "rule": "missed_appointments", "addressee": "yju", "basis_key": "k"}),
+        "Breach request raised for the Youth Justice Unit: a second unacceptable missed appointment; waiting for the officer in the case to review it")
+    add(log.add(FactKind.breach_submitted, at(20), police_source(POLICE), request), "The officer in the case submitted the breach request")
+    add(log.add(FactKind.breach_acknowledged, at(21), yju_source(YJU), request), "The breach request was acknowledged")
+    add(log.add(FactKind.breach_hearing_scheduled, at(22), court_source(COURT), {**request, "hearing_at": "2026-12-10T10:00:00+00:00", "court_room": "Court 2"}),
+        "Hearing scheduled for 10 Dec 2026 10:00")
+    add(log.add(FactKind.breach_outcome_recorded, at(23), yju_source(YJU), {**request, "outcome": "youth_caution", "note": NOTE}),
+        "Outcome recorded on the breach request: youth caution")
+    add(log.add(FactKind.breach_withdrawn, at(24), police_source(POLICE), {**request, "reason": "reasonable_excuse", "note": NOTE}),
+        "Breach request withdrawn (reasonable excuse)")
     return expected
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from diversion_common.contracts import CaseNotice
 from diversion_common.database import utcnow
 from diversion_common.erasure import erase_payload
 from diversion_common.problems import Conflict, NotFound
@@ -29,6 +30,7 @@ from provider_gateway.providers.tables import Provider
 
 REFERRAL_CREATED = "referral.created"
 REFERRAL_WITHDRAWN = "referral.withdrawn"
+CASE_NOTICE = "case.notice"
 
 
 def referral_created_payload(provider_payload: dict[str, Any], status_url: str, now: datetime) -> dict[str, Any]:
@@ -108,6 +110,20 @@ def tell_provider_of_withdrawal(session: Session, case_id: uuid.UUID, provider_i
     webhooks.add_delivery(
         session, Delivery, event_type=REFERRAL_WITHDRAWN, payload=payload, status=_first_status(pull_mode),
         case_id=case_id, provider_id=provider_id,
+    )
+
+
+def tell_provider_of_notice(session: Session, case: GatewayCase, notice: CaseNotice) -> None:
+    """A warning (a first unacceptable absence) or a deadline reminder, for the provider the case is with."""
+    if case.provider_id is None:
+        return
+    provider = session.get(Provider, case.provider_id)
+    if provider is None or not provider.active:
+        return
+    payload = {"type": CASE_NOTICE, "timestamp": utcnow().isoformat(), "data": notice.model_dump(mode="json", exclude_none=True)}
+    webhooks.add_delivery(
+        session, Delivery, event_type=CASE_NOTICE, payload=payload, status=_first_status(provider.delivery_mode == "pull"),
+        case_id=case.case_id, provider_id=case.provider_id,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from diversion_common.contracts import CaseStatusChanged, ProviderReferral, Topic
+from diversion_common.contracts import CaseNotice, CaseStatusChanged, ProviderReferral, Topic
 from diversion_common.messaging import MessageEnvelope, TopicHandler
 from provider_gateway.cases.mirror import mirror
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
+from provider_gateway.deliveries.service import tell_provider_of_notice
 from provider_gateway.routing.service import route_case
 
 
@@ -32,7 +33,14 @@ def _status_changed(session: Session, message: CaseStatusChanged, _envelope: Mes
         mirror(session, case, status=message.status, version=message.version, programme=message.programme, reason=message.reason)
 
 
+def _notice(session: Session, message: CaseNotice, _envelope: MessageEnvelope) -> None:
+    case = session.get(GatewayCase, message.case_id)
+    if case is not None:
+        tell_provider_of_notice(session, case, message)
+
+
 HANDLERS = {
     Topic.routing_requested.value: TopicHandler(ProviderReferral, _routing_requested),
     Topic.status_changed.value: TopicHandler(CaseStatusChanged, _status_changed),
+    Topic.notice.value: TopicHandler(CaseNotice, _notice),
 }

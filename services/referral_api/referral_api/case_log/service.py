@@ -97,8 +97,13 @@ def record(
     data: Mapping[str, Any],
     actor: uuid.UUID | None = None,
     check: Callable[[CaseState, Fact], Refusal | None] | None = None,
+    apply_breach_rules: bool = True,
 ) -> Recorded:
-    """Append a fact (a repeat from the same source changes nothing) and re-fold the case."""
+    """Append a fact (a repeat from the same source changes nothing) and re-fold the case.
+
+    Then the breach rules see the new state (a second missed appointment raises a breach
+    request in this same transaction); the facts they add are recorded without it.
+    """
     facts = facts_of(session, case.id)
     rules = programme_rules()
     before = fold(facts, rules) if facts else None
@@ -133,4 +138,8 @@ def record(
     case.updated_at = now
     session.add(case)
     announce(session, case, after, previous, fact)
+    if apply_breach_rules:
+        from referral_api.breaches.enforcement import enforce  # it records through this module
+
+        after = enforce(session, case, now, facts=[*facts, fact], state=after)
     return Recorded(case, after, previous, duplicate=False)

@@ -35,6 +35,16 @@ class FactKind(StrEnum):
     course_completed = "course.completed"
     engagement_refused = "engagement.refused"
     closed_by_provider = "case.closed_by_provider"
+    # Made by the breach rules (source referral_api), or steps taken on a breach request by the
+    # officer (police:<client>), the court (court:<client>) or the YJU (yju:<client>).
+    warning_issued = "breach.warning_issued"  # {"rule", "appointment_id", "evidence": [...]}
+    reminder_sent = "deadline.reminder"  # {"deadline", "due_at", "breach_request_id"?}
+    breach_raised = "breach.raised"  # {"breach_request_id", "rule", "addressee", "court", "evidence", "warnings", "deadlines", "review_due_at"}
+    breach_submitted = "breach.submitted"  # {"breach_request_id"}
+    breach_acknowledged = "breach.acknowledged"  # {"breach_request_id"}
+    breach_hearing_scheduled = "breach.hearing_scheduled"  # {"breach_request_id", "hearing_at", "court_room"}
+    breach_outcome_recorded = "breach.outcome_recorded"  # {"breach_request_id", "outcome", "note"}
+    breach_withdrawn = "breach.withdrawn"  # {"breach_request_id", "reason", "note"}
 
 
 # Built from the contract so a new provider event type without a fact kind fails at import.
@@ -60,7 +70,23 @@ PROGRAMME_KINDS = APPOINTMENT_KINDS | {
     FactKind.course_completed,
 }
 
+BREACH_STEP_KINDS = frozenset(
+    {
+        FactKind.breach_raised,
+        FactKind.breach_submitted,
+        FactKind.breach_acknowledged,
+        FactKind.breach_hearing_scheduled,
+        FactKind.breach_outcome_recorded,
+        FactKind.breach_withdrawn,
+    }
+)
+
 GATEWAY_SOURCE = "gateway"
+RULES_SOURCE = "referral_api"  # the breach rules: warnings, reminders, breach requests raised or withdrawn
+
+
+def court_source(client_id: uuid.UUID) -> str:
+    return f"court:{client_id}"
 
 
 def police_source(client_id: uuid.UUID) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -28,7 +28,8 @@ from diversion_common.contracts import (
     TERMINAL_STATUSES,
 )
 from referral_api.lifecycle import programme
-from referral_api.lifecycle.facts import PROGRAMME_KINDS, PROVIDER_KINDS, Fact, FactKind, ordered
+from referral_api.lifecycle.breach_requests import OPEN_STATUSES, Addressee, BreachRule, BreachStatus, BreachStep, next_status
+from referral_api.lifecycle.facts import BREACH_STEP_KINDS, PROGRAMME_KINDS, PROVIDER_KINDS, Fact, FactKind, ordered
 from referral_api.lifecycle.programme import DEFAULT_RULES, ProgrammeRules
 from referral_api.lifecycle.status import Signals, derive_status
 
@@ -86,6 +87,85 @@ class ProgrammeState:
     assessment_due: datetime | None
 
 
+@dataclass(frozen=True)
+class BreachRequestState:
+    id: uuid.UUID
+    rule: BreachRule
+    addressee: Addressee
+    court: str | None  # for an adult's request: the court it is addressed to
+    basis_key: str  # what it was raised on: the same basis never raises a second request
+    raised_at: datetime
+    review_due_at: datetime | None  # the officer's review is due by then
+    evidence: tuple[Mapping[str, Any], ...]  # frozen when raised
+    warnings: tuple[Mapping[str, Any], ...]
+    deadlines: Mapping[str, Any]
+    status: BreachStatus
+    submitted_at: datetime | None
+    acknowledged_at: datetime | None
+    hearing_at: datetime | None
+    court_room: str | None
+    outcome: str | None
+    outcome_note: str | None
+    outcome_at: datetime | None
+    withdrawal_reason: str | None
+    withdrawal_note: str | None
+    withdrawn_at: datetime | None
+    updated_at: datetime
+    steps: int  # facts about it, from its raising: its version
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+_STEP_OF = {
+    FactKind.breach_submitted: BreachStep.confirm,
+    FactKind.breach_acknowledged: BreachStep.acknowledge,
+    FactKind.breach_hearing_scheduled: BreachStep.schedule_hearing,
+    FactKind.breach_outcome_recorded: BreachStep.record_outcome,
+    FactKind.breach_withdrawn: BreachStep.withdraw,
+}
+
+
+def _apply_breach_fact(requests: dict[uuid.UUID, BreachRequestState], fact: Fact) -> None:
+    data, at = fact.data, fact.occurred_at
+    request_id = uuid.UUID(str(data["breach_request_id"]))
+    if fact.kind is FactKind.breach_raised:
+        if request_id not in requests:
+            requests[request_id] = BreachRequestState(
+                id=request_id, rule=BreachRule(data["rule"]), addressee=Addressee(data["addressee"]), court=data.get("court"),
+                basis_key=data["basis_key"], raised_at=at,
+                review_due_at=_instant(data["review_due_at"]) if data.get("review_due_at") else None,
+                evidence=tuple(data.get("evidence", ())), warnings=tuple(data.get("warnings", ())),
+                deadlines=dict(data.get("deadlines", {})), status=BreachStatus.pending_oic_review,
+                submitted_at=None, acknowledged_at=None, hearing_at=None, court_room=None, outcome=None,
+                outcome_note=None, outcome_at=None, withdrawal_reason=None, withdrawal_note=None, withdrawn_at=None,
+                updated_at=at, steps=1,
+            )
+        return
+    request = requests.get(request_id)
+    if request is None:
+        return  # a step about a request this case never raised changes nothing
+    step = _STEP_OF[fact.kind]
+    if fact.kind is FactKind.breach_withdrawn and request.status is BreachStatus.pending_oic_review:
+        step = BreachStep.withdraw  # either withdrawal is allowed from here
+    status = next_status(request.addressee, request.status, step)
+    if status is None:
+        return  # the service refuses illegal steps; a log holding one anyway does not move
+    changes: dict[str, Any] = {"status": status, "updated_at": at, "steps": request.steps + 1}
+    if fact.kind is FactKind.breach_submitted:
+        changes["submitted_at"] = at
+    elif fact.kind is FactKind.breach_acknowledged:
+        changes["acknowledged_at"] = at
+    elif fact.kind is FactKind.breach_hearing_scheduled:
+        changes["hearing_at"], changes["court_room"] = _instant(data["hearing_at"]), data.get("court_room")
+    elif fact.kind is FactKind.breach_outcome_recorded:
+        changes["outcome"], changes["outcome_note"], changes["outcome_at"] = data["outcome"], data.get("note"), at
+    elif fact.kind is FactKind.breach_withdrawn:
+        changes["withdrawal_reason"], changes["withdrawal_note"], changes["withdrawn_at"] = data["reason"], data.get("note"), at
+    requests[request_id] = replace(request, **changes)
+
+
 class Transition(NamedTuple):
     status: CaseStatus
     kind: FactKind  # the fact after which the case had this status
@@ -109,6 +189,16 @@ class CaseState:
     withdrawal_reason: str | None  # the police's reason code
     closure_reason: ProviderClosureReason | None
     rejected_by: tuple[uuid.UUID, ...]  # providers that rejected it, first rejection first
+    breach_requests: tuple[BreachRequestState, ...] = ()  # in the order they were raised
+    warned_appointments: frozenset[str] = frozenset()  # appointments a warning was issued for
+    reminders_sent: frozenset[str] = frozenset()  # their keys (see lifecycle.enforcement)
+
+    @property
+    def open_breach_request(self) -> BreachRequestState | None:
+        return next((request for request in self.breach_requests if request.open), None)
+
+    def breach_request(self, request_id: uuid.UUID) -> BreachRequestState | None:
+        return next((request for request in self.breach_requests if request.id == request_id), None)
 
     @property
     def terminal(self) -> bool:
@@ -197,6 +287,9 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
     rejected_by: list[uuid.UUID] = []
     transitions: list[Transition] = []
     status: CaseStatus | None = None
+    breach_requests: dict[uuid.UUID, BreachRequestState] = {}
+    warned: set[str] = set()
+    reminders: set[str] = set()
 
     for fact in log:
         kind, data = fact.kind, fact.data
@@ -221,6 +314,12 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
         elif kind is FactKind.withdrawn:
             if withdrawn_at is None:
                 withdrawn_at, withdrawal_reason = fact.occurred_at, data.get("reason")
+        elif kind in BREACH_STEP_KINDS:
+            _apply_breach_fact(breach_requests, fact)
+        elif kind is FactKind.warning_issued:
+            warned.add(str(data["appointment_id"]))
+        elif kind is FactKind.reminder_sent:
+            reminders.add(str(data["key"]))
         elif kind in PROVIDER_KINDS:
             provider_id = fact.provider_id
             if provider_id is None:
@@ -235,6 +334,8 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
                 withdrawn=withdrawn_at is not None,
                 yju_declined=yju_declined_at is not None,
                 awaiting_yju=needs_yju and not yju_decided,
+                breach_decided=any(r.status is BreachStatus.outcome_recorded for r in breach_requests.values()),
+                breach_open=any(r.open for r in breach_requests.values()),
                 completed=mine.completed_at is not None,
                 closed=mine.closed_at is not None,
                 refused=mine.refused_at is not None,
@@ -258,6 +359,9 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
         CaseStatus.declined_by_yju: yju_declined_at,
         CaseStatus.completed: mine.completed_at,
         CaseStatus.closed_by_provider: mine.closed_at,
+        CaseStatus.breach_decided: max(
+            (r.outcome_at for r in breach_requests.values() if r.outcome_at is not None), default=None
+        ),
     }.get(status)
     return CaseState(
         status=status,
@@ -274,6 +378,9 @@ def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseSt
         withdrawal_reason=withdrawal_reason,
         closure_reason=mine.closure_reason if status is CaseStatus.closed_by_provider else None,
         rejected_by=tuple(rejected_by),
+        breach_requests=tuple(sorted(breach_requests.values(), key=lambda r: (r.raised_at, str(r.id)))),
+        warned_appointments=frozenset(warned),
+        reminders_sent=frozenset(reminders),
     )
 
 

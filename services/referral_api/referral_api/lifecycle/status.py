@@ -18,6 +18,8 @@ class Signals:
     withdrawn: bool = False  # any police.withdrew
     yju_declined: bool = False  # any yju.decided "decline"
     awaiting_yju: bool = False  # the referral needs the YJU and it has not decided
+    breach_decided: bool = False  # the court or YJU recorded an outcome on a breach request
+    breach_open: bool = False  # a breach request is raised and neither withdrawn nor decided
     # The next five are about the current provider only: a provider the case has left
     # (say, one that rejected it) no longer speaks for it.
     completed: bool = False
@@ -33,6 +35,9 @@ PRECEDENCE: tuple[tuple[str, CaseStatus], ...] = (
     ("withdrawn", CaseStatus.withdrawn),
     ("yju_declined", CaseStatus.declined_by_yju),
     ("awaiting_yju", CaseStatus.awaiting_yju_decision),
+    # A breach stands above the programme: a late completion is for the court to weigh.
+    ("breach_decided", CaseStatus.breach_decided),
+    ("breach_open", CaseStatus.breach_requested),
     ("completed", CaseStatus.completed),
     ("closed", CaseStatus.closed_by_provider),
     ("refused", CaseStatus.engagement_refused),

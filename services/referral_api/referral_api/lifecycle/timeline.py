@@ -173,6 +173,41 @@ _DESCRIBE: dict[FactKind, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
+_RULE = {
+    "missed_appointments": "a second unacceptable missed appointment",
+    "engagement_refused": "the person refused to take part",
+    "no_contact": "no successful contact after repeated attempts",
+    "assessment_overdue": "no assessment by its deadline",
+    "completion_overdue": "the programme not completed by its deadline",
+}
+_DEADLINE = {"assessment": "the assessment", "completion": "completing the programme", "oic_review": "the officer's review of the breach request"}
+_ADDRESSEE = {"court": "the magistrates' court", "yju": "the Youth Justice Unit"}
+
+
+def _reminder(data: Mapping[str, Any]) -> str:
+    return f"Reminder: the deadline for {_DEADLINE[data['deadline']]} is {when(data['due_at'])}"
+
+
+def _raised(data: Mapping[str, Any]) -> str:
+    return f"Breach request raised for {_ADDRESSEE[data['addressee']]}: {_RULE[data['rule']]}; waiting for the officer in the case to review it"
+
+
+def _withdrawn(data: Mapping[str, Any]) -> str:
+    return f"Breach request withdrawn ({_code(data['reason'])})"
+
+
+_DESCRIBE.update({
+    FactKind.warning_issued: lambda data: f"Warning: unacceptable absence from appointment {data['appointment_id']}; a second one raises a breach request",
+    FactKind.reminder_sent: _reminder,
+    FactKind.breach_raised: _raised,
+    FactKind.breach_submitted: lambda data: "The officer in the case submitted the breach request",
+    FactKind.breach_acknowledged: lambda data: "The breach request was acknowledged",
+    FactKind.breach_hearing_scheduled: lambda data: f"Hearing scheduled for {when(data['hearing_at'])}",
+    FactKind.breach_outcome_recorded: lambda data: f"Outcome recorded on the breach request: {_code(data['outcome'])}",
+    FactKind.breach_withdrawn: _withdrawn,
+})
+
+
 def describe(fact: Fact) -> str:
     return _DESCRIBE[fact.kind](fact.data)
 

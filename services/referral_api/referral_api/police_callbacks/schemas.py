@@ -23,12 +23,20 @@ class PoliceCallbackSet(BaseModel):
     active: StrictBool = Field(default=True, description="false stops new notifications; those waiting are held until it is true again.")
 
 
-class PoliceCallbackPublic(BaseModel):
-    force: ForceCode
+class CallbackPublic(BaseModel):
+    recipient: str = Field(description="Who receives: a force code, `court:<court>` or `yju:<force>`.")
     url: str
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class CallbackCreated(CallbackPublic):
+    signing_secret: str = Field(description="The `whsec_` secret the notifications are signed with (Standard Webhooks). Shown once.")
+
+
+class PoliceCallbackPublic(CallbackPublic):
+    force: ForceCode
 
 
 class PoliceCallbackCreated(PoliceCallbackPublic):
@@ -38,7 +46,7 @@ class PoliceCallbackCreated(PoliceCallbackPublic):
 class CallbackDeliveryPublic(BaseModel):
     id: str = Field(description="The webhook-id, the same on every try.")
     case_id: uuid.UUID
-    force: ForceCode
+    recipient: str = Field(description="Who it is for: a force code, `court:<court>` or `yju:<force>`.")
     event_type: str
     status: DeliveryStatus
     attempts: int

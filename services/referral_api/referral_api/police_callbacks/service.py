@@ -1,6 +1,10 @@
 """Police systems are told, not only asked: each status change they act on is sent to the
 force's callback as a thin signed webhook, through the shared delivery machinery.
 
+The same machinery tells a court's or a YJU's own system of the breach requests addressed
+to it: every receiver is a *recipient* (police_callbacks/recipients.py), keyed by a force
+code, ``court:<court>`` or ``yju:<force>``, with its own URL and signing secrets.
+
 The message is thin on purpose (Standard Webhooks shape): the case id, the force's
 own reference, the new status and the case's version, and a link to read the case
 with the force's key. No personal data travels in it; a receiver that gets two
@@ -20,7 +24,6 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseStatus
 from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import Conflict, NotFound
-from diversion_common.reference import ForceCode
 from diversion_common.webhooks import service as webhooks
 from diversion_common.webhooks.addressing import must_go_where_it_went
 from diversion_common.webhooks.secrets import issue_secret
@@ -30,9 +33,10 @@ from referral_api.police_callbacks.schemas import (
     CallbackDeliveryDetail,
     CallbackDeliveryPage,
     CallbackDeliveryPublic,
-    PoliceCallbackPublic,
+    CallbackPublic,
     PoliceCallbackSet,
 )
+from referral_api.police_callbacks.recipients import RecipientKind, recipient_kind
 from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
 
 CASE_STATUS_CHANGED = "case.status_changed"
@@ -49,6 +53,8 @@ NOTIFIED_STATUSES = frozenset(
         CaseStatus.completed,
         CaseStatus.closed_by_provider,
         CaseStatus.declined_by_yju,
+        CaseStatus.breach_requested,
+        CaseStatus.breach_decided,
     }
 )
 
@@ -76,64 +82,71 @@ def notify_status_changed(
     wakes when that transaction commits; nothing is sent if it rolls back."""
     if status not in NOTIFIED_STATUSES:
         return
-    callback = session.get(PoliceCallback, force)
+    payload = status_changed_payload(case_id=case_id, police_reference=police_reference, status=status, version=version, now=utcnow())
+    notify_recipient(session, recipient=force, event_type=CASE_STATUS_CHANGED, payload=payload, case_id=case_id)
+
+
+def notify_recipient(session: Session, *, recipient: str, event_type: str, payload: dict[str, Any], case_id: uuid.UUID) -> None:
+    """Add a message for ``recipient`` (a force, a court's or a YJU's system) to the caller's
+    transaction, if it has an active callback; a recipient without one reads the API instead."""
+    callback = session.get(PoliceCallback, recipient)
     if callback is None or not callback.active:
         return
-    payload = status_changed_payload(case_id=case_id, police_reference=police_reference, status=status, version=version, now=utcnow())
-    webhooks.add_delivery(session, CallbackDelivery, event_type=CASE_STATUS_CHANGED, payload=payload, case_id=case_id, force=force)
+    webhooks.add_delivery(session, CallbackDelivery, event_type=event_type, payload=payload, case_id=case_id, force=recipient)
 
 
 # --- the administrator's callbacks ------------------------------------------------
 
 
-def callback_to_public(callback: PoliceCallback) -> PoliceCallbackPublic:
-    return PoliceCallbackPublic(
-        force=ForceCode(callback.force), url=callback.url, active=callback.active,
+def callback_to_public(callback: PoliceCallback) -> CallbackPublic:
+    return CallbackPublic(
+        recipient=callback.force, url=callback.url, active=callback.active,
         created_at=as_utc(callback.created_at), updated_at=as_utc(callback.updated_at),
     )
 
 
-def set_callback(session: Session, force: ForceCode, request: PoliceCallbackSet) -> tuple[PoliceCallbackPublic, str | None]:
-    """Create or change a force's callback. On creation, returns its first signing secret, shown this once."""
+def set_callback(session: Session, recipient: str, request: PoliceCallbackSet) -> tuple[CallbackPublic, str | None]:
+    """Create or change a recipient's callback. On creation, returns its first signing secret, shown this once."""
     now = utcnow()
-    callback = session.get(PoliceCallback, force.value, with_for_update=True)
+    callback = session.get(PoliceCallback, recipient, with_for_update=True)
     if callback is not None:
         callback.url, callback.active, callback.updated_at = str(request.url), request.active, now
         session.add(callback)
         session.commit()
         return callback_to_public(callback), None
     try:
-        callback = PoliceCallback(force=force.value, url=str(request.url), active=request.active, created_at=now, updated_at=now)
+        callback = PoliceCallback(force=recipient, url=str(request.url), active=request.active, created_at=now, updated_at=now)
         session.add(callback)
         session.flush()
-        secret = issue_secret(session, CallbackSecret, force.value).secret
+        secret = issue_secret(session, CallbackSecret, recipient).secret
         session.commit()
     except IntegrityError:
         # Another administrator created it at the same moment: theirs stands, and this is a change.
         session.rollback()
-        return set_callback(session, force, request)
+        return set_callback(session, recipient, request)
     return callback_to_public(callback), secret
 
 
-def _get_callback(session: Session, force: ForceCode) -> PoliceCallback:
-    callback = session.get(PoliceCallback, force.value)
+def _get_callback(session: Session, recipient: str) -> PoliceCallback:
+    callback = session.get(PoliceCallback, recipient)
     if callback is None:
-        raise NotFound("no callback is registered for this force")
+        raise NotFound("no callback is registered for this recipient")
     return callback
 
 
-def get_callback(session: Session, force: ForceCode) -> PoliceCallbackPublic:
-    return callback_to_public(_get_callback(session, force))
+def get_callback(session: Session, recipient: str) -> CallbackPublic:
+    return callback_to_public(_get_callback(session, recipient))
 
 
-def list_callbacks(session: Session) -> list[PoliceCallbackPublic]:
-    return [callback_to_public(c) for c in session.scalars(select(PoliceCallback).order_by(PoliceCallback.force))]  # type: ignore[arg-type]
+def list_callbacks(session: Session, kind: RecipientKind) -> list[CallbackPublic]:
+    callbacks = session.scalars(select(PoliceCallback).order_by(PoliceCallback.force))  # type: ignore[arg-type]
+    return [callback_to_public(c) for c in callbacks if recipient_kind(c.force) is kind]
 
 
-def rotate_secret(session: Session, force: ForceCode, overlap: timedelta) -> tuple[str, datetime]:
+def rotate_secret(session: Session, recipient: str, overlap: timedelta) -> tuple[str, datetime]:
     """A new signing secret; the old ones stay valid until the returned time."""
-    _get_callback(session, force)
-    secret = issue_secret(session, CallbackSecret, force.value, overlap=overlap).secret
+    _get_callback(session, recipient)
+    secret = issue_secret(session, CallbackSecret, recipient, overlap=overlap).secret
     session.commit()
     return secret, utcnow() + overlap
 
@@ -146,10 +159,10 @@ def to_public(delivery: CallbackDelivery) -> CallbackDeliveryPublic:
 
 
 def list_deliveries(
-    session: Session, *, status: DeliveryStatus | None, force: ForceCode | None, cursor: str | None, limit: int
+    session: Session, *, status: DeliveryStatus | None, recipient: str | None, cursor: str | None, limit: int
 ) -> CallbackDeliveryPage:
     page = webhooks.page_of_deliveries(
-        session, CallbackDelivery, status=status.value if status else None, endpoint_id=force.value if force else None,
+        session, CallbackDelivery, status=status.value if status else None, endpoint_id=recipient,
         cursor=cursor, limit=limit,
     )
     return CallbackDeliveryPage(items=[to_public(d) for d in page.rows], next_cursor=page.next_cursor)
@@ -173,7 +186,7 @@ def redeliver_by_id(session: Session, delivery_id: str) -> CallbackDeliveryPubli
     webhooks.must_be_redeliverable(delivery)
     callback = session.get(PoliceCallback, delivery.force)
     if callback is None or not callback.active:
-        raise Conflict("the force's callback is not active")
+        raise Conflict("the recipient's callback is not active")
     must_go_where_it_went(delivery, callback.url)  # a changed URL gets no old notifications: 409
     webhooks.redeliver(session, delivery)
     session.commit()

@@ -1,0 +1,86 @@
+"""Breach requests: the officer's review, the court's and the YJU's answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from diversion_common.wire_types import DateTime
+from sqlmodel import Session
+
+from diversion_common.observability import request_id_var
+from diversion_common.pagination import Cursor
+from diversion_common.problems import problem_responses
+from referral_api.auth import BreachAddressee, BreachParty, CourtLiaison, PoliceSystem
+from referral_api.breaches import service
+from referral_api.breaches.schemas import (
+    CourtBreachRequest,
+    CourtBreachRequestPage,
+    HearingRequest,
+    OutcomeRequest,
+    PoliceBreachRequest,
+    PoliceBreachRequestPage,
+    WithdrawBreachRequest,
+    YjuBreachRequest,
+    YjuBreachRequestPage,
+)
+from referral_api.db import get_session
+from referral_api.lifecycle.breach_requests import BreachStatus
+
+router = APIRouter(prefix="/v1/breach-requests", tags=["breach requests"])
+DbSession = Annotated[Session, Depends(get_session)]
+View = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
+_READ = problem_responses(401, 403, 404, 422)
+_STEP = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
+
+
+@router.get(
+    "",
+    response_model=PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage,
+    summary="Breach requests: the force's own, the court's own or the YJU's own",
+    responses=problem_responses(401, 403, 422),
+)
+def list_breach_requests(
+    principal: BreachParty,
+    session: DbSession,
+    status: BreachStatus | None = None,
+    received_from: Annotated[DateTime | None, Query(description="Submitted at or after.")] = None,
+    received_to: Annotated[DateTime | None, Query(description="Submitted before.")] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
+    return service.list_requests(
+        session, principal, status=status, received_from=received_from, received_to=received_to,
+        cursor=cursor, limit=limit, request_id=request_id_var.get(),
+    )
+
+
+@router.get("/{request_id}", response_model=View, summary="Read a breach request", responses=_READ)
+def read_breach_request(request_id: uuid.UUID, principal: BreachParty, session: DbSession) -> View:
+    return service.read_request(session, principal, request_id, request_id_var.get())
+
+
+@router.post("/{request_id}/confirm", response_model=PoliceBreachRequest, summary="The officer in the case submits the request", responses=_STEP)
+def confirm_breach_request(request_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> View:
+    return service.confirm(session, principal, request_id, request_id_var.get())
+
+
+@router.post("/{request_id}/withdraw", response_model=PoliceBreachRequest, summary="The officer in the case decides not to proceed", responses=_STEP)
+def withdraw_breach_request(request_id: uuid.UUID, body: WithdrawBreachRequest, principal: PoliceSystem, session: DbSession) -> View:
+    return service.withdraw(session, principal, request_id, body, request_id_var.get())
+
+
+@router.post("/{request_id}/acknowledge", response_model=CourtBreachRequest | YjuBreachRequest, summary="The court or the YJU acknowledges receipt", responses=_STEP)
+def acknowledge_breach_request(request_id: uuid.UUID, principal: BreachAddressee, session: DbSession) -> View:
+    return service.acknowledge(session, principal, request_id, request_id_var.get())
+
+
+@router.post("/{request_id}/hearing", response_model=CourtBreachRequest, summary="The court schedules a hearing", responses=_STEP)
+def schedule_hearing(request_id: uuid.UUID, body: HearingRequest, principal: CourtLiaison, session: DbSession) -> View:
+    return service.schedule_hearing(session, principal, request_id, body, request_id_var.get())
+
+
+@router.post("/{request_id}/outcome", response_model=CourtBreachRequest | YjuBreachRequest, summary="The court or the YJU records its outcome", responses=_STEP)
+def record_outcome(request_id: uuid.UUID, body: OutcomeRequest, principal: BreachAddressee, session: DbSession) -> View:
+    return service.record_outcome(session, principal, request_id, body, request_id_var.get())

@@ -1,0 +1,104 @@
+"""The time-based breach rules, checked on a schedule: reminders, overdue deadlines, late reviews.
+
+Each case carries the time its next rule falls due (``next_deadline_at``, indexed), so a
+check reads only the cases that are due: nothing, most of the time. Several processes may
+check at once: each case is taken under a row lock that the others skip (PostgreSQL's
+SKIP LOCKED), and the facts' unique source ids make a second writer's insert fail rather
+than repeat a breach (SQLite, where writes are serialised anyway).
+
+APScheduler runs the check inside the service (one run at a time per process, missed runs
+coalesced); ``diversion-link breaches run-checks`` runs it once, with a given clock if asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from diversion_common.database import as_utc, utcnow
+from referral_api.breaches.enforcement import enforce
+from referral_api.cases.tables import Case
+
+log = logging.getLogger("referral_api.breaches.scheduler")
+
+BATCH = 200
+
+
+@dataclass
+class CheckRun:
+    due: int = 0  # cases found due
+    checked: int = 0  # of which this process checked (others were taken by another process)
+
+
+def _due_case_ids(engine: Engine, now: datetime, after: set[uuid.UUID]) -> list[uuid.UUID]:
+    with Session(engine) as session:
+        query = select(Case.id).where(Case.next_deadline_at <= now).order_by(Case.next_deadline_at, Case.id).limit(BATCH + len(after))  # type: ignore[operator, arg-type]
+        return [case_id for case_id in session.scalars(query) if case_id not in after][:BATCH]
+
+
+def check_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> bool:
+    """Apply the rules to one due case; False if another process has it or it is no longer due."""
+    with Session(engine, expire_on_commit=False) as session:
+        case = session.scalars(select(Case).where(Case.id == case_id).with_for_update(skip_locked=True)).first()
+        if case is None or case.next_deadline_at is None or as_utc(case.next_deadline_at) > now:
+            return False
+        try:
+            # A second writer's duplicate fact fails at the first flush (inside enforce), not only at commit.
+            enforce(session, case, now)
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # another process recorded the same rule's fact first
+            return False
+        return True
+
+
+def run_checks(engine: Engine, now: datetime | None = None) -> CheckRun:
+    """Check every case due at ``now`` (default: the clock), each once."""
+    # In UTC, as everything is stored: SQLite compares the stored wall-clock text, so the same
+    # instant given in another offset (the CLI's --now) would find the wrong cases.
+    now = as_utc(now) if now else utcnow()
+    run = CheckRun()
+    seen: set[uuid.UUID] = set()
+    while batch := _due_case_ids(engine, now, seen):
+        for case_id in batch:
+            seen.add(case_id)
+            run.due += 1
+            run.checked += check_case(engine, case_id, now)
+    if run.due:
+        log.info("breach checks", extra={"due": run.due, "checked": run.checked})
+    return run
+
+
+class BreachScheduler:
+    """The checks on a timer, inside a service process (start/stop like a BackgroundWorker)."""
+
+    def __init__(self, engine: Engine, interval_seconds: float, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine, self.clock = engine, clock
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler.add_job(
+            self.run_once, IntervalTrigger(seconds=interval_seconds), id="breach-checks",
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
+
+    def run_once(self) -> CheckRun:
+        try:
+            return run_checks(self.engine, self.clock())
+        except Exception:  # the next run tries again; the error is logged, never lost silently
+            log.exception("breach checks failed")
+            return CheckRun()
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._scheduler.shutdown(wait=True)

@@ -1,0 +1,193 @@
+"""What each party sees of a breach request, and what it may send.
+
+The court's and the YJU's views are models of their own, built field by field: a field
+added to the case or to the police's view cannot reach them by accident. They hold what
+a court needs to act (DOMAIN.md): who the person is, the encounter and offence, the
+officer in the case, the rule that fired and the attendance evidence and warnings;
+never the assessment outcome, health details, ethnicity or contact preferences.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diversion_common.contracts import Note
+from diversion_common.wire_types import DateTime
+from referral_api.breaches.courts import CourtCode
+from referral_api.lifecycle.breach_requests import (
+    OfficerWithdrawalReason,
+    Addressee,
+    BreachRule,
+    BreachStatus,
+    CourtOutcome,
+    WithdrawalReason,
+    YjuOutcome,
+)
+from diversion_common.contracts import text
+
+
+
+class Evidence(BaseModel):
+    """One fact behind a request, in coded values only: what, when, who reported it."""
+
+    fact: str = Field(description="e.g. `appointment.missed`, `contact.attempted`, `deadline.passed`.")
+    occurred_at: datetime | None = None
+    reported_at: datetime | None = None
+    reported_by: str = Field(description="`provider`, `police` or `referral_api` (the rules).")
+    appointment_id: str | None = None
+    kind: str | None = Field(default=None, description="An appointment's kind.")
+    starts_at: datetime | None = None
+    outcome: str | None = Field(default=None, description="An appointment's (attended, missed...) or a contact attempt's.")
+    reason_category: str | None = Field(default=None, description="A missed appointment's: acceptable, unacceptable, logistics.")
+    method: str | None = Field(default=None, description="A contact attempt's method.")
+    deadline: str | None = None
+    due_at: datetime | None = None
+
+
+class Warning(BaseModel):
+    appointment_id: str | None
+    issued_at: datetime
+
+
+class Deadlines(BaseModel):
+    deadline: str | None = Field(default=None, description="For an overdue breach: which deadline passed.")
+    due_at: datetime | None = None
+    assessment_due: datetime | None = None
+    completion_due: datetime | None = None
+
+
+class Hearing(BaseModel):
+    at: datetime
+    court_room: str | None
+
+
+class Outcome(BaseModel):
+    outcome: str
+    note: str | None
+    recorded_at: datetime
+
+
+class Withdrawal(BaseModel):
+    reason: WithdrawalReason
+    at: datetime
+
+
+class PersonForCourt(BaseModel):
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    address_line1: str
+    address_line2: str | None = None
+    town: str
+    postcode: str
+
+
+class OffenceSummary(BaseModel):
+    encounter_at: datetime
+    district: str
+    police_reference: str
+    drugs: list[str] = Field(description="Each drug found, with its class, e.g. `cannabis (class B)`.")
+
+
+class OfficerInCase(BaseModel):
+    force: str
+    collar_number: str
+    name: str
+
+
+class _AddresseeView(BaseModel):
+    """Fields the court and the YJU both see."""
+
+    id: uuid.UUID
+    status: BreachStatus
+    version: int
+    rule: BreachRule
+    received_at: datetime = Field(description="When the officer submitted it.")
+    person: PersonForCourt | None = Field(description="None once the case's personal data has been erased.")
+    offence: OffenceSummary
+    officer: OfficerInCase | None
+    evidence: list[Evidence]
+    attendance: list[Evidence]
+    warnings: list[Warning]
+    deadlines: Deadlines
+    acknowledged_at: datetime | None
+    outcome: Outcome | None
+    withdrawal: Withdrawal | None
+    reported_after_submission: list[Evidence] = Field(
+        description="Facts the provider reported after the request was submitted (the person attended after all, say): for the court to weigh."
+    )
+
+
+class CourtBreachRequest(_AddresseeView):
+    court: CourtCode
+    hearing: Hearing | None
+
+
+class YjuBreachRequest(_AddresseeView):
+    force: str
+
+
+class PoliceBreachRequest(BaseModel):
+    """The referring force's view: its own request, for the officer in the case to review."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    police_reference: str
+    status: BreachStatus
+    version: int
+    rule: BreachRule
+    addressee: Addressee
+    court: str | None
+    raised_at: datetime
+    review_due_at: datetime | None
+    review_overdue: bool = Field(description="Pending the officer's review past its due date.")
+    submitted_at: datetime | None
+    evidence: list[Evidence]
+    attendance: list[Evidence]
+    warnings: list[Warning]
+    deadlines: Deadlines
+    acknowledged_at: datetime | None
+    hearing: Hearing | None
+    outcome: Outcome | None
+    withdrawal: Withdrawal | None
+    withdrawal_note: str | None
+    reported_after_submission: list[Evidence]
+
+
+class CourtBreachRequestPage(BaseModel):
+    items: list[CourtBreachRequest]
+    next_cursor: str | None
+
+
+class YjuBreachRequestPage(BaseModel):
+    items: list[YjuBreachRequest]
+    next_cursor: str | None
+
+
+class PoliceBreachRequestPage(BaseModel):
+    items: list[PoliceBreachRequest]
+    next_cursor: str | None
+
+
+class WithdrawBreachRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: OfficerWithdrawalReason = Field(description="Why the officer does not proceed (basis_corrected and referral_withdrawn are the system's own).")
+    note: Note | None = None
+
+
+class HearingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hearing_at: DateTime
+    court_room: text(60) | None = None
+
+
+class OutcomeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: CourtOutcome | YjuOutcome = Field(description="A court's outcomes for an adult's request; the YJU's for a young person's.")
+    note: Note | None = None

@@ -1,0 +1,182 @@
+"""What the officer, the court and the YJU can do with breach requests. Each public function is one transaction.
+
+Who sees what: the referring force sees its requests from the moment they are raised;
+the court (adults, its own court only) and the YJU (young people, its own force only)
+see a request once the officer has submitted it. "Not yours" answers exactly like "no
+such request". Every read is recorded against the case it is about.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from diversion_common import pagination
+from diversion_common.credentials import Principal, Role
+from diversion_common.database import as_utc, utcnow
+from diversion_common.problems import FieldError, NotFound, ValidationFailed
+from referral_api.breaches import notifications
+from referral_api.breaches.projection import sync_request
+from referral_api.breaches.schemas import (
+    CourtBreachRequest,
+    CourtBreachRequestPage,
+    HearingRequest,
+    OutcomeRequest,
+    PoliceBreachRequest,
+    PoliceBreachRequestPage,
+    WithdrawBreachRequest,
+    YjuBreachRequest,
+    YjuBreachRequestPage,
+)
+from referral_api.breaches.tables import BreachRequestRow
+from referral_api.breaches.views import court_view, police_view, yju_view
+from referral_api.case_log import service as case_log
+from referral_api.cases.service import record_access
+from referral_api.cases.tables import Case
+from referral_api.errors import BreachStepConflict
+from referral_api.lifecycle.breach_requests import (
+    Addressee,
+    BreachStatus,
+    BreachStep,
+    next_status,
+    outcome_allowed,
+)
+from referral_api.lifecycle.facts import FactKind, court_source, police_source, yju_source
+
+BreachView = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
+
+
+# --- who may see which request ---------------------------------------------------------
+
+
+def _visible(query: Any, principal: Principal) -> Any:
+    if principal.role is Role.police:
+        return query.where(BreachRequestRow.force == principal.force)
+    submitted = BreachRequestRow.submitted_at.is_not(None)  # type: ignore[union-attr]
+    if principal.role is Role.court:
+        return query.where(BreachRequestRow.addressee == Addressee.court.value, BreachRequestRow.court == principal.court, submitted)
+    return query.where(BreachRequestRow.addressee == Addressee.yju.value, BreachRequestRow.force == principal.force, submitted)
+
+
+def _row(session: Session, principal: Principal, request_id: uuid.UUID) -> BreachRequestRow:
+    row = session.scalars(_visible(select(BreachRequestRow).where(BreachRequestRow.id == request_id), principal)).first()
+    if row is None:
+        raise NotFound("no such breach request")
+    return row
+
+
+def _view(session: Session, principal: Principal, case: Case, request_id: uuid.UUID) -> BreachView:
+    facts = case_log.facts_of(session, case.id)
+    state = case_log.fold_facts(facts)
+    request = state.breach_request(request_id)
+    assert request is not None, "a breach request's row without its facts"
+    if principal.role is Role.police:
+        return police_view(case, request, facts, utcnow())
+    if principal.role is Role.court:
+        return court_view(case, request, facts)
+    return yju_view(case, request, facts)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def list_requests(
+    session: Session, principal: Principal, *, status: BreachStatus | None, received_from: datetime | None,
+    received_to: datetime | None, cursor: str | None, limit: int, request_id: str | None,
+) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
+    query = _visible(select(BreachRequestRow), principal)
+    if status is not None:
+        query = query.where(BreachRequestRow.status == status.value)
+    if received_from is not None:
+        query = query.where(BreachRequestRow.submitted_at >= received_from)  # type: ignore[operator]
+    if received_to is not None:
+        query = query.where(BreachRequestRow.submitted_at < received_to)  # type: ignore[operator]
+    # The police follow requests from their raising; the court and the YJU from their receipt.
+    at = BreachRequestRow.raised_at if principal.role is Role.police else BreachRequestRow.submitted_at
+    page = pagination.keyset_page(
+        session, query, at=at, key=BreachRequestRow.id, cursor=cursor, limit=limit,  # type: ignore[arg-type]
+        key_from_text=pagination.uuid_key, key_to_text=pagination.uuid_text,
+    )
+    items = [_view(session, principal, session.get(Case, row.case_id), row.id) for row in page.rows]  # type: ignore[arg-type]
+    record_access(session, principal, [row.case_id for row in page.rows], "breach_request.list", request_id)
+    session.commit()
+    if principal.role is Role.police:
+        return PoliceBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
+    if principal.role is Role.court:
+        return CourtBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
+    return YjuBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
+
+
+def read_request(session: Session, principal: Principal, request_id: uuid.UUID, audit_id: str | None) -> BreachView:
+    row = _row(session, principal, request_id)
+    case = session.get(Case, row.case_id)
+    assert case is not None
+    record_access(session, principal, [case.id], "breach_request.read", audit_id)
+    view = _view(session, principal, case, request_id)
+    session.commit()
+    return view
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+_SOURCE = {Role.police: police_source, Role.court: court_source, Role.yju: yju_source}
+_KIND = {
+    BreachStep.confirm: FactKind.breach_submitted,
+    BreachStep.withdraw: FactKind.breach_withdrawn,
+    BreachStep.acknowledge: FactKind.breach_acknowledged,
+    BreachStep.schedule_hearing: FactKind.breach_hearing_scheduled,
+    BreachStep.record_outcome: FactKind.breach_outcome_recorded,
+}
+
+
+def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: BreachStep, data: dict[str, Any], audit_id: str | None) -> BreachView:
+    row = _row(session, principal, request_id)
+    case = session.get(Case, row.case_id, with_for_update=True)  # one step at a time per case
+    assert case is not None
+    state = case_log.fold_facts(case_log.facts_of(session, case.id))
+    request = state.breach_request(request_id)
+    assert request is not None
+    if next_status(request.addressee, request.status, step) is None:
+        raise BreachStepConflict(f"a breach request in status {request.status.value} cannot take the step {step.value}", breach_status=request.status.value)
+    # Steps keep their order on the log even if this clock is behind the one that raised it.
+    occurred_at = max(utcnow(), as_utc(request.updated_at))
+    recorded = case_log.record(
+        session, case, kind=_KIND[step], occurred_at=occurred_at, source=_SOURCE[principal.role](principal.client_id),
+        source_id=str(uuid.uuid4()), data={"breach_request_id": str(request_id), **data}, actor=principal.client_id,
+    )
+    after = recorded.state.breach_request(request_id)
+    assert after is not None
+    sync_request(session, case, after)
+    notifications.breach_request_changed(session, case, after)
+    record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
+    view = _view(session, principal, case, request_id)
+    session.commit()
+    return view
+
+
+def confirm(session: Session, principal: Principal, request_id: uuid.UUID, audit_id: str | None) -> BreachView:
+    return _step(session, principal, request_id, BreachStep.confirm, {}, audit_id)
+
+
+def withdraw(session: Session, principal: Principal, request_id: uuid.UUID, body: WithdrawBreachRequest, audit_id: str | None) -> BreachView:
+    return _step(session, principal, request_id, BreachStep.withdraw, {"reason": body.reason.value, "note": body.note}, audit_id)
+
+
+def acknowledge(session: Session, principal: Principal, request_id: uuid.UUID, audit_id: str | None) -> BreachView:
+    return _step(session, principal, request_id, BreachStep.acknowledge, {}, audit_id)
+
+
+def schedule_hearing(session: Session, principal: Principal, request_id: uuid.UUID, body: HearingRequest, audit_id: str | None) -> BreachView:
+    return _step(session, principal, request_id, BreachStep.schedule_hearing, {"hearing_at": body.hearing_at.isoformat(), "court_room": body.court_room}, audit_id)
+
+
+def record_outcome(session: Session, principal: Principal, request_id: uuid.UUID, body: OutcomeRequest, audit_id: str | None) -> BreachView:
+    addressee = Addressee.court if principal.role is Role.court else Addressee.yju
+    if not outcome_allowed(addressee, body.outcome.value):
+        raise ValidationFailed("this outcome is not one this body records", errors=[FieldError(pointer="/outcome", detail=f"{body.outcome.value} is not a {addressee.value} outcome")])
+    return _step(session, principal, request_id, BreachStep.record_outcome, {"outcome": body.outcome.value, "note": body.note}, audit_id)

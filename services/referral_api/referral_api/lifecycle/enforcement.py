@@ -1,0 +1,324 @@
+"""When non-engagement has a consequence: the breach rules, as data, and what is due.
+
+The rules are the usual practice for community orders and out-of-court conditions
+(DOMAIN.md, "Practice elsewhere"), the same defaults for both pathways and
+configurable per pathway:
+- a first unacceptable missed appointment gives a warning; a second one within
+  the programme raises a breach (acceptable and logistics absences never count);
+- engagement.refused raises a breach at once;
+- no successful contact after 3 attempts spread over at least 7 days raises one;
+- no assessment by its deadline, or the programme not completed by its own,
+  raises one (the deadlines are the programme's: see ``programme``);
+- 2 working days before a deadline, a reminder goes to the provider and the police;
+- the officer in the case reviews a raised request within 5 working days, or is reminded.
+A provider's closure (moved away, in custody...) is never a breach. A correction that
+removes the basis of a request the officer has not yet submitted withdraws it.
+
+``assess`` is pure: the case's folded state, its facts and a clock in; what is due out,
+most urgent first. The caller records the first, folds again and asks again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, Pathway
+from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
+from referral_api.lifecycle.facts import Fact, FactKind
+from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState
+from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
+from referral_api.lifecycle.programme import ASSESSMENT, add_working_days, end_of_day, is_working_day, local_date
+
+
+@dataclass(frozen=True)
+class BreachRules:
+    warning_after_unacceptable_misses: int = 1
+    breach_after_unacceptable_misses: int = 2
+    breach_on_refusal: bool = True
+    no_contact_attempts: int = 3
+    no_contact_over_days: int = 7
+    breach_on_assessment_overdue: bool = True
+    breach_on_completion_overdue: bool = True
+    reminder_working_days_before: int = 2
+    oic_review_working_days: int = 5
+
+
+DEFAULT_BREACH_RULES: Mapping[Pathway, BreachRules] = {
+    Pathway.adult_deferred_summons: BreachRules(),
+    Pathway.youth_community_resolution: BreachRules(),
+}
+
+# The programme is running: rules about the person's engagement apply.
+_ENGAGING = frozenset({CaseStatus.accepted_by_provider, CaseStatus.in_programme})
+
+
+class DueKind(StrEnum):
+    withdraw = "withdraw"
+    breach = "breach"
+    warning = "warning"
+    reminder = "reminder"
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: DueKind
+    key: str  # unique within the case: the fact's source id, so it is recorded once
+    rule: BreachRule | None = None
+    evidence: tuple[Mapping[str, Any], ...] = ()
+    appointment_id: str | None = None  # a warning's
+    deadline: Deadline | None = None  # a reminder's or an overdue breach's
+    due_at: datetime | None = None
+    breach_request_id: uuid.UUID | None = None  # a withdrawal's, or an officer's review reminder's
+    reason: WithdrawalReason | None = None
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    at: datetime
+    due: Due
+
+
+@dataclass
+class _View:
+    """What the rules read about the current provider's work with the person."""
+
+    state: CaseState
+    facts: Sequence[Fact]
+    rules: BreachRules
+    unacceptable: list[Appointment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.unacceptable = [
+            a for a in self.state.programme.appointments
+            if a.outcome is AppointmentStatus.missed and a.reason_category is AbsenceCategory.unacceptable
+        ]
+
+    def current_provider_facts(self, kind: FactKind) -> list[Fact]:
+        provider = self.state.provider_id
+        return [f for f in self.facts if f.kind is kind and provider is not None and f.provider_id == provider]
+
+    def first_done_at(self, kind: FactKind) -> datetime | None:
+        times = [f.occurred_at for f in self.current_provider_facts(kind)]
+        return min(times) if times else None
+
+
+def rules_for(pathway: Pathway | None, table: Mapping[Pathway, BreachRules] = DEFAULT_BREACH_RULES) -> BreachRules:
+    return table.get(pathway, BreachRules()) if pathway is not None else BreachRules()
+
+
+def assess(state: CaseState, facts: Sequence[Fact], now: datetime, rules: BreachRules) -> list[Due]:
+    """What is due now, most urgent first: withdrawals, a breach, warnings, reminders."""
+    view = _View(state, facts, rules)
+    withdrawals = _withdrawals(view)
+    if withdrawals:
+        return withdrawals
+    triggers = _triggers(view)
+    due_now = [trigger.due for trigger in triggers if trigger.at <= now]
+    breach = _event_breach(view) or next((d for d in due_now if d.kind is DueKind.breach), None)
+    if breach is not None:
+        return [breach]
+    return [*_warnings(view), *(d for d in due_now if d.kind is DueKind.reminder)]
+
+
+def next_check_at(state: CaseState, facts: Sequence[Fact], rules: BreachRules) -> datetime | None:
+    """When a time-based rule next falls due (None: nothing will without a new fact)."""
+    times = [trigger.at for trigger in _triggers(_View(state, facts, rules))]
+    return min(times) if times else None
+
+
+def review_due(raised_at: datetime, rules: BreachRules) -> datetime:
+    return end_of_day(add_working_days(local_date(raised_at), rules.oic_review_working_days))
+
+
+def review_overdue(request: BreachRequestState, now: datetime) -> bool:
+    return request.status is BreachStatus.pending_oic_review and request.review_due_at is not None and now > request.review_due_at
+
+
+# --- rules fired by a fact -------------------------------------------------------------
+
+
+def _raised(state: CaseState, key: str) -> bool:
+    return any(request.basis_key == key for request in state.breach_requests)
+
+
+def _event_breach(view: _View) -> Due | None:
+    state, rules = view.state, view.rules
+    if state.open_breach_request is not None or state.pathway is None:
+        return None
+    if state.status is CaseStatus.engagement_refused and rules.breach_on_refusal:
+        key = BreachRule.engagement_refused.value
+        if not _raised(state, key):
+            return Due(DueKind.breach, key, BreachRule.engagement_refused, tuple(fact_evidence(f) for f in view.current_provider_facts(FactKind.engagement_refused)))
+        return None
+    if state.status not in _ENGAGING:
+        return None
+    if len(view.unacceptable) >= rules.breach_after_unacceptable_misses:
+        key = f"{BreachRule.missed_appointments.value}:{view.unacceptable[-1].appointment_id}"
+        if not _raised(state, key):
+            return Due(DueKind.breach, key, BreachRule.missed_appointments, _missed_evidence(view))
+    attempts = view.current_provider_facts(FactKind.contact_attempted)
+    if _no_contact(view) and len(attempts) >= rules.no_contact_attempts:
+        span = max(f.occurred_at for f in attempts) - min(f.occurred_at for f in attempts)
+        key = f"{BreachRule.no_contact.value}:{len(attempts)}"
+        if span >= timedelta(days=rules.no_contact_over_days) and not _raised(state, key):
+            return Due(DueKind.breach, key, BreachRule.no_contact, tuple(fact_evidence(f) for f in attempts))
+    return None
+
+
+def _no_contact(view: _View) -> bool:
+    programme = view.state.programme
+    return not programme.contacted and programme.attended == 0
+
+
+def _warnings(view: _View) -> list[Due]:
+    state, rules = view.state, view.rules
+    if state.status not in _ENGAGING or state.open_breach_request is not None:
+        return []
+    misses = view.unacceptable
+    if not (rules.warning_after_unacceptable_misses <= len(misses) < rules.breach_after_unacceptable_misses):
+        return []
+    first = misses[rules.warning_after_unacceptable_misses - 1]
+    if first.appointment_id in state.warned_appointments:
+        return []
+    return [Due(DueKind.warning, f"warning:{first.appointment_id}", BreachRule.missed_appointments, _missed_evidence(view), appointment_id=first.appointment_id)]
+
+
+def _withdrawals(view: _View) -> list[Due]:
+    state = view.state
+    out: list[Due] = []
+    for request in state.breach_requests:
+        if not request.open:
+            continue
+        if state.status is CaseStatus.withdrawn or any(f.kind is FactKind.withdrawn for f in view.facts):
+            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.referral_withdrawn))
+        elif request.status is BreachStatus.pending_oic_review and not _basis_holds(view, request):
+            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.basis_corrected))
+    return out
+
+
+def _basis_holds(view: _View, request: BreachRequestState) -> bool:
+    programme = view.state.programme
+    if request.rule is BreachRule.missed_appointments:
+        return len(view.unacceptable) >= view.rules.breach_after_unacceptable_misses
+    if request.rule is BreachRule.no_contact:
+        return _no_contact(view)
+    if request.rule is BreachRule.engagement_refused:
+        return programme.engagement_refused_at is not None
+    due = _instant(request.deadlines.get("due_at"))
+    if due is None:
+        return True
+    kind = FactKind.assessment_completed if request.rule is BreachRule.assessment_overdue else FactKind.course_completed
+    done_at = view.first_done_at(kind)
+    return done_at is None or done_at > due
+
+
+# --- rules fired by the clock ------------------------------------------------------------
+
+
+def _triggers(view: _View) -> list[_Trigger]:
+    state, rules = view.state, view.rules
+    triggers: list[_Trigger] = []
+    for request in state.breach_requests:
+        if request.status is BreachStatus.pending_oic_review and request.review_due_at is not None:
+            key = f"reminder:{Deadline.oic_review.value}:{request.id}"
+            if key not in state.reminders_sent:
+                triggers.append(_Trigger(request.review_due_at, Due(DueKind.reminder, key, request.rule, deadline=Deadline.oic_review, due_at=request.review_due_at, breach_request_id=request.id)))
+    if state.status not in _ENGAGING or state.open_breach_request is not None:
+        return triggers
+    programme = state.programme
+    deadlines = []
+    if ASSESSMENT not in programme.done and programme.assessment_due is not None:
+        deadlines.append((Deadline.assessment, programme.assessment_due, BreachRule.assessment_overdue, rules.breach_on_assessment_overdue))
+    if programme.course_completed_at is None and programme.completion_due is not None:
+        deadlines.append((Deadline.completion, programme.completion_due, BreachRule.completion_overdue, rules.breach_on_completion_overdue))
+    for deadline, due_at, rule, breaches in deadlines:
+        reminder_key = f"reminder:{deadline.value}:{due_at.isoformat()}"
+        if reminder_key not in state.reminders_sent:
+            remind_at = _start_of_day(_working_days_before(local_date(due_at), rules.reminder_working_days_before))
+            triggers.append(_Trigger(remind_at, Due(DueKind.reminder, reminder_key, deadline=deadline, due_at=due_at)))
+        breach_key = f"{rule.value}:{due_at.isoformat()}"
+        if breaches and not _raised(state, breach_key):
+            evidence = (_deadline_evidence(deadline, due_at, programme.remaining), *(_appointment_evidence(a) for a in programme.appointments))
+            # Overdue once the deadline's last second has passed: the whole deadline day is the person's.
+            triggers.append(_Trigger(due_at + _PAST, Due(DueKind.breach, breach_key, rule, evidence, deadline=deadline, due_at=due_at)))
+    return triggers
+
+
+_PAST = timedelta(seconds=1)
+
+
+def _working_days_before(day: date, n: int) -> date:
+    while n:
+        day -= timedelta(days=1)
+        if is_working_day(day):
+            n -= 1
+    return day
+
+
+def _start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=SCHEME_TIME_ZONE).astimezone(UTC)
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+# --- evidence: what the court or YJU sees of why -----------------------------------------
+
+
+def fact_evidence(fact: Fact) -> dict[str, Any]:
+    """A fact as evidence: what, when, who reported it and when. Only coded values: no free text."""
+    coded = {k: v for k, v in fact.data.items() if k in _CODED_FIELDS}
+    if fact.kind is FactKind.assessment_completed:
+        coded.pop("outcome", None)  # the assessment's result is health information: the court never sees it
+    return {
+        "fact": fact.kind.value,
+        "occurred_at": fact.occurred_at.isoformat(),
+        "reported_at": fact.recorded_at.isoformat(),
+        "reported_by": fact.source.partition(":")[0],
+        "seq": fact.seq,
+        **coded,
+    }
+
+
+_CODED_FIELDS = frozenset({"appointment_id", "kind", "starts_at", "mode", "reason_category", "punctuality", "method", "outcome", "cancelled_by"})
+
+
+def _missed_evidence(view: _View) -> tuple[dict[str, Any], ...]:
+    return tuple(_appointment_evidence(a) for a in view.unacceptable)
+
+
+def _appointment_evidence(appointment: Appointment) -> dict[str, Any]:
+    return {
+        "fact": f"appointment.{appointment.outcome.value}",
+        "appointment_id": appointment.appointment_id,
+        "kind": appointment.kind.value if appointment.kind else None,
+        "starts_at": appointment.starts_at.isoformat() if appointment.starts_at else None,
+        "outcome": appointment.outcome.value,
+        "reason_category": appointment.reason_category.value if appointment.reason_category else None,
+        "occurred_at": appointment.updated_at.isoformat(),
+        "reported_by": "provider",
+    }
+
+
+def _deadline_evidence(deadline: Deadline, due_at: datetime, remaining: Sequence[str]) -> dict[str, Any]:
+    return {"fact": "deadline.passed", "deadline": deadline.value, "due_at": due_at.isoformat(), "remaining": list(remaining), "reported_by": "referral_api"}
+
+
+def attendance_record(state: CaseState) -> list[dict[str, Any]]:
+    """Every appointment with the current provider: dates, kinds, outcomes, missed reason categories."""
+    return [_appointment_evidence(a) for a in state.programme.appointments]
+
+
+def warning_history(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    return [
+        {"appointment_id": f.data.get("appointment_id"), "issued_at": f.occurred_at.isoformat()}
+        for f in facts if f.kind is FactKind.warning_issued
+    ]
