@@ -145,6 +145,16 @@ def test_a_court_sees_only_its_own_court_and_the_yju_never_an_adults_request(lin
     assert linked.api.post(f"/v1/breach-requests/{raised['id']}/withdraw", json={"reason": "reasonable_excuse"}, headers=other_force).status_code == 404
     assert linked.api.get(f"/v1/referrals/{case_id}", headers=court_key(linked)).status_code == 403
 
+    def listed(**filters) -> list[str]:
+        response = linked.api.get("/v1/breach-requests", params=filters, headers=linked.police)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert listed(court="reading-magistrates") == listed(status="submitted") == [raised["id"]]
+    assert listed(court="oxford-magistrates") == listed(status="pending_oic_review") == []
+    assert listed(received_from="2020-01-01T00:00:00Z") == [raised["id"]] and listed(received_to="2020-01-01T00:00:00Z") == []
+    assert linked.api.get("/v1/breach-requests", params={"court": "atlantis"}, headers=linked.police).status_code == 422
+
 
 def test_a_correction_withdraws_a_request_not_yet_submitted(linked):
     adult = provider(linked)

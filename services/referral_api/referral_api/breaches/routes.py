@@ -14,6 +14,7 @@ from diversion_common.pagination import Cursor
 from diversion_common.problems import problem_responses
 from referral_api.auth import BreachAddressee, BreachParty, CourtLiaison, PoliceSystem
 from referral_api.breaches import service
+from referral_api.breaches.courts import CourtCode
 from referral_api.breaches.schemas import (
     CourtBreachRequest,
     CourtBreachRequestPage,
@@ -45,6 +46,7 @@ def list_breach_requests(
     principal: BreachParty,
     session: DbSession,
     status: BreachStatus | None = None,
+    court: Annotated[CourtCode | None, Query(description="Addressed to this magistrates' court (a court client sees only its own anyway).")] = None,
     received_from: Annotated[DateTime | None, Query(description="Submitted at or after.")] = None,
     received_to: Annotated[DateTime | None, Query(description="Submitted before.")] = None,
     cursor: Annotated[Cursor | None, Query()] = None,
@@ -52,7 +54,7 @@ def list_breach_requests(
 ) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
     return service.list_requests(
         session, principal, status=status, received_from=received_from, received_to=received_to,
-        cursor=cursor, limit=limit, request_id=request_id_var.get(),
+        cursor=cursor, limit=limit, request_id=request_id_var.get(), court=court.value if court else None,
     )
 
 

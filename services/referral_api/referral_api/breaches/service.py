@@ -86,11 +86,13 @@ def _view(session: Session, principal: Principal, case: Case, request_id: uuid.U
 
 def list_requests(
     session: Session, principal: Principal, *, status: BreachStatus | None, received_from: datetime | None,
-    received_to: datetime | None, cursor: str | None, limit: int, request_id: str | None,
+    received_to: datetime | None, cursor: str | None, limit: int, request_id: str | None, court: str | None = None,
 ) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
     query = _visible(select(BreachRequestRow), principal)
     if status is not None:
         query = query.where(BreachRequestRow.status == status.value)
+    if court is not None:
+        query = query.where(BreachRequestRow.court == court)
     if received_from is not None:
         query = query.where(BreachRequestRow.submitted_at >= received_from)  # type: ignore[operator]
     if received_to is not None:
