@@ -146,9 +146,10 @@ def test_a_young_persons_case_with_every_other_kind_of_event_and_the_refusals(sy
     forged = httpx.post(f"{provider.url}/v1/provider/events", content=raw.replace(b"refused", b"refuses"), headers={**headers, **provider.key})
     assert forged.status_code in (401, 422)
     assert status_after("engagement.refused") == "breach_requested"  # a refusal raises a breach request at once
-    assert status_after("case.closed_by_provider", reason="moved_away") == "closed_by_provider"
+    # A closure is never a breach, but the refusal before it raised one: it waits for the officer.
+    assert status_after("case.closed_by_provider", reason="moved_away") == "breach_requested"
 
     detail = case(system, case_id)
-    assert detail["status"] == "closed_by_provider" and detail["programme"]["cancelled"] == 1
+    assert detail["status"] == "breach_requested" and detail["programme"]["cancelled"] == 1
     timeline = httpx.get(f"{system.referral_api.url}/v1/referrals/{case_id}/timeline", headers=system.headers("police")).json()
     assert "staff illness" not in str(timeline)
