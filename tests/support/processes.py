@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,38 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait()
 
+    def terminate(self) -> None:
+        """SIGTERM, without waiting: the process drains what it is doing, then exits."""
+        assert self.process is not None and self.process.poll() is None, f"{self.name} is not running"
+        self.process.send_signal(signal.SIGTERM)
+
+    def exit_code(self, timeout: float) -> int | None:
+        """The process's exit status once it has exited, or None if it is still running after ``timeout``."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def start_together(*services: ServiceProcess) -> None:
+    """Start several services at once (each takes seconds to import); raise if any fails."""
+    errors: list[BaseException] = []
+
+    def start(service: ServiceProcess) -> None:
+        try:
+            service.start()
+        except BaseException as error:  # noqa: BLE001 - re-raised below, in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -100,6 +133,7 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
 class WorkerProcess:
     """A standalone delivery worker (`diversion-link gateway-worker`)."""
 
+    name = "gateway-worker"  # not a field: as ServiceProcess's, for messages
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
@@ -123,3 +157,9 @@ class WorkerProcess:
 
     def kill(self) -> None:
         ServiceProcess.kill(self)  # type: ignore[arg-type]
+
+    def terminate(self) -> None:
+        ServiceProcess.terminate(self)  # type: ignore[arg-type]
+
+    def exit_code(self, timeout: float) -> int | None:
+        return ServiceProcess.exit_code(self, timeout)  # type: ignore[arg-type]

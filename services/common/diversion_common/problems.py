@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -160,6 +162,23 @@ class ServiceUnavailable(Problem):
     title = "The service cannot answer right now"
 
 
+# How long a client is asked to wait when the database cannot be reached: a restart or a
+# fail-over takes seconds, and the pool reconnects by itself on the first call after it.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    slug = "database-unavailable"
+    title = "The service's database cannot be reached right now"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Nothing was changed unless an earlier answer said so; try again after Retry-After "
+            "(with the same Idempotency-Key, where the call takes one)",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     instance = request.url.path if request is not None else None
     return JSONResponse(
@@ -277,10 +296,38 @@ async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(), request)
 
 
+def database_unreachable(error: BaseException) -> bool:
+    """The database could not be reached, or the connection broke (a restart, a fail-over, a
+    network fault), as against an error in what was asked of it (a constraint, bad data).
+
+    OperationalError and InterfaceError are the DB-API's classes for the first kind (a refused
+    connection, "terminating connection due to administrator command", "the database system is
+    starting up"; SQLite's "database is locked"); SQLAlchemy flags a broken connection it found
+    under any other class; a pool with no connection to hand out in time is the same to a client.
+    """
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unreachable(exc):
+        raise exc  # a fault of ours (a constraint, bad data): the last resort answers, 500
+    from diversion_common.observability import error_type, route_template
+
+    # Its type only: a driver's message can quote the statement's values.
+    log.warning("database unavailable", extra={"error_type": error_type(exc), "route": route_template(request.scope)})
+    return problem_response(DatabaseUnavailable(), request)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    # A database that is down, restarting or failing over is a 503 with Retry-After, not a 500:
+    # the call can be made again, and nothing about it is our fault to log as an error.
+    app.add_exception_handler(DBAPIError, _database_handler)
+    app.add_exception_handler(PoolTimeout, _database_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
 

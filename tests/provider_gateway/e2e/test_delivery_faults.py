@@ -13,22 +13,12 @@ import time
 import httpx
 import pytest
 
+from support.delivery_system import delivered_case_ids, refer
 from support.fake_provider import Answer
 from support.processes import wait_for
-from support.referrals import adult_referral
 
 SOAK_REFERRALS = int(os.environ.get("FAULT_SOAK_REFERRALS", "60"))
 SOAK_KILLS = int(os.environ.get("FAULT_SOAK_KILLS", "3"))
-
-
-def refer(system) -> str:
-    response = httpx.post(f"{system.referral_api.url}/v1/referrals", json=adult_referral(), headers=system.headers("police"), timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def delivered_case_ids(system) -> set[str]:
-    return {r.payload["data"]["case_id"] for r in system.provider.received if r.verified}
 
 
 def test_a_worker_killed_mid_delivery_delivers_after_restart_with_at_most_one_repeat(delivery_system):

@@ -5,6 +5,9 @@ Several workers may run at once against PostgreSQL: a delivery is claimed with
 the longest a try can take, so no two workers send it at the same time. A
 worker killed mid-send leaves the lease to run out; the delivery is then sent
 again under the same ``webhook-id``, so the receiver can drop the repeat.
+A worker told to stop (SIGTERM) lets the tries under way finish and records how they
+went; a try it cuts short (still sending when the drain time is up, or on a second
+SIGTERM) has its lease given back, so the delivery is due again at once, for any worker.
 Each endpoint has its own concurrency limit and every try its timeout, so a
 slow one does not hold up the others; a failing one is paused by its circuit.
 Every connection goes only to an address that passed the target check
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
 from diversion_common.database import as_utc, is_sqlite, utcnow
@@ -70,6 +73,8 @@ class WorkerSettings:
     poll_seconds: float = 0.1
     batch_size: int = 100
     lease_seconds: float | None = None
+    # How long a stopping worker waits for the tries under way (by default: as long as a try can take).
+    drain_seconds: float | None = None
     retry: RetryPolicy = RetryPolicy()
     circuit: CircuitPolicy = CircuitPolicy()
     # Plain http and this machine's addresses: for local runs and tests only (<SERVICE>_ALLOW_LOOPBACK_WEBHOOKS).
@@ -80,6 +85,10 @@ class WorkerSettings:
         # Longer than any try can take, so a live worker never loses its claim.
         return timedelta(seconds=self.lease_seconds or self.timeout_seconds * 2 + 5)
 
+    @property
+    def drain(self) -> float:
+        return self.timeout_seconds + 1 if self.drain_seconds is None else self.drain_seconds
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -88,6 +97,8 @@ class Claimed:
     url: str
     secrets: tuple[str, ...]
     body: bytes
+    # next_attempt_at as the claim set it: while it is still that, the lease is this worker's.
+    leased_until: datetime
 
 
 class DeliveryWorker:
@@ -108,6 +119,7 @@ class DeliveryWorker:
         self.user_agent = user_agent
         self.log = log
         self.in_flight: dict[Hashable, int] = defaultdict(int)
+        self._recording: set[str] = set()  # deliveries whose try is over, its outcome being recorded
         self._wake = wake_event(tables.delivery.__tablename__)  # type: ignore[attr-defined]
 
     def wake(self) -> None:
@@ -159,10 +171,10 @@ class DeliveryWorker:
                         session.add(delivery)
                         continue
                     addressing.sending_to(delivery, endpoint.url)
-                    delivery.next_attempt_at = now + settings.lease
+                    delivery.next_attempt_at = leased_until = now + settings.lease
                     session.add(delivery)
                     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-                    claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body))
+                    claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body, leased_until))
             session.commit()
         return claimed
 
@@ -233,19 +245,62 @@ class DeliveryWorker:
             },
         )
 
+    def release(self, claims: list[Claimed]) -> int:
+        """Give back the leases of tries cut short: each delivery is due again now, for any worker.
+        Only where the lease is still the claim's (a try that recorded its outcome moved it on).
+        No attempt is logged: whether the endpoint got it is unknown (a resend has the same webhook-id)."""
+        table, now, released = self.tables.delivery, utcnow(), 0
+        with Session(self.engine) as session:
+            for claim in claims:
+                result = session.execute(
+                    update(table)
+                    .where(
+                        table.id == claim.delivery_id,  # type: ignore[arg-type]
+                        table.status == DeliveryStatus.pending.value,  # type: ignore[arg-type]
+                        table.next_attempt_at == claim.leased_until,  # type: ignore[arg-type]
+                    )
+                    .values(next_attempt_at=now)
+                )
+                released += result.rowcount  # type: ignore[attr-defined]
+            session.commit()
+        return released
+
     async def _deliver_and_record(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
         try:
             result = await self.deliver(client, claimed)
+            self._recording.add(claimed.delivery_id)
             await asyncio.to_thread(self.record, result)
         except Exception as exc:  # the lease runs out and the delivery is tried again
             self.log.error("delivery failed to record", extra={"delivery_id": claimed.delivery_id, "error_type": type(exc).__name__})
         finally:
+            self._recording.discard(claimed.delivery_id)
             self.in_flight[claimed.endpoint_id] -= 1
             self._wake.set()
 
+    async def _drain(self, tasks: dict[asyncio.Task[None], Claimed], abort: threading.Event | None) -> None:
+        """Wait for the tries under way (each ends within its timeout) to finish and be recorded.
+        Those still sending after the drain time, or once ``abort`` is set, are cut short and
+        their leases given back; an outcome being recorded is always waited for."""
+        deadline = time.monotonic() + self.settings.drain
+        while tasks and time.monotonic() < deadline and not (abort is not None and abort.is_set()):
+            await asyncio.wait(list(tasks), timeout=min(0.1, max(deadline - time.monotonic(), 0.0)))
+        cut = {task: claim for task, claim in tasks.items() if claim.delivery_id not in self._recording}
+        for task in cut:
+            task.cancel()
+        await asyncio.gather(*list(tasks), return_exceptions=True)
+        if not cut:
+            return
+        try:
+            released = await asyncio.to_thread(self.release, list(cut.values()))
+        except Exception as exc:  # they run out instead
+            self.log.error("releasing leases failed", extra={"deliveries": len(cut), "error_type": type(exc).__name__})
+            return
+        self.log.warning("delivery tries cut short by a stop; leases given back", extra={"deliveries": len(cut), "released": released})
+
     # --- the loop ---
-    async def run(self, stop: threading.Event) -> None:
-        tasks: set[asyncio.Task[None]] = set()
+    async def run(self, stop: threading.Event, abort: threading.Event | None = None) -> None:
+        """Deliver until ``stop`` is set, then drain (``_drain``); ``abort`` cuts the drain short."""
+        tasks: dict[asyncio.Task[None], Claimed] = {}
         limits = httpx.Limits(max_connections=self.settings.max_in_flight, max_keepalive_connections=self.settings.max_in_flight)
         # Every connection goes through the target check (transport.py); no redirects, and no
         # proxy from the environment (a proxy would resolve the name where we cannot check it).
@@ -261,12 +316,11 @@ class DeliveryWorker:
                 for item in claimed:
                     self.in_flight[item.endpoint_id] += 1
                     task = asyncio.create_task(self._deliver_and_record(client, item))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                    tasks[task] = item
+                    task.add_done_callback(lambda done: tasks.pop(done, None))
                 if not claimed:
                     await asyncio.to_thread(self._wake.wait, self.settings.poll_seconds)
-            if tasks:
-                await asyncio.wait(tasks, timeout=self.settings.timeout_seconds + 1)
+            await self._drain(tasks, abort)
 
 
 class BackgroundWorker:
@@ -287,14 +341,18 @@ class BackgroundWorker:
 
 
 def run_forever(worker: DeliveryWorker) -> None:
-    """The body of a standalone worker process; SIGTERM or SIGINT stops it after in-flight tries."""
-    stop = threading.Event()
+    """The body of a standalone worker process. SIGTERM or SIGINT stops it after the tries under
+    way (at most the drain time); a second one stops it at once, the leases of cut tries given back."""
+    stop, abort = threading.Event(), threading.Event()
 
     def request_stop(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            abort.set()
         stop.set()
         worker.wake()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     worker.log.info("delivery worker started")
-    asyncio.run(worker.run(stop))
+    asyncio.run(worker.run(stop, abort))
+    worker.log.info("delivery worker stopped")
