@@ -35,6 +35,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_WAIT_SECONDS = 10
+
+
 def make_engine(url: str) -> Engine:
     """An engine whose errors never echo the statement's parameters (personal data)."""
     url = normalise_url(url)
@@ -76,7 +80,13 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    # A database host that stops answering (rather than refusing) must cost a request seconds, not
+    # minutes: the connection attempt and the wait for a pooled connection are bounded, and the
+    # request gets a 503 problem with Retry-After (diversion_common/problems.py).
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=POOL_WAIT_SECONDS, hide_parameters=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 def _private_sqlite_files(database: str | None) -> list[Path]:
