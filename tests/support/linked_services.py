@@ -85,15 +85,24 @@ def linked(fresh_database) -> Iterator[LinkedServices]:
     )
     with TestClient(api_app, raise_server_exceptions=False) as api, TestClient(gateway_app, raise_server_exceptions=False) as gateway:
         clients.update(api=api, gateway=gateway)
-        yield LinkedServices(
-            api=api,
-            gateway=gateway,
-            referral_engine=referral_engine,
-            gateway_engine=gateway_engine,
-            police=bearer(issue_key(referral_engine, ReferralClient, Role.police, force="thames-valley")),
-            admin=bearer(issue_key(gateway_engine, GatewayClient, Role.admin)),
-            clients=clients,
-        )
+        try:
+            yield LinkedServices(
+                api=api,
+                gateway=gateway,
+                referral_engine=referral_engine,
+                gateway_engine=gateway_engine,
+                police=bearer(issue_key(referral_engine, ReferralClient, Role.police, force="thames-valley")),
+                admin=bearer(issue_key(gateway_engine, GatewayClient, Role.admin)),
+                clients=clients,
+            )
+        finally:
+            # Unlink, then stop both relays while both apps still serve: a send under way finishes,
+            # and none starts into an app that is shutting down (each client's portal waits for
+            # every call made into it, so a call into a closing app could hold its exit for ever).
+            clients.clear()
+            for app in (api_app, gateway_app):
+                if app.state.relay is not None:
+                    app.state.relay.stop()
     referral_engine.dispose()
     gateway_engine.dispose()
 
