@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import JSON, DateTime, Engine, event, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.contracts import code
@@ -189,6 +190,7 @@ class OutboxRelay:
     transaction, sent outside any transaction, then marked. A relay killed
     mid-send leaves a claimed row whose lease expires, so another relay (or
     the same after restart) sends it again; the receiver's inbox drops the repeat.
+    A pass that fails mid-way gives its claims back at the start of its next pass.
     A message the peer refuses is kept with its reason and not sent again.
     """
 
@@ -215,30 +217,50 @@ class OutboxRelay:
         self._wake = wake_event(table.__tablename__)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The ids a pass claimed and its lease's end, while the pass runs; still set after it failed.
+        self._abandoned: tuple[list[uuid.UUID], datetime] | None = None
 
     def _pending(self):  # type: ignore[no-untyped-def]
         return self.table.sent_at.is_(None) & self.table.refused_at.is_(None)  # type: ignore[union-attr]
 
     # -- one pass, usable directly in tests --
     def claim_due(self) -> list[MessageEnvelope]:
+        return self._claim_due()[0]
+
+    def _claim_due(self) -> tuple[list[MessageEnvelope], datetime]:
+        """Lease the oldest sendable messages: each the earliest unsent one of its aggregate.
+
+        A message whose aggregate has an earlier unsent one (backing off, leased by another
+        relay, or locked by one right now) is not sendable, and is skipped in the query itself,
+        so it takes no place in the batch: a pass sends whatever else is due. One message per
+        aggregate per batch, because the peer applies a batch's messages independently (one
+        refused or unanswered does not stop the next), which could apply a case's messages out of order.
+        """
         table = self.table
         now = utcnow()
+        lease_until = now + self.lease
+        earlier = aliased(table)
+        earlier_unsent = select(earlier.id).where(  # type: ignore[call-overload]
+            earlier.aggregate_id == table.aggregate_id,
+            earlier.sent_at.is_(None),  # type: ignore[union-attr]
+            earlier.refused_at.is_(None),  # type: ignore[union-attr]
+            earlier.created_at < table.created_at,
+        )
         with Session(self.engine) as session:
             query = (
                 select(table)
-                .where(self._pending(), table.available_at <= now)  # type: ignore[arg-type]
-                .order_by(table.created_at)  # type: ignore[arg-type]
+                .where(self._pending(), table.available_at <= now, ~earlier_unsent.exists())  # type: ignore[arg-type]
+                .order_by(table.created_at, table.id)  # type: ignore[arg-type]
                 .limit(self.batch_size)
             )
             if not is_sqlite(str(self.engine.url)):
                 query = query.with_for_update(skip_locked=True)
             rows = list(session.scalars(query))
-            # A message must not overtake an earlier unsent one for the same aggregate.
-            blocked = self._aggregates_with_earlier_unsent(session, rows)
             envelopes: list[MessageEnvelope] = []
+            taken: set[uuid.UUID] = set()  # two messages of one aggregate written at the same instant
             size = 0
             for row in rows:
-                if row.aggregate_id in blocked:
+                if row.aggregate_id in taken:
                     continue
                 envelope = MessageEnvelope(
                     id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=as_utc(row.created_at)
@@ -246,31 +268,11 @@ class OutboxRelay:
                 size += len(envelope.model_dump_json())
                 if envelopes and size > self.max_batch_bytes:
                     break
-                blocked.add(row.aggregate_id)
-                row.available_at = now + self.lease
+                taken.add(row.aggregate_id)
+                row.available_at = lease_until
                 envelopes.append(envelope)
             session.commit()
-        return envelopes
-
-    def _aggregates_with_earlier_unsent(self, session: Session, rows: list[Any]) -> set[uuid.UUID]:
-        if not rows:
-            return set()
-        table = self.table
-        ids = {row.aggregate_id for row in rows}
-        earliest = {}
-        for row in rows:
-            earliest.setdefault(row.aggregate_id, row.created_at)
-        # Any earlier unsent message of the aggregate blocks it: one backing off, one leased by
-        # another relay, or one another relay has locked (SKIP LOCKED hid it from this batch).
-        query = select(table.aggregate_id, table.created_at).where(  # type: ignore[call-overload]
-            self._pending(),
-            table.aggregate_id.in_(ids),  # type: ignore[attr-defined]
-        )
-        return {
-            aggregate_id
-            for aggregate_id, created_at in session.execute(query)
-            if as_utc(created_at) < as_utc(earliest[aggregate_id])
-        }
+        return envelopes, lease_until
 
     def may_send_now(self, session: Session, aggregate_id: uuid.UUID, created_at: datetime) -> bool:
         """Whether a message of the aggregate written now may go at once, in the caller's thread:
@@ -294,11 +296,39 @@ class OutboxRelay:
             return row is not None and (row.sent_at is not None or row.refused_at is not None)
 
     def relay_once(self) -> int:
-        """Send what is due, as one batch; return how many the peer applied."""
-        claimed = self.claim_due()
+        """Send what is due, as one batch; return how many the peer applied.
+
+        A pass that fails (the database or the peer gone mid-pass) does not leave its claims
+        leased for the whole lease: the next pass that reaches the database gives them back
+        first, so they go at once. One the peer may have applied goes again under its own id,
+        and the peer's inbox drops the repeat.
+        """
+        self._release_abandoned()
+        claimed, lease_until = self._claim_due()
         if not claimed:
             return 0
-        return self.deliver(claimed)
+        self._abandoned = ([e.id for e in claimed], lease_until)
+        applied = self.deliver(claimed)
+        self._abandoned = None
+        return applied
+
+    def _release_abandoned(self) -> None:
+        """Make the claims of a failed pass due again, unless answered or claimed anew since."""
+        if self._abandoned is None:
+            return
+        message_ids, lease_until = self._abandoned
+        now = utcnow()
+        if now < lease_until:
+            with Session(self.engine) as session:
+                # Our lease, and nobody's since: another relay claims only once it ran out, and
+                # then leases past it; a row answered since is no longer pending.
+                session.execute(
+                    update(self.table)
+                    .where(self.table.id.in_(message_ids), self._pending(), self.table.available_at <= lease_until)  # type: ignore[attr-defined,arg-type]
+                    .values(available_at=now)
+                )
+                session.commit()
+        self._abandoned = None
 
     def deliver(self, envelopes: list[MessageEnvelope]) -> int:
         """Send these messages now and record the peer's answers; return how many it applied.
