@@ -62,6 +62,18 @@ def miss(service: Provider, case_id: str, appointment_id: str, reason: str = "un
     return service.report("appointment.missed", case_id, appointment_id=appointment_id, reason_category=reason)
 
 
+def submitted_request(linked) -> tuple[Provider, str, dict]:
+    """An adult's two unacceptable misses, and the request they raised confirmed by the officer."""
+    adult = provider(linked)
+    case_id = accepted_case(linked, adult)
+    miss(adult, case_id, "a-1")
+    miss(adult, case_id, "a-2")
+    [raised] = breach_requests(linked, linked.police)
+    confirmed = linked.api.post(f"/v1/breach-requests/{raised['id']}/confirm", headers=linked.police)
+    assert confirmed.status_code == 200, confirmed.text
+    return adult, case_id, raised
+
+
 def breach_requests(linked, headers) -> list[dict]:
     response = linked.api.get("/v1/breach-requests", headers=headers)
     assert response.status_code == 200, response.text
@@ -129,12 +141,7 @@ def test_an_adult_from_warning_to_the_courts_outcome(linked):
 
 
 def test_a_court_sees_only_its_own_court_and_the_yju_never_an_adults_request(linked):
-    adult = provider(linked)
-    case_id = accepted_case(linked, adult)
-    miss(adult, case_id, "a-1")
-    miss(adult, case_id, "a-2")
-    [raised] = breach_requests(linked, linked.police)
-    linked.api.post(f"/v1/breach-requests/{raised['id']}/confirm", headers=linked.police)
+    adult, case_id, raised = submitted_request(linked)
 
     other_court, yju = court_key(linked, "oxford-magistrates"), yju_key(linked)
     for headers in (other_court, yju):
@@ -171,12 +178,7 @@ def test_a_correction_withdraws_a_request_not_yet_submitted(linked):
 
 
 def test_a_late_attendance_after_submission_is_shown_to_the_court_not_acted_on(linked):
-    adult = provider(linked)
-    case_id = accepted_case(linked, adult)
-    miss(adult, case_id, "a-1")
-    miss(adult, case_id, "a-2")
-    [raised] = breach_requests(linked, linked.police)
-    linked.api.post(f"/v1/breach-requests/{raised['id']}/confirm", headers=linked.police)
+    adult, case_id, raised = submitted_request(linked)
 
     adult.report("appointment.attended", case_id, appointment_id="a-2")
 

@@ -45,7 +45,8 @@ from referral_api.lifecycle.breach_requests import (
     next_status,
     outcome_allowed,
 )
-from referral_api.lifecycle.facts import FactKind, court_source, police_source, yju_source
+from referral_api.lifecycle.facts import Fact, FactKind, court_source, police_source, yju_source
+from referral_api.lifecycle.fold import BreachRequestState
 
 BreachView = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
 
@@ -71,9 +72,12 @@ def _row(session: Session, principal: Principal, request_id: uuid.UUID) -> Breac
 
 def _view(session: Session, principal: Principal, case: Case, request_id: uuid.UUID) -> BreachView:
     facts = case_log.facts_of(session, case.id)
-    state = case_log.fold_facts(facts)
-    request = state.breach_request(request_id)
+    request = case_log.fold_facts(facts).breach_request(request_id)
     assert request is not None, "a breach request's row without its facts"
+    return _view_of(principal, case, request, facts)
+
+
+def _view_of(principal: Principal, case: Case, request: BreachRequestState, facts: list[Fact]) -> BreachView:
     if principal.role is Role.police:
         return police_view(case, request, facts, utcnow())
     if principal.role is Role.court:
@@ -156,7 +160,7 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
     sync_request(session, case, after)
     notifications.breach_request_changed(session, case, after)
     record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
-    view = _view(session, principal, case, request_id)
+    view = _view_of(principal, case, after, case_log.facts_of(session, case.id))  # the state is folded already
     session.commit()
     return view
 
