@@ -534,3 +534,75 @@ class CaseProjection(BaseModel):
     status: CaseStatus
     version: int
     programme: ProgrammeSummary | None = None
+
+
+# --- referral_api -> the police's, a court's and a YJU's own systems (signed webhooks) ---------
+
+
+class BreachRule(StrEnum):
+    """Why a breach request was raised."""
+
+    missed_appointments = "missed_appointments"  # a second unacceptable missed appointment
+    engagement_refused = "engagement_refused"
+    no_contact = "no_contact"  # no successful contact after the attempts the rules ask for
+    assessment_overdue = "assessment_overdue"
+    completion_overdue = "completion_overdue"
+
+
+class BreachStatus(StrEnum):
+    pending_oic_review = "pending_oic_review"
+    submitted = "submitted"
+    acknowledged = "acknowledged"
+    hearing_scheduled = "hearing_scheduled"
+    outcome_recorded = "outcome_recorded"
+    withdrawn = "withdrawn"
+
+
+class BreachRequestTopic(StrEnum):
+    submitted = "breach_request.submitted"  # to the court or YJU: the officer submitted it
+    updated = "breach_request.updated"  # a later step, or a fact reported after its submission
+
+
+class FactReported(BaseModel):
+    """A provider's fact recorded after the request was submitted (and before it was closed):
+    for the court or the YJU to weigh. Named by its kind, dates and appointment only."""
+
+    fact: ProviderEventType
+    occurred_at: datetime = Field(description="When it happened, by the provider's clock.")
+    reported_at: datetime = Field(description="When we recorded it: after the request was submitted.")
+    appointment_id: AppointmentId | None = None
+    corrects_evidence: bool = Field(
+        description="A later report about an appointment the request cites as evidence (an absence reported attended after all)."
+    )
+
+
+class BreachRequestLinks(BaseModel):
+    breach_request: str = Field(description="Read the request with the receiver's own key.")
+    case: str | None = Field(default=None, description="The police's only: the case.")
+
+
+class BreachRequestChanged(BaseModel):
+    """What a court's or a YJU's system is told of a request addressed to it: ids, status and a link.
+    Nothing about the person; ``version`` grows with every change to what the receiver can read."""
+
+    breach_request_id: uuid.UUID
+    status: BreachStatus
+    version: StrictInt = Field(ge=1)
+    links: BreachRequestLinks
+    fact_reported: FactReported | None = Field(default=None, description="Present when this message is about a late fact.")
+
+
+class PoliceBreachRequestChanged(BreachRequestChanged):
+    """What the referring force's system is told: the same, with its case and reference."""
+
+    case_id: uuid.UUID
+    police_reference: Code
+    rule: BreachRule
+
+
+class BreachRequestMessage(BaseModel):
+    """The Standard Webhooks body of a breach request message. Absent fields are left out."""
+
+    type: BreachRequestTopic
+    timestamp: datetime
+    data: PoliceBreachRequestChanged | BreachRequestChanged

@@ -8,20 +8,28 @@ by the scheduler's own job function with a controlled clock.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from diversion_common.credentials import Role
+from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
+from diversion_common.webhooks.worker import BackgroundWorker, WorkerSettings
 from referral_api.breaches.scheduler import run_checks
 from referral_api.case_log.tables import CaseFact
 from referral_api.clients.tables import Client
+from referral_api.police_callbacks.worker import callback_worker
 from support.credentials import bearer, issue_key
+from support.processes import wait_for
 from support.gateway_flows import register_provider
 from support.provider_events import Provider, event
 from support.referrals import adult_referral, youth_referral
+from support.webhook_receiver import WebhookReceiver
 
 COURT_FIELDS = {
     "id", "status", "version", "rule", "received_at", "person", "offence", "officer", "evidence", "attendance",
@@ -62,16 +70,19 @@ def miss(service: Provider, case_id: str, appointment_id: str, reason: str = "un
     return service.report("appointment.missed", case_id, appointment_id=appointment_id, reason_category=reason)
 
 
-def submitted_request(linked) -> tuple[Provider, str, dict]:
-    """An adult's two unacceptable misses, and the request they raised confirmed by the officer."""
-    adult = provider(linked)
-    case_id = accepted_case(linked, adult)
-    miss(adult, case_id, "a-1")
-    miss(adult, case_id, "a-2")
+def submitted_request(linked, young: bool = False) -> tuple[Provider, str, dict]:
+    """Two unacceptable misses (an adult's, or a young person's), and the request they raised confirmed by the officer."""
+    if young:
+        service = provider(linked, pathways=("youth_community_resolution",), name="Reading Young People's Service")
+    else:
+        service = provider(linked)
+    case_id = accepted_case(linked, service, youth_referral() if young else None)
+    miss(service, case_id, "a-1")
+    miss(service, case_id, "a-2")
     [raised] = breach_requests(linked, linked.police)
     confirmed = linked.api.post(f"/v1/breach-requests/{raised['id']}/confirm", headers=linked.police)
     assert confirmed.status_code == 200, confirmed.text
-    return adult, case_id, raised
+    return service, case_id, raised
 
 
 def breach_requests(linked, headers) -> list[dict]:
@@ -290,3 +301,102 @@ def test_a_bad_withdrawal_is_a_problem_and_changes_nothing(linked, body):
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert breach_requests(linked, linked.police)[0]["status"] == "pending_oic_review"
+
+
+# --- what the court's and the YJU's own systems are told -------------------------------------
+
+
+@dataclass
+class AddresseeSystems:
+    court: WebhookReceiver  # reading-magistrates' system
+    yju: WebhookReceiver  # the Thames Valley YJU's system
+
+
+FAST_CALLBACKS = WorkerSettings(
+    timeout_seconds=1.0, poll_seconds=0.02, retry=RetryPolicy(base_seconds=0.02, cap_seconds=0.1, max_attempts=8),
+    circuit=CircuitPolicy(failure_threshold=50, pause_seconds=0.2), allow_loopback=True,  # the fake systems listen on 127.0.0.1
+)
+
+
+@pytest.fixture
+def addressees(linked) -> Iterator[AddresseeSystems]:
+    """The court's and the YJU's systems registered by an administrator, and referral_api's delivery worker running."""
+    court, yju = WebhookReceiver().start(), WebhookReceiver().start()
+    admin = bearer(issue_key(linked.referral_engine, Client, Role.admin))
+    for receiver, path in ((court, "/v1/admin/court-callbacks/reading-magistrates"), (yju, "/v1/admin/yju-callbacks/thames-valley")):
+        registered = linked.api.put(path, json={"url": receiver.url}, headers=admin)
+        assert registered.status_code == 201, registered.text
+        receiver.secrets = [registered.json()["signing_secret"]]
+    worker = BackgroundWorker(callback_worker(linked.referral_engine, FAST_CALLBACKS))
+    worker.start()
+    try:
+        yield AddresseeSystems(court=court, yju=yju)
+        # Nothing either system received was forged or mis-signed.
+        assert all(r.verified for r in court.received + yju.received)
+    finally:
+        worker.stop()
+        court.stop()
+        yju.stop()
+
+
+def told(receiver: WebhookReceiver, request_id: str) -> list[dict]:
+    """The verified messages about a request, one per webhook-id, in the order of their versions."""
+    seen: dict[str, dict] = {}
+    for received in receiver.accepted():
+        if received.verified and received.payload["data"]["breach_request_id"] == request_id:
+            seen.setdefault(received.webhook_id, received.payload)
+    return sorted(seen.values(), key=lambda message: message["data"]["version"])
+
+
+def told_until(receiver: WebhookReceiver, request_id: str, count: int) -> list[dict]:
+    assert wait_for(lambda: len(told(receiver, request_id)) >= count, timeout=10), told(receiver, request_id)
+    return told(receiver, request_id)
+
+
+def test_a_correction_after_submission_is_shown_to_the_court_and_its_system_is_told(linked, addressees):
+    adult, case_id, raised = submitted_request(linked)
+    court = court_key(linked)
+    [submitted] = told_until(addressees.court, raised["id"], 1)
+    assert (submitted["type"], submitted["data"]["version"]) == ("breach_request.submitted", 2)
+
+    # The provider reports the second absence attended after all: a correction of the request's evidence.
+    attended_at = datetime.fromisoformat(raised["raised_at"])  # before the submission: reported late
+    adult.report("appointment.attended", case_id, occurred_at=attended_at.isoformat(), appointment_id="a-2")
+
+    seen = linked.api.get(f"/v1/breach-requests/{raised['id']}", headers=court).json()
+    [late] = seen["reported_after_submission"]
+    assert (late["fact"], late["appointment_id"], late["corrects_evidence"]) == ("appointment.attended", "a-2", True)
+    assert datetime.fromisoformat(late["occurred_at"]) == attended_at < datetime.fromisoformat(seen["received_at"])
+    assert datetime.fromisoformat(late["reported_at"]) > datetime.fromisoformat(seen["received_at"])
+    assert (seen["status"], seen["version"]) == ("submitted", 3)  # a change to what the court sees: a new version
+    assert breach_requests(linked, court)[0] == seen
+
+    _, updated = told_until(addressees.court, raised["id"], 2)
+    assert updated["type"] == "breach_request.updated"
+    data = updated["data"]
+    assert set(data) == {"breach_request_id", "status", "version", "links", "fact_reported"}
+    assert (data["status"], data["version"]) == ("submitted", 3)
+    assert data["fact_reported"] == {
+        "fact": "appointment.attended", "appointment_id": "a-2", "corrects_evidence": True,
+        "occurred_at": late["occurred_at"], "reported_at": late["reported_at"],
+    }
+    assert linked.api.get(urlsplit(data["links"]["breach_request"]).path, headers=court).json() == seen
+    assert told(addressees.yju, raised["id"]) == []
+
+
+def test_a_late_fact_on_a_young_persons_request_reaches_the_yju_and_nothing_after_it_is_closed(linked, addressees):
+    youth, case_id, raised = submitted_request(linked, young=True)
+    yju = yju_key(linked)
+    told_until(addressees.yju, raised["id"], 1)
+
+    # A new fact, not a correction: the provider reached the young person after the request went.
+    youth.report("contact.attempted", case_id, method="phone", outcome="reached")
+
+    seen = linked.api.get(f"/v1/breach-requests/{raised['id']}", headers=yju).json()
+    assert [(e["fact"], e["method"], e["outcome"], e["corrects_evidence"]) for e in seen["reported_after_submission"]] == [
+        ("contact.attempted", "phone", "reached", False),
+    ]
+    _, updated = told_until(addressees.yju, raised["id"], 2)
+    assert (updated["type"], updated["data"]["version"], updated["data"]["fact_reported"]["fact"]) == ("breach_request.updated", 3, "contact.attempted")
+    assert updated["data"]["fact_reported"]["corrects_evidence"] is False
+    assert told(addressees.court, raised["id"]) == []

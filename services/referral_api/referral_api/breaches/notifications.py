@@ -5,30 +5,47 @@ the details with the receiver's own key. No personal data travels in them.
 - The referring force's system: every step of a request (``breach_request.updated``) and
   every warning or reminder (``case.notice``).
 - The court's or the YJU's system, once the officer has submitted the request:
-  ``breach_request.submitted``, then ``breach_request.updated`` for each later step.
+  ``breach_request.submitted``, then ``breach_request.updated`` for each later step and for
+  each fact a provider reports after the submission while the request is open (``fact_reported``
+  names it: kind, dates, appointment, whether it corrects the evidence).
+The breach request messages are the contract's models (``BreachRequestMessage``).
 - The provider (through the gateway): warnings and deadline reminders.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from diversion_common.contracts import CaseNotice, Deadline, NoticeKind, Topic
+from diversion_common.contracts import (
+    BreachRequestChanged,
+    BreachRequestLinks,
+    BreachRequestMessage,
+    BreachRequestTopic,
+    CaseNotice,
+    Deadline,
+    FactReported,
+    NoticeKind,
+    PoliceBreachRequestChanged,
+    ProviderEventType,
+    Topic,
+)
 from diversion_common.database import utcnow
 from diversion_common.messaging import enqueue
+from referral_api.breaches.views import reported_after_submission, version
+from referral_api.case_log import service as case_log
 from referral_api.cases.tables import Case
 from referral_api.config import get_settings
 from referral_api.lifecycle.breach_requests import Addressee, BreachStatus
-from referral_api.lifecycle.fold import BreachRequestState
+from referral_api.lifecycle.facts import Fact
+from referral_api.lifecycle.fold import BreachRequestState, CaseState
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.police_callbacks.service import notify_recipient
 
-BREACH_REQUEST_UPDATED = "breach_request.updated"
-BREACH_REQUEST_SUBMITTED = "breach_request.submitted"
 CASE_NOTICE = "case.notice"
 
 
@@ -44,20 +61,46 @@ def _envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "timestamp": utcnow().isoformat(), "data": data}
 
 
-def breach_request_changed(session: Session, case: Case, request: BreachRequestState) -> None:
-    """A request was raised or took a step: the police are told; the court or YJU too once submitted."""
+def breach_request_changed(
+    session: Session, case: Case, request: BreachRequestState, facts: Sequence[Fact] | None = None,
+    fact_reported: FactReported | None = None,
+) -> None:
+    """A request was raised, took a step, or a fact was reported after its submission: the police are
+    told; the court or YJU too once it is submitted. ``facts``: the case's log, if the caller has it."""
+    facts = facts if facts is not None else case_log.facts_of(session, case.id)
     link = _link(f"/v1/breach-requests/{request.id}")
-    police = {
-        "breach_request_id": str(request.id), "case_id": str(case.id), "police_reference": case.police_reference,
-        "status": request.status.value, "rule": request.rule.value, "version": request.steps,
-        "links": {"breach_request": link, "case": _link(f"/v1/referrals/{case.id}")},
-    }
-    notify_recipient(session, recipient=case.force, event_type=BREACH_REQUEST_UPDATED, payload=_envelope(BREACH_REQUEST_UPDATED, police), case_id=case.id)
+    common = {"breach_request_id": request.id, "status": request.status, "version": version(request, facts), "fact_reported": fact_reported}
+    police = PoliceBreachRequestChanged(
+        **common, case_id=case.id, police_reference=case.police_reference, rule=request.rule,
+        links=BreachRequestLinks(breach_request=link, case=_link(f"/v1/referrals/{case.id}")),
+    )
+    _send(session, case, case.force, BreachRequestTopic.updated, police)
     if request.submitted_at is None:
         return  # before the officer submits it, it is the police's alone
-    event_type = BREACH_REQUEST_SUBMITTED if request.status is BreachStatus.submitted else BREACH_REQUEST_UPDATED
-    addressee = {"breach_request_id": str(request.id), "status": request.status.value, "version": request.steps, "links": {"breach_request": link}}
-    notify_recipient(session, recipient=addressee_recipient(request, case.force), event_type=event_type, payload=_envelope(event_type, addressee), case_id=case.id)
+    topic = BreachRequestTopic.submitted if request.status is BreachStatus.submitted and fact_reported is None else BreachRequestTopic.updated
+    _send(session, case, addressee_recipient(request, case.force), topic, BreachRequestChanged(**common, links=BreachRequestLinks(breach_request=link)))
+
+
+def _send(session: Session, case: Case, recipient: str, topic: BreachRequestTopic, data: BreachRequestChanged) -> None:
+    message = BreachRequestMessage(type=topic, timestamp=utcnow(), data=data)
+    notify_recipient(session, recipient=recipient, event_type=topic.value, payload=message.model_dump(mode="json", exclude_none=True), case_id=case.id)
+
+
+def fact_recorded(session: Session, case: Case, state: CaseState, source: str, source_id: str) -> None:
+    """A provider's fact was recorded: each open request it was reported after the submission of is
+    updated for its readers, and they are told of it."""
+    submitted = [r for r in state.breach_requests if r.open and r.submitted_at is not None]
+    if not submitted:
+        return
+    facts = case_log.facts_of(session, case.id)
+    for request in submitted:
+        for fact, corrects in reported_after_submission(request, facts):
+            if fact.key == (source, source_id):
+                reported = FactReported(
+                    fact=ProviderEventType(fact.kind.value), occurred_at=fact.occurred_at, reported_at=fact.recorded_at,
+                    appointment_id=fact.data.get("appointment_id"), corrects_evidence=corrects,
+                )
+                breach_request_changed(session, case, request, facts, reported)
 
 
 def case_notice(

@@ -47,6 +47,14 @@ class Evidence(BaseModel):
     due_at: datetime | None = None
 
 
+class LateFact(Evidence):
+    """A provider's fact recorded after the request was submitted, while it was open."""
+
+    corrects_evidence: bool = Field(
+        description="A later report about an appointment this request cites as evidence: it replaces what the evidence says of it."
+    )
+
+
 class Warning(BaseModel):
     appointment_id: str | None
     issued_at: datetime
@@ -103,7 +111,7 @@ class _AddresseeView(BaseModel):
 
     id: uuid.UUID
     status: BreachStatus
-    version: int
+    version: int = Field(description="Grows with every change you can see: each step, and each fact reported after submission.")
     rule: BreachRule
     received_at: datetime = Field(description="When the officer submitted it.")
     person: PersonForCourt | None = Field(description="None once the case's personal data has been erased.")
@@ -116,8 +124,12 @@ class _AddresseeView(BaseModel):
     acknowledged_at: datetime | None
     outcome: Outcome | None
     withdrawal: Withdrawal | None
-    reported_after_submission: list[Evidence] = Field(
-        description="Facts the provider reported after the request was submitted (the person attended after all, say): for the court to weigh."
+    reported_after_submission: list[LateFact] = Field(
+        description=(
+            "Facts the provider reported after the request was submitted and before it was closed (the person attended "
+            "after all, say), whenever they happened: for the court or the YJU to weigh. Each one is also sent to the "
+            "receiver's callback as `breach_request.updated` with `fact_reported`."
+        )
     )
 
 
@@ -154,7 +166,7 @@ class PoliceBreachRequest(BaseModel):
     outcome: Outcome | None
     withdrawal: Withdrawal | None
     withdrawal_note: str | None
-    reported_after_submission: list[Evidence]
+    reported_after_submission: list[LateFact]
 
 
 class CourtBreachRequestPage(BaseModel):

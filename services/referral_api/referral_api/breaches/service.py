@@ -158,9 +158,10 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
     after = recorded.state.breach_request(request_id)
     assert after is not None
     sync_request(session, case, after)
-    notifications.breach_request_changed(session, case, after)
+    facts = case_log.facts_of(session, case.id)  # the state is folded already
+    notifications.breach_request_changed(session, case, after, facts)
     record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
-    view = _view_of(principal, case, after, case_log.facts_of(session, case.id))  # the state is folded already
+    view = _view_of(principal, case, after, facts)
     session.commit()
     return view
 

@@ -12,6 +12,7 @@ from referral_api.breaches.schemas import (
     Deadlines,
     Evidence,
     Hearing,
+    LateFact,
     OffenceSummary,
     OfficerInCase,
     Outcome,
@@ -23,7 +24,7 @@ from referral_api.breaches.schemas import (
 )
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.enforcement import fact_evidence, review_overdue
-from referral_api.lifecycle.facts import PROVIDER_KINDS, Fact
+from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, BREACH_STEP_KINDS, PROVIDER_KINDS, Fact, FactKind
 from referral_api.lifecycle.fold import BreachRequestState
 
 
@@ -32,11 +33,37 @@ def _evidence(items: Sequence[Mapping[str, Any]]) -> list[Evidence]:
     return [Evidence(**{k: v for k, v in item.items() if k in fields}) for item in items]
 
 
-def _reported_after_submission(request: BreachRequestState, facts: Sequence[Fact]) -> list[Evidence]:
-    if request.submitted_at is None:
+def reported_after_submission(request: BreachRequestState, facts: Sequence[Fact]) -> list[tuple[Fact, bool]]:
+    """The providers' facts recorded after the request was submitted and before it was closed, in the
+    order they happened, each with whether it corrects the request's evidence (a later report about
+    an appointment it cites). By the order of recording, whatever the clocks said."""
+    steps = [f for f in facts if f.kind in BREACH_STEP_KINDS and f.data.get("breach_request_id") == str(request.id)]
+    submitted = next((f.seq for f in steps if f.kind is FactKind.breach_submitted), None)
+    if submitted is None:
         return []
-    late = [f for f in facts if f.kind in PROVIDER_KINDS and f.recorded_at > request.submitted_at]
-    return _evidence([fact_evidence(f) for f in sorted(late, key=lambda f: (f.occurred_at, f.seq))])
+    closed = min((f.seq for f in steps if f.kind in _CLOSING and f.seq > submitted), default=None)
+    cited = {str(e["appointment_id"]) for e in request.evidence if e.get("appointment_id")}
+    late = [f for f in facts if f.kind in PROVIDER_KINDS and f.seq > submitted and (closed is None or f.seq < closed)]
+    return [
+        (f, f.kind in APPOINTMENT_OUTCOME_KINDS and str(f.data.get("appointment_id")) in cited)
+        for f in sorted(late, key=lambda f: (f.occurred_at, f.seq))
+    ]
+
+
+_CLOSING = frozenset({FactKind.breach_withdrawn, FactKind.breach_outcome_recorded})
+
+
+def version(request: BreachRequestState, facts: Sequence[Fact]) -> int:
+    """Grows with every change a reader of the request can see: each step, and each late fact."""
+    return request.steps + len(reported_after_submission(request, facts))
+
+
+def _late_evidence(request: BreachRequestState, facts: Sequence[Fact]) -> list[LateFact]:
+    fields = LateFact.model_fields
+    return [
+        LateFact(**{k: v for k, v in fact_evidence(fact).items() if k in fields}, corrects_evidence=corrects)
+        for fact, corrects in reported_after_submission(request, facts)
+    ]
 
 
 def _common(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> dict[str, Any]:
@@ -44,7 +71,7 @@ def _common(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> d
     return {
         "id": request.id,
         "status": request.status,
-        "version": request.steps,
+        "version": version(request, facts),
         "rule": request.rule,
         "evidence": _evidence(request.evidence),
         "attendance": _evidence(raised.data.get("attendance", [])),
@@ -55,7 +82,7 @@ def _common(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> d
         if request.outcome and request.outcome_at else None,
         "withdrawal": Withdrawal(reason=request.withdrawal_reason, at=request.withdrawn_at)  # type: ignore[arg-type]
         if request.withdrawal_reason and request.withdrawn_at else None,
-        "reported_after_submission": _reported_after_submission(request, facts),
+        "reported_after_submission": _late_evidence(request, facts),
     }
 
 

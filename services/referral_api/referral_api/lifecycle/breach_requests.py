@@ -10,27 +10,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class BreachRule(StrEnum):
-    missed_appointments = "missed_appointments"  # a second unacceptable missed appointment
-    engagement_refused = "engagement_refused"
-    no_contact = "no_contact"  # no successful contact after the attempts the rules ask for
-    assessment_overdue = "assessment_overdue"
-    completion_overdue = "completion_overdue"
+# The police's, courts' and YJUs' systems are told of them: the contract's vocabulary.
+from diversion_common.contracts import BreachRule, BreachStatus
 
 
 class Addressee(StrEnum):
     court = "court"  # adults: the magistrates' court for the encounter's district
     yju = "yju"  # young people: the force's Youth Justice Unit
-
-
-class BreachStatus(StrEnum):
-    pending_oic_review = "pending_oic_review"
-    submitted = "submitted"
-    acknowledged = "acknowledged"
-    hearing_scheduled = "hearing_scheduled"
-    outcome_recorded = "outcome_recorded"
-    withdrawn = "withdrawn"
 
 
 class BreachStep(StrEnum):

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from diversion_common.contracts import CaseProjection, CaseRouted, CaseUnroutable, ProviderEventReported, Topic
 from diversion_common.messaging import MessageEnvelope, MessageRefused, TopicHandler
+from referral_api.breaches import notifications as breach_notifications
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
 from referral_api.cases.tables import Case
@@ -60,6 +61,8 @@ def _provider_event(session: Session, message: ProviderEventReported, _envelope:
         )
     except case_log.FactRefused as refused:
         raise MessageRefused(refused.refusal.detail, code=refused.refusal.code) from None
+    if not recorded.duplicate:
+        breach_notifications.fact_recorded(session, case, recorded.state, case_log.provider_source(message.provider_id), message.webhook_id)
     return _projection(case.id, recorded.state)
 
 
