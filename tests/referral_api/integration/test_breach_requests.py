@@ -36,6 +36,13 @@ COURT_FIELDS = {
     "warnings", "deadlines", "acknowledged_at", "outcome", "withdrawal", "reported_after_submission", "court", "hearing",
 }
 YJU_FIELDS = COURT_FIELDS - {"court", "hearing"} | {"force"}
+# Once a request is closed (withdrawn, or its outcome recorded): the record of the decision, never the person.
+COURT_RECORD_FIELDS = {
+    "id", "status", "version", "rule", "police_reference", "court", "received_at", "acknowledged_at", "hearing", "outcome", "withdrawal",
+}
+YJU_RECORD_FIELDS = COURT_RECORD_FIELDS - {"court", "hearing"} | {"force"}
+# What names the person (adult_referral's), the officer, or what they did: none of it in a record.
+PERSONAL = ("Sam", "Synthetic", "Example Road", "RG1 2AB", "Reading", "PC Test Officer", "TV0001", "cannabis")
 PERSON_FIELDS = {"given_name", "family_name", "date_of_birth", "address_line1", "address_line2", "town", "postcode"}
 EVIDENCE_FIELDS = {
     "fact", "occurred_at", "reported_at", "reported_by", "appointment_id", "kind", "starts_at", "outcome",
@@ -400,3 +407,73 @@ def test_a_late_fact_on_a_young_persons_request_reaches_the_yju_and_nothing_afte
     assert (updated["type"], updated["data"]["version"], updated["data"]["fact_reported"]["fact"]) == ("breach_request.updated", 3, "contact.attempted")
     assert updated["data"]["fact_reported"]["corrects_evidence"] is False
     assert told(addressees.court, raised["id"]) == []
+
+
+# --- minimised once closed --------------------------------------------------------------------
+
+
+def assert_no_person(text: str, case_id: str | None = None) -> None:
+    for personal in PERSONAL:
+        assert personal not in text, personal
+
+
+def test_a_request_withdrawn_with_its_referral_shows_the_court_only_the_record(linked, addressees):
+    adult, case_id, raised = submitted_request(linked)
+    court, url = court_key(linked), f"/v1/breach-requests/{raised['id']}"
+    date_of_birth = linked.api.get(url, headers=court).json()["person"]["date_of_birth"]
+
+    withdrawn = linked.api.post(f"/v1/referrals/{case_id}/withdraw", json={"reason": "charged_instead", "note": "Sam Synthetic charged"}, headers=linked.police)
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    read = linked.api.get(url, headers=court)
+    record = read.json()
+    assert set(record) == COURT_RECORD_FIELDS
+    assert (record["status"], record["withdrawal"]["reason"], record["outcome"]) == ("withdrawn", "referral_withdrawn", None)
+    assert (record["police_reference"], record["court"]) == (linked.case(case_id)["police_reference"], "reading-magistrates")
+    listed = linked.api.get("/v1/breach-requests", headers=court)
+    assert listed.json()["items"] == [record]
+    for text in (read.text, listed.text):
+        assert_no_person(text)
+        assert date_of_birth not in text
+
+    # The message that told the court of it names nobody, and its link leads to the record.
+    *_, last = told_until(addressees.court, raised["id"], 2)
+    assert (last["type"], last["data"]["status"]) == ("breach_request.updated", "withdrawn")
+    assert set(last["data"]) == {"breach_request_id", "status", "version", "links"}
+    assert last["data"]["version"] == record["version"]
+    assert linked.api.get(urlsplit(last["data"]["links"]["breach_request"]).path, headers=court).json() == record
+    # The referring force still sees its whole request.
+    assert linked.api.get(url, headers=linked.police).json()["evidence"][0]["appointment_id"] == "a-1"
+
+
+def test_once_the_court_records_its_outcome_it_keeps_only_the_record(linked):
+    _, case_id, raised = submitted_request(linked)
+    court, url = court_key(linked), f"/v1/breach-requests/{raised['id']}"
+    assert linked.api.post(f"{url}/acknowledge", headers=court).status_code == 200
+    assert linked.api.post(f"{url}/hearing", json={"hearing_at": "2027-01-12T10:00:00Z", "court_room": "Court 2"}, headers=court).status_code == 200
+
+    decided = linked.api.post(f"{url}/outcome", json={"outcome": "summons_issued", "note": "Sam Synthetic to appear"}, headers=court)
+
+    assert decided.status_code == 200, decided.text
+    record = decided.json()
+    assert set(record) == COURT_RECORD_FIELDS
+    assert set(record["outcome"]) == {"outcome", "recorded_at"}  # the note is free text: it may name the person
+    assert (record["status"], record["outcome"]["outcome"], record["hearing"]["at"]) == ("outcome_recorded", "summons_issued", "2027-01-12T10:00:00Z")
+    assert_no_person(decided.text)
+    assert linked.api.get(url, headers=court).json() == record == breach_requests(linked, court)[0]
+    assert linked.api.get(url, headers=linked.police).json()["outcome"]["note"] == "Sam Synthetic to appear"
+
+
+def test_once_the_yju_records_its_outcome_it_keeps_only_the_record(linked):
+    _, case_id, raised = submitted_request(linked, young=True)
+    yju, url = yju_key(linked), f"/v1/breach-requests/{raised['id']}"
+    assert linked.api.post(f"{url}/acknowledge", headers=yju).status_code == 200
+
+    decided = linked.api.post(f"{url}/outcome", json={"outcome": "youth_caution"}, headers=yju)
+
+    assert decided.status_code == 200, decided.text
+    record = decided.json()
+    assert set(record) == YJU_RECORD_FIELDS
+    assert (record["status"], record["force"], record["outcome"]["outcome"]) == ("outcome_recorded", "thames-valley", "youth_caution")
+    assert_no_person(decided.text)
+    assert linked.api.get(url, headers=yju).json() == record == breach_requests(linked, yju)[0]

@@ -15,6 +15,16 @@ from referral_api.messaging.tables import OutboxMessage
 from support.referrals import adult_referral, youth_referral
 
 
+YJU_CASE_FIELDS = {
+    "id", "police_reference", "force", "district", "pathway", "status", "version", "created_at", "updated_at", "history",
+    "previous_diversions", "encounter_at", "age_at_encounter", "drugs", "checks", "young_person", "guardian",
+}
+# Once the unit's part has ended (it declined, or the case was withdrawn or otherwise ended): the record of the decision.
+YJU_CASE_RECORD_FIELDS = {"id", "police_reference", "force", "pathway", "status", "version", "created_at", "updated_at", "decision", "decided_at", "reason", "history"}
+# What names the young person or the guardian (youth_referral's), or what they did.
+PERSONAL = ("Sam", "Synthetic", "Pat", "07700 900002", "Example Road", "RG1 2AB", "Reading", "cannabis", "parent")
+
+
 def sent_to_yju(api, police) -> dict:
     return api.post("/v1/referrals", json=youth_referral(previous_diversions=1), headers=police).json()
 
@@ -49,8 +59,9 @@ def test_a_divert_decision_sends_the_case_for_routing(api, police, yju, referral
 def test_a_decline_ends_the_diversion(api, police, yju, referral_engine):
     case = sent_to_yju(api, police)
     response = api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "decline", "note": "traditional pathway"}, headers=yju)
-    assert response.json()["status"] == "declined_by_yju"
-    assert response.json()["history"][-1]["reason"] == "traditional pathway"
+    assert (response.json()["status"], response.json()["decision"]) == ("declined_by_yju", "decline")
+    # The note stays on the force's history; the unit's record of its decision holds no free text.
+    assert api.get(f"/v1/referrals/{case['id']}", headers=police).json()["history"][-1]["reason"] == "traditional pathway"
     with Session(referral_engine) as session:
         assert list(session.scalars(select(OutboxMessage))) == []
 
@@ -100,8 +111,9 @@ def test_the_yju_view_is_only_what_the_unit_needs_to_decide(api, police, yju):
     for absent in ('"referral":', "officer", "PC Test Officer", "TV0001", "body_worn_video", "BWV-TV-YOUTH-9", "ethnicity", "B2",
                    "sam.synthetic@person.example", "07700 900001", "contact_preferences"):
         assert absent not in response.text
-    decided = api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "decline"}, headers=yju)
-    assert set(decided.json()) == set(detail) and "BWV-TV-YOUTH-9" not in decided.text
+    assert set(detail) == YJU_CASE_FIELDS
+    diverted = api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "divert"}, headers=yju)
+    assert set(diverted.json()) == set(detail) and "BWV-TV-YOUTH-9" not in diverted.text  # the case goes on: the unit may be asked again
 
 
 def test_a_yju_client_belongs_to_a_force(referral_engine):
@@ -122,3 +134,39 @@ def test_a_yju_key_from_before_units_had_an_area_sees_nothing(api, police, refer
     legacy = {"Authorization": f"Bearer {issued.api_key}"}
     assert api.get("/v1/yju/referrals", headers=legacy).json()["items"] == []
     assert api.get(f"/v1/yju/referrals/{case['id']}", headers=legacy).status_code == 404
+
+
+def test_once_the_yju_declines_it_sees_only_the_record_of_its_decision(api, police, yju):
+    case = sent_to_yju(api, police)
+    url = f"/v1/yju/referrals/{case['id']}"
+    date_of_birth = api.get(url, headers=yju).json()["young_person"]["date_of_birth"]
+
+    decided = api.post(f"{url}/decision", json={"decision": "decline", "note": "Pat Synthetic asked for the traditional pathway"}, headers=yju)
+
+    record = decided.json()
+    assert set(record) == YJU_CASE_RECORD_FIELDS
+    assert (record["status"], record["decision"], record["reason"]) == ("declined_by_yju", "decline", None)
+    assert record["decided_at"] == record["history"][-1]["at"]
+    assert all(set(entry) == {"status", "event", "at"} for entry in record["history"])  # notes are free text: left out
+    read = api.get(url, headers=yju)
+    assert read.json() == record
+    listed = api.get("/v1/yju/referrals", headers=yju)
+    for text in (decided.text, read.text, listed.text):
+        assert date_of_birth not in text
+        for personal in PERSONAL:
+            assert personal not in text, personal
+
+
+def test_a_case_withdrawn_before_the_yju_decided_shows_it_only_the_record(api, police, yju):
+    case = sent_to_yju(api, police)
+    withdrawn = api.post(f"/v1/referrals/{case['id']}/withdraw", json={"reason": "charged_instead", "note": "Sam Synthetic charged"}, headers=police)
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    read = api.get(f"/v1/yju/referrals/{case['id']}", headers=yju)
+
+    record = read.json()
+    assert set(record) == YJU_CASE_RECORD_FIELDS
+    assert (record["status"], record["decision"], record["decided_at"], record["reason"]) == ("withdrawn", None, None, "charged_instead")
+    for personal in PERSONAL:
+        assert personal not in read.text, personal
+    assert api.post(f"/v1/yju/referrals/{case['id']}/decision", json={"decision": "divert"}, headers=yju).status_code == 409

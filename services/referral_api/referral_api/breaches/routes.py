@@ -18,6 +18,8 @@ from referral_api.breaches.courts import CourtCode
 from referral_api.breaches.schemas import (
     CourtBreachRequest,
     CourtBreachRequestPage,
+    CourtBreachRequestRecord,
+    CourtBreachRequestView,
     HearingRequest,
     OutcomeRequest,
     PoliceBreachRequest,
@@ -25,13 +27,17 @@ from referral_api.breaches.schemas import (
     WithdrawBreachRequest,
     YjuBreachRequest,
     YjuBreachRequestPage,
+    YjuBreachRequestRecord,
+    YjuBreachRequestView,
 )
 from referral_api.db import get_session
 from referral_api.lifecycle.breach_requests import BreachStatus
 
 router = APIRouter(prefix="/v1/breach-requests", tags=["breach requests"])
 DbSession = Annotated[Session, Depends(get_session)]
-View = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
+# The caller's own view: the police's always whole; the court's and the YJU's, once the request is
+# closed (withdrawn, outcome recorded), only the record of the decision (docs/BREACHES.md).
+View = PoliceBreachRequest | CourtBreachRequestView | YjuBreachRequestView
 _READ = problem_responses(401, 403, 404, 422)
 _STEP = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
 
@@ -58,7 +64,12 @@ def list_breach_requests(
     )
 
 
-@router.get("/{request_id}", response_model=View, summary="Read a breach request", responses=_READ)
+@router.get(
+    "/{request_id}", response_model=View, summary="Read a breach request",
+    description="The caller's own view of it. A court or a YJU reading a closed request (withdrawn, outcome recorded) "
+    "gets only the record of the decision: ids, dates, status, reason; never the person.",
+    responses=_READ,
+)
 def read_breach_request(request_id: uuid.UUID, principal: BreachParty, session: DbSession) -> View:
     return service.read_request(session, principal, request_id, request_id_var.get())
 
@@ -83,6 +94,9 @@ def schedule_hearing(request_id: uuid.UUID, body: HearingRequest, principal: Cou
     return service.schedule_hearing(session, principal, request_id, body, request_id_var.get())
 
 
-@router.post("/{request_id}/outcome", response_model=CourtBreachRequest | YjuBreachRequest, summary="The court or the YJU records its outcome", responses=_STEP)
+@router.post(
+    "/{request_id}/outcome", response_model=CourtBreachRequestRecord | YjuBreachRequestRecord,
+    summary="The court or the YJU records its outcome; the answer is the record it keeps seeing", responses=_STEP,
+)
 def record_outcome(request_id: uuid.UUID, body: OutcomeRequest, principal: BreachAddressee, session: DbSession) -> View:
     return service.record_outcome(session, principal, request_id, body, request_id_var.get())

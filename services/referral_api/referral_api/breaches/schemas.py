@@ -1,16 +1,19 @@
 """What each party sees of a breach request, and what it may send.
 
-The court's and the YJU's views are models of their own, built field by field: a field
-added to the case or to the police's view cannot reach them by accident. They hold what
-a court needs to act (DOMAIN.md): who the person is, the encounter and offence, the
-officer in the case, the rule that fired and the attendance evidence and warnings;
-never the assessment outcome, health details, ethnicity or contact preferences.
+Each party has a model of its own per phase (``referral_api.visibility``; the table is in
+``views.BREACH_REQUEST_VIEWS``): a field added to the case or to the police's view cannot reach
+the court or the YJU by accident. While a request is open, the court's and the YJU's views
+hold what they need to act: who the person is, the encounter and offence, the officer in the
+case, the rule that fired and the attendance evidence and warnings; never the assessment
+outcome, health details, ethnicity or contact preferences. Once it is closed (withdrawn, or
+its outcome recorded) they hold only the record of the decision: ids, dates, status, reason.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +21,7 @@ from diversion_common.contracts import Note
 from diversion_common.wire_types import DateTime
 from referral_api.breaches.courts import CourtCode
 from referral_api.lifecycle.breach_requests import (
+    OPEN_STATUSES,
     OfficerWithdrawalReason,
     Addressee,
     BreachRule,
@@ -72,10 +76,13 @@ class Hearing(BaseModel):
     court_room: str | None
 
 
-class Outcome(BaseModel):
+class DecisionOutcome(BaseModel):
     outcome: str
-    note: str | None
     recorded_at: datetime
+
+
+class Outcome(DecisionOutcome):
+    note: str | None
 
 
 class Withdrawal(BaseModel):
@@ -106,11 +113,16 @@ class OfficerInCase(BaseModel):
     name: str
 
 
+# The statuses in which the court or the YJU acts on a request; then those in which it is closed.
+AddresseeOpenStatus = Literal[tuple(s for s in BreachStatus if s in OPEN_STATUSES and s is not BreachStatus.pending_oic_review)]  # type: ignore[valid-type]
+ClosedStatus = Literal[tuple(s for s in BreachStatus if s not in OPEN_STATUSES)]  # type: ignore[valid-type]
+
+
 class _AddresseeView(BaseModel):
     """Fields the court and the YJU both see."""
 
     id: uuid.UUID
-    status: BreachStatus
+    status: AddresseeOpenStatus
     version: int = Field(description="Grows with every change you can see: each step, and each fact reported after submission.")
     rule: BreachRule
     received_at: datetime = Field(description="When the officer submitted it.")
@@ -142,6 +154,34 @@ class YjuBreachRequest(_AddresseeView):
     force: str
 
 
+class _AddresseeRecord(BaseModel):
+    """A closed request, as the court or the YJU keeps seeing it: the record of the decision
+    (ids, dates, status, reason), never the person, the offence, the evidence or anyone's notes."""
+
+    id: uuid.UUID
+    status: ClosedStatus
+    version: int = Field(description="Grows with every change you can see.")
+    rule: BreachRule
+    police_reference: str
+    received_at: datetime = Field(description="When the officer submitted it.")
+    acknowledged_at: datetime | None
+    outcome: DecisionOutcome | None
+    withdrawal: Withdrawal | None
+
+
+class CourtBreachRequestRecord(_AddresseeRecord):
+    court: CourtCode
+    hearing: Hearing | None
+
+
+class YjuBreachRequestRecord(_AddresseeRecord):
+    force: str
+
+
+CourtBreachRequestView = Annotated[CourtBreachRequest | CourtBreachRequestRecord, Field(discriminator="status")]
+YjuBreachRequestView = Annotated[YjuBreachRequest | YjuBreachRequestRecord, Field(discriminator="status")]
+
+
 class PoliceBreachRequest(BaseModel):
     """The referring force's view: its own request, for the officer in the case to review."""
 
@@ -170,12 +210,12 @@ class PoliceBreachRequest(BaseModel):
 
 
 class CourtBreachRequestPage(BaseModel):
-    items: list[CourtBreachRequest]
+    items: list[CourtBreachRequestView]
     next_cursor: str | None
 
 
 class YjuBreachRequestPage(BaseModel):
-    items: list[YjuBreachRequest]
+    items: list[YjuBreachRequestView]
     next_cursor: str | None
 
 

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -22,18 +23,15 @@ from diversion_common.problems import FieldError, NotFound, ValidationFailed
 from referral_api.breaches import notifications
 from referral_api.breaches.projection import sync_request
 from referral_api.breaches.schemas import (
-    CourtBreachRequest,
     CourtBreachRequestPage,
     HearingRequest,
     OutcomeRequest,
-    PoliceBreachRequest,
     PoliceBreachRequestPage,
     WithdrawBreachRequest,
-    YjuBreachRequest,
     YjuBreachRequestPage,
 )
 from referral_api.breaches.tables import BreachRequestRow
-from referral_api.breaches.views import court_view, police_view, yju_view
+from referral_api.breaches.views import view
 from referral_api.case_log import service as case_log
 from referral_api.cases.service import record_access
 from referral_api.cases.tables import Case
@@ -48,7 +46,7 @@ from referral_api.lifecycle.breach_requests import (
 from referral_api.lifecycle.facts import Fact, FactKind, court_source, police_source, yju_source
 from referral_api.lifecycle.fold import BreachRequestState
 
-BreachView = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
+BreachView = BaseModel  # the caller's own view of the request, by role and phase (views.BREACH_REQUEST_VIEWS)
 
 
 # --- who may see which request ---------------------------------------------------------
@@ -78,11 +76,7 @@ def _view(session: Session, principal: Principal, case: Case, request_id: uuid.U
 
 
 def _view_of(principal: Principal, case: Case, request: BreachRequestState, facts: list[Fact]) -> BreachView:
-    if principal.role is Role.police:
-        return police_view(case, request, facts, utcnow())
-    if principal.role is Role.court:
-        return court_view(case, request, facts)
-    return yju_view(case, request, facts)
+    return view(principal.role, case, request, facts, utcnow())
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -110,11 +104,12 @@ def list_requests(
     items = [_view(session, principal, session.get(Case, row.case_id), row.id) for row in page.rows]  # type: ignore[arg-type]
     record_access(session, principal, [row.case_id for row in page.rows], "breach_request.list", request_id)
     session.commit()
-    if principal.role is Role.police:
-        return PoliceBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
-    if principal.role is Role.court:
-        return CourtBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
-    return YjuBreachRequestPage(items=items, next_cursor=page.next_cursor)  # type: ignore[arg-type]
+    return _PAGES[principal.role](items=items, next_cursor=page.next_cursor)
+
+
+_PAGES: dict[Role, type[PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage]] = {
+    Role.police: PoliceBreachRequestPage, Role.court: CourtBreachRequestPage, Role.yju: YjuBreachRequestPage,
+}
 
 
 def read_request(session: Session, principal: Principal, request_id: uuid.UUID, audit_id: str | None) -> BreachView:

@@ -1,31 +1,37 @@
-"""Building each party's view of a breach request from the case and its fold."""
+"""Building each party's view of a breach request from the case and its fold (see ``referral_api.visibility``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
+from diversion_common.credentials import Role
 from diversion_common.database import as_utc
 from referral_api.breaches.schemas import (
     CourtBreachRequest,
+    CourtBreachRequestRecord,
     Deadlines,
     Evidence,
     Hearing,
     LateFact,
     OffenceSummary,
     OfficerInCase,
-    Outcome,
     PersonForCourt,
     PoliceBreachRequest,
     Warning,
     Withdrawal,
     YjuBreachRequest,
+    YjuBreachRequestRecord,
 )
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.enforcement import fact_evidence, review_overdue
 from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, BREACH_STEP_KINDS, PROVIDER_KINDS, Fact, FactKind
 from referral_api.lifecycle.fold import BreachRequestState
+from referral_api.visibility import Phase, build
 
 
 def _evidence(items: Sequence[Mapping[str, Any]]) -> list[Evidence]:
@@ -66,28 +72,41 @@ def _late_evidence(request: BreachRequestState, facts: Sequence[Fact]) -> list[L
     ]
 
 
-def _common(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> dict[str, Any]:
-    raised = next(f for f in facts if f.kind.value == "breach.raised" and f.data.get("breach_request_id") == str(request.id))
-    return {
-        "id": request.id,
-        "status": request.status,
-        "version": version(request, facts),
-        "rule": request.rule,
-        "evidence": _evidence(request.evidence),
-        "attendance": _evidence(raised.data.get("attendance", [])),
-        "warnings": [Warning(**w) for w in request.warnings],
-        "deadlines": Deadlines(**{k: v for k, v in request.deadlines.items() if k in Deadlines.model_fields}),
-        "acknowledged_at": request.acknowledged_at,
-        "outcome": Outcome(outcome=request.outcome, note=request.outcome_note, recorded_at=request.outcome_at)
-        if request.outcome and request.outcome_at else None,
-        "withdrawal": Withdrawal(reason=request.withdrawal_reason, at=request.withdrawn_at)  # type: ignore[arg-type]
-        if request.withdrawal_reason and request.withdrawn_at else None,
-        "reported_after_submission": _late_evidence(request, facts),
-    }
+@dataclass(frozen=True)
+class _Seen:
+    """What a view of a request is built from."""
+
+    case: Case
+    request: BreachRequestState
+    facts: Sequence[Fact]
+    now: datetime
+
+
+def _attendance(seen: _Seen) -> list[Evidence]:
+    raised = next(f for f in seen.facts if f.kind is FactKind.breach_raised and f.data.get("breach_request_id") == str(seen.request.id))
+    return _evidence(raised.data.get("attendance", []))
+
+
+def _outcome(request: BreachRequestState) -> dict[str, Any] | None:
+    # A dict: each party's model takes what it names of it (the record leaves out the note).
+    if not (request.outcome and request.outcome_at):
+        return None
+    return {"outcome": request.outcome, "note": request.outcome_note, "recorded_at": request.outcome_at}
+
+
+def _withdrawal(request: BreachRequestState) -> Withdrawal | None:
+    if not (request.withdrawal_reason and request.withdrawn_at):
+        return None
+    return Withdrawal(reason=request.withdrawal_reason, at=request.withdrawn_at)  # type: ignore[arg-type]
 
 
 def _hearing(request: BreachRequestState) -> Hearing | None:
     return Hearing(at=request.hearing_at, court_room=request.court_room) if request.hearing_at else None
+
+
+def _received_at(request: BreachRequestState) -> datetime:
+    assert request.submitted_at is not None, "the court and the YJU see submitted requests only"
+    return request.submitted_at
 
 
 def _person(referral: Mapping[str, Any] | None) -> PersonForCourt | None:
@@ -115,29 +134,52 @@ def _officer(case: Case) -> OfficerInCase | None:
     return OfficerInCase(force=case.force, collar_number=officer["collar_number"], name=officer["name"])
 
 
-def _addressee_fields(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> dict[str, Any]:
-    assert request.submitted_at is not None, "the court and the YJU see submitted requests only"
-    return {
-        **_common(case, request, facts),
-        "received_at": request.submitted_at,
-        "person": _person(case.referral),
-        "offence": _offence(case),
-        "officer": _officer(case),
-    }
+# Every field any party's view of a request may have, and the one way it is filled.
+FIELD_BUILDERS: dict[str, Callable[[_Seen], Any]] = {
+    "id": lambda seen: seen.request.id,
+    "case_id": lambda seen: seen.case.id,
+    "police_reference": lambda seen: seen.case.police_reference,
+    "status": lambda seen: seen.request.status,
+    "version": lambda seen: version(seen.request, seen.facts),
+    "rule": lambda seen: seen.request.rule,
+    "addressee": lambda seen: seen.request.addressee,
+    "court": lambda seen: seen.request.court,
+    "force": lambda seen: seen.case.force,
+    "raised_at": lambda seen: seen.request.raised_at,
+    "review_due_at": lambda seen: seen.request.review_due_at,
+    "review_overdue": lambda seen: review_overdue(seen.request, seen.now),
+    "submitted_at": lambda seen: seen.request.submitted_at,
+    "received_at": lambda seen: _received_at(seen.request),
+    "person": lambda seen: _person(seen.case.referral),
+    "offence": lambda seen: _offence(seen.case),
+    "officer": lambda seen: _officer(seen.case),
+    "evidence": lambda seen: _evidence(seen.request.evidence),
+    "attendance": _attendance,
+    "warnings": lambda seen: [Warning(**w) for w in seen.request.warnings],
+    "deadlines": lambda seen: Deadlines(**{k: v for k, v in seen.request.deadlines.items() if k in Deadlines.model_fields}),
+    "acknowledged_at": lambda seen: seen.request.acknowledged_at,
+    "hearing": lambda seen: _hearing(seen.request),
+    "outcome": lambda seen: _outcome(seen.request),
+    "withdrawal": lambda seen: _withdrawal(seen.request),
+    "withdrawal_note": lambda seen: seen.request.withdrawal_note,
+    "reported_after_submission": lambda seen: _late_evidence(seen.request, seen.facts),
+}
+
+# Who sees which fields of a request, in which phase: the one place it is said.
+BREACH_REQUEST_VIEWS: Mapping[tuple[Role, Phase], type[BaseModel]] = {
+    (Role.police, Phase.open): PoliceBreachRequest,  # the referring force: its own request, always whole
+    (Role.police, Phase.closed): PoliceBreachRequest,
+    (Role.court, Phase.open): CourtBreachRequest,
+    (Role.court, Phase.closed): CourtBreachRequestRecord,
+    (Role.yju, Phase.open): YjuBreachRequest,
+    (Role.yju, Phase.closed): YjuBreachRequestRecord,
+}
 
 
-def court_view(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> CourtBreachRequest:
-    return CourtBreachRequest(**_addressee_fields(case, request, facts), court=request.court, hearing=_hearing(request))
+def phase(request: BreachRequestState) -> Phase:
+    return Phase.open if request.open else Phase.closed
 
 
-def yju_view(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> YjuBreachRequest:
-    return YjuBreachRequest(**_addressee_fields(case, request, facts), force=case.force)
-
-
-def police_view(case: Case, request: BreachRequestState, facts: Sequence[Fact], now: datetime) -> PoliceBreachRequest:
-    return PoliceBreachRequest(
-        **_common(case, request, facts),
-        case_id=case.id, police_reference=case.police_reference, addressee=request.addressee, court=request.court,
-        raised_at=request.raised_at, review_due_at=request.review_due_at, review_overdue=review_overdue(request, now),
-        submitted_at=request.submitted_at, hearing=_hearing(request), withdrawal_note=request.withdrawal_note,
-    )
+def view(role: Role, case: Case, request: BreachRequestState, facts: Sequence[Fact], now: datetime) -> BaseModel:
+    """``role``'s view of the request as it stands (the court and the YJU: a submitted one)."""
+    return build(BREACH_REQUEST_VIEWS[(role, phase(request))], FIELD_BUILDERS, _Seen(case, request, facts, now))

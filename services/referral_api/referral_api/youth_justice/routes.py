@@ -15,7 +15,7 @@ from referral_api.auth import YouthJusticeUnit
 from diversion_common.contracts import CaseStatus
 from referral_api.db import get_session
 from referral_api.youth_justice import service
-from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage
+from referral_api.youth_justice.schemas import DecisionRequest, YjuCasePage, YjuCaseView
 
 router = APIRouter(prefix="/v1/yju/referrals", tags=["youth justice"])
 DbSession = Annotated[Session, Depends(get_session)]
@@ -32,16 +32,21 @@ def list_yju_cases(
     return service.list_cases(session, principal, status=status, cursor=cursor, limit=limit, request_id=request_id_var.get())
 
 
-@router.get("/{case_id}", response_model=YjuCaseDetail, summary="Read a case sent to the YJU", responses=problem_responses(401, 403, 404, 422))
-def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseDetail:
+@router.get(
+    "/{case_id}", response_model=YjuCaseView, summary="Read a case sent to the YJU",
+    description="While the case goes on, who the young person is and the guardian; once it has ended (declined, "
+    "withdrawn, completed...), only the record of the unit's decision: ids, dates, status, reason.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseView:
     return service.read_case(session, principal, case_id, request_id_var.get())
 
 
 @router.post(
     "/{case_id}/decision",
-    response_model=YjuCaseDetail,
-    summary="Record the YJU's decision: divert, or decline to the traditional pathway",
+    response_model=YjuCaseView,
+    summary="Record the YJU's decision: divert, or decline to the traditional pathway (the answer to a decline is the record)",
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
-def decide_yju_case(case_id: uuid.UUID, body: DecisionRequest, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseDetail:
+def decide_yju_case(case_id: uuid.UUID, body: DecisionRequest, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseView:
     return service.decide(session, principal, case_id, body, request_id_var.get())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, false, select
 from sqlmodel import Session
@@ -10,15 +13,18 @@ from sqlmodel import Session
 from diversion_common.credentials import Principal
 from diversion_common.messaging import enqueue
 from diversion_common.problems import NotFound
-from diversion_common.contracts import CaseStatus, Pathway
+from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
 from diversion_common.database import as_utc, utcnow
 from referral_api.case_log import service as case_log
 from referral_api.cases import service as cases
 from referral_api.cases.outgoing import routing_requested
 from referral_api.errors import CaseStatusConflict
-from referral_api.lifecycle.facts import FactKind
+from referral_api.cases.schemas import CaseDetail
 from referral_api.cases.tables import Case
-from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage, YjuDecision
+from referral_api.lifecycle.facts import Fact, FactKind
+from referral_api.lifecycle.fold import CaseState
+from referral_api.visibility import Phase, build
+from referral_api.youth_justice.schemas import DecisionRequest, YjuCaseDetail, YjuCasePage, YjuCaseRecord, YjuDecision
 
 
 def _sent_to_yju(principal: Principal):
@@ -40,31 +46,74 @@ def _yju_case(session: Session, principal: Principal, case_id: uuid.UUID, *, for
     return case
 
 
-def _detail(session: Session, case: Case) -> YjuCaseDetail:
-    full = cases.to_detail(session, case)
-    referral = case.referral or {}  # empty once an ended case's personal data has been erased
-    subject = referral.get("subject")
-    return YjuCaseDetail(
-        id=case.id,
-        police_reference=case.police_reference,
-        force=case.force,
-        district=case.district,
-        pathway=Pathway(case.pathway),
-        status=CaseStatus(case.status),
-        version=full.version,
-        created_at=full.created_at,
-        updated_at=full.updated_at,
-        history=full.history,
-        previous_diversions=case.previous_diversions,
-        encounter_at=as_utc(case.encounter_at),
-        age_at_encounter=case.age_at_encounter,
-        drugs=referral.get("drugs"),
-        checks=referral.get("checks"),
-        young_person=(
-            {key: subject[key] for key in ("given_name", "family_name", "date_of_birth", "address")} if subject else None
-        ),
-        guardian=referral.get("guardian"),
-    )
+@dataclass(frozen=True)
+class _Seen:
+    """What the unit's view of a case is built from."""
+
+    case: Case
+    state: CaseState
+    facts: list[Fact]
+    police_detail: CaseDetail  # the force's own view: the history with its reasons
+
+    @property
+    def referral(self) -> dict[str, Any]:
+        return self.case.referral or {}  # empty once an ended case's personal data has been erased
+
+    @property
+    def decision(self) -> Fact | None:
+        return next((f for f in self.facts if f.kind is FactKind.yju_decided), None)
+
+
+def _young_person(seen: _Seen) -> dict[str, Any] | None:
+    subject = seen.referral.get("subject")
+    return {key: subject[key] for key in ("given_name", "family_name", "date_of_birth", "address")} if subject else None
+
+
+def _reason(state: CaseState) -> str | None:
+    if state.status is CaseStatus.withdrawn:
+        return state.withdrawal_reason
+    return state.closure_reason.value if state.status is CaseStatus.closed_by_provider and state.closure_reason else None
+
+
+# Every field any view of the unit's may have, and the one way it is filled.
+FIELD_BUILDERS: dict[str, Callable[[_Seen], Any]] = {
+    "id": lambda seen: seen.case.id,
+    "police_reference": lambda seen: seen.case.police_reference,
+    "force": lambda seen: seen.case.force,
+    "district": lambda seen: seen.case.district,
+    "pathway": lambda seen: Pathway(seen.case.pathway),
+    "status": lambda seen: CaseStatus(seen.case.status),
+    "version": lambda seen: seen.police_detail.version,
+    "created_at": lambda seen: seen.police_detail.created_at,
+    "updated_at": lambda seen: seen.police_detail.updated_at,
+    # As dicts: the record's model takes the status, event and date of each, not the notes.
+    "history": lambda seen: [entry.model_dump() for entry in seen.police_detail.history],
+    "previous_diversions": lambda seen: seen.case.previous_diversions,
+    "encounter_at": lambda seen: as_utc(seen.case.encounter_at),
+    "age_at_encounter": lambda seen: seen.case.age_at_encounter,
+    "drugs": lambda seen: seen.referral.get("drugs"),
+    "checks": lambda seen: seen.referral.get("checks"),
+    "young_person": _young_person,
+    "guardian": lambda seen: seen.referral.get("guardian"),
+    "decision": lambda seen: seen.decision.data["decision"] if seen.decision else None,
+    "decided_at": lambda seen: seen.decision.occurred_at if seen.decision else None,
+    "reason": lambda seen: _reason(seen.state),
+}
+
+# Which fields the unit sees of a case, in which phase: the one place it is said.
+YJU_CASE_VIEWS: Mapping[Phase, type[YjuCaseDetail | YjuCaseRecord]] = {Phase.open: YjuCaseDetail, Phase.closed: YjuCaseRecord}
+
+
+def case_phase(status: CaseStatus) -> Phase:
+    """Open while the unit may still act on the case (decide it, or hear of its breach); closed once it has ended."""
+    return Phase.closed if status in TERMINAL_STATUSES else Phase.open
+
+
+def _detail(session: Session, case: Case) -> YjuCaseDetail | YjuCaseRecord:
+    facts = case_log.facts_of(session, case.id)
+    state = case_log.fold_facts(facts)
+    seen = _Seen(case, state, facts, cases.to_detail(session, case, state))
+    return build(YJU_CASE_VIEWS[case_phase(CaseStatus(case.status))], FIELD_BUILDERS, seen)
 
 
 def list_cases(
@@ -79,7 +128,7 @@ def list_cases(
     return YjuCasePage(items=[cases.to_public(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
-def read_case(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> YjuCaseDetail:
+def read_case(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> YjuCaseDetail | YjuCaseRecord:
     case = _yju_case(session, principal, case_id)
     cases.record_access(session, principal, [case.id], "yju-read", request_id)
     detail = _detail(session, case)
@@ -89,7 +138,7 @@ def read_case(session: Session, principal: Principal, case_id: uuid.UUID, reques
 
 def decide(
     session: Session, principal: Principal, case_id: uuid.UUID, request: DecisionRequest, request_id: str | None
-) -> YjuCaseDetail:
+) -> YjuCaseDetail | YjuCaseRecord:
     case = _yju_case(session, principal, case_id, for_update=True)
     if case.status != CaseStatus.awaiting_yju_decision.value:
         raise CaseStatusConflict(f"a case in status {case.status} is not waiting for a decision", case_status=case.status)
