@@ -8,8 +8,8 @@ the details with the receiver's own key. No personal data travels in them.
   ``breach_request.submitted``, then ``breach_request.updated`` for each later step and for
   each fact a provider reports after the submission while the request is open (``fact_reported``
   names it: kind, dates, appointment, whether it corrects the evidence).
-The breach request messages are the contract's models (``BreachRequestMessage``).
 - The provider (through the gateway): warnings and deadline reminders.
+The breach request messages are built from the contract's models (``BreachRequestMessage``).
 """
 
 from __future__ import annotations
