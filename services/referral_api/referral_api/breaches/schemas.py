@@ -2,7 +2,7 @@
 
 The court's and the YJU's views are models of their own, built field by field: a field
 added to the case or to the police's view cannot reach them by accident. They hold what
-a court needs to act (DOMAIN.md): who the person is, the encounter and offence, the
+a court needs to act (docs/DOMAIN.md, "The parties"): who the person is, the encounter and offence, the
 officer in the case, the rule that fired and the attendance evidence and warnings;
 never the assessment outcome, health details, ethnicity or contact preferences.
 """
