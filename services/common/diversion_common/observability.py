@@ -142,10 +142,10 @@ def route_template(scope: Scope) -> str | None:
     if "app" not in scope or scope.get("type") != "http":
         return None
     path = scope["path"]
-    return next((template for pattern, template in _route_patterns(scope["app"]) if pattern.match(path)), None)
+    return next((template for pattern, template in route_patterns(scope["app"]) if pattern.match(path)), None)
 
 
-def _route_patterns(app: object) -> list[tuple[re.Pattern[str], str]]:
+def route_patterns(app: object) -> list[tuple[re.Pattern[str], str]]:
     """Every route's template with its pattern, once per app (routes are set before it serves)."""
     state = getattr(app, "state", None)
     patterns = getattr(state, "route_patterns", None)
