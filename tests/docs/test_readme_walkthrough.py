@@ -10,6 +10,7 @@ command that calls a service must say so, and every other command must succeed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from diversion_cli.runner import read_env_file
+from diversion_common.credentials import parse_key
 from support.demo_run import DemoRun, start_demo
 from support.processes import REPO
 from support.walkthrough import Command, commands, section_blocks
@@ -86,3 +89,47 @@ def test_the_walkthrough_does_what_the_readme_says(demo: DemoRun) -> None:
         if problems:
             wrong.append(f"line {step.line}: {step.text.splitlines()[0]}\n  {'; '.join(problems)}\n  printed: {output.strip()[:400]}")
     assert not wrong, "\n".join(wrong)
+
+
+def issued_secrets(demo: DemoRun) -> set[str]:
+    """Every key and secret demo-seed issued: the clients' keys (and their secret parts), the
+    providers' signing secrets, the services' keys for each other and the at-rest keys."""
+    found: set[str] = set()
+    for credential in json.loads(demo.credentials_file().read_text()).values():
+        parsed = parse_key(credential["api_key"])
+        assert parsed is not None
+        found |= {credential["api_key"], parsed[1]}
+        if "signing_secret" in credential:
+            found |= {credential["signing_secret"], credential["signing_secret"].removeprefix("whsec_")}
+    for variable, value in read_env_file(demo.folder / ".run" / "demo.env").items():
+        if variable.endswith(("_API_KEY", "_SECRETS_KEYS")):
+            found |= {value, *value.split(",")}
+            parsed = parse_key(value)
+            found |= {parsed[1]} if parsed else set()
+    return found
+
+
+def test_make_run_logs_json_only_and_prints_no_key(demo: DemoRun) -> None:
+    """Run last, after the walk-through's traffic: what migrate, demo-seed and serve printed.
+
+    serve's output is a log stream: every line a JSON record. migrate and demo-seed log JSON
+    to stderr and may tell the user what they did on stdout. No line holds a key or secret."""
+    secrets = issued_secrets(demo)
+    assert len(secrets) > 20
+    records: dict[str, list[dict[str, object]]] = {}
+    for output in demo.outputs:
+        for stream, line in output.lines():
+            leaked = sum(secret in line for secret in secrets)  # counted, so that a failure does not print them
+            assert leaked == 0, f"{output.command} printed {leaked} secret(s) on {stream}"
+            if output.command != "serve" and stream.endswith("stdout"):
+                continue  # a message to the user, not a log
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                pytest.fail(f"{output.command} printed a log line that is not JSON: {line[:200]}")
+            assert isinstance(record, dict) and {"time", "level", "logger", "message"} <= record.keys(), line[:200]
+            records.setdefault(output.command, []).append(record)
+    loggers = {command: {str(record["logger"]) for record in found} for command, found in records.items()}
+    assert any(name.startswith("alembic") for name in loggers["migrate"])
+    assert {"uvicorn.error", "diversion.serve", "diversion.access"} <= loggers["serve"]
+    assert any(record["message"] == "ready" for record in records["serve"])
