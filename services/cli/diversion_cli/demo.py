@@ -102,15 +102,13 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
         )
         + "\n",
     )
-    write_private_text(env_file.parent / "demo-credentials.json", json.dumps(credentials, indent=2))
+    credentials_file = env_file.parent / "demo-credentials.json"
+    write_private_text(credentials_file, json.dumps(credentials, indent=2))
 
+    # The keys stay in the file, readable by its owner only: a terminal's scroll-back, a CI log
+    # or a screen share is no place for them (the README's walk-through reads them from the file).
     typer.echo("Demo providers:")
     for provider in providers:
         typer.echo(f"  {provider.name}: {', '.join(p.value for p in provider.pathways)}, {len(provider.districts)} districts")
-    typer.echo("Demo credentials (also in .run/demo-credentials.json):")
-    for label, credential in credentials.items():
-        typer.echo(f"  {label:<38} {credential['api_key']}")
-    typer.echo("For the README's curl walk-through:")
-    typer.echo(f"  export POLICE_KEY={credentials['police_thames_valley']['api_key']}")
-    typer.echo(f"  export YJU_KEY={credentials['yju']['api_key']}")
-    typer.echo(f"  export ADMIN_KEY={credentials['admin']['api_key']}")
+    typer.echo(f"Demo credentials ({', '.join(credentials)}): keys and signing secrets in {credentials_file}")
+    typer.echo(f"The services' environment: {env_file}")

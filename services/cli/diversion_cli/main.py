@@ -100,6 +100,9 @@ def issue_credential(
 @app.command()
 def migrate(service: Annotated[Service | None, typer.Option(help="Only this service")] = None) -> None:
     """Apply the database migrations of both services (or one)."""
+    from diversion_common.observability import configure_logging
+
+    configure_logging(ReferralSettings().log_level)  # alembic's lines, as JSON on stderr
     for target in [service] if service else list(Service):
         upgrade(target.value, database_url(target))
         typer.echo(f"{target.value}: migrated")
@@ -244,7 +247,7 @@ def breaches_run_checks(
 
 @app.command("demo-seed")
 def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the demo services' environment")] = Path(".run/demo.env")) -> None:
-    """Create demo clients and providers, print their credentials, write the services' environment."""
+    """Create demo clients and providers, write their credentials and the services' environment (never printed)."""
     demo.seed(issue_credential, env_file)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -11,7 +12,11 @@ from pathlib import Path
 
 import httpx
 
+from diversion_common.observability import configure_logging
 from diversion_common.slow_clients import UVICORN_OPTIONS
+
+# serve's own lines are log records: JSON, like those of the two services it runs.
+log = logging.getLogger("diversion.serve")
 
 SERVICES = {
     "referral_api": "referral_api.main:create_app",
@@ -34,7 +39,7 @@ def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subpr
     return subprocess.Popen(command, env=env)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -64,6 +69,7 @@ def serve(
     env = dict(os.environ)
     if env_file is not None:
         env.update(read_env_file(env_file))
+    configure_logging(env.get("REFERRAL_API_LOG_LEVEL", "INFO"))
     # Each service's internal inbox on a loopback listener of its own; the relays call those.
     env.setdefault("REFERRAL_API_INTERNAL_PORT", str(referral_api_internal_port))
     env.setdefault("PROVIDER_GATEWAY_INTERNAL_PORT", str(provider_gateway_internal_port))
@@ -87,13 +93,13 @@ def serve(
     try:
         for name, process in processes.items():
             if not wait_until_healthy(f"http://{host}:{ports[name]}", process):
-                print(f"{name} did not start", file=sys.stderr)
+                log.error("did not start", extra={"service": name})
                 return 1
-        print(f"ready: referral_api on http://{host}:{referral_api_port}, provider_gateway on http://{host}:{provider_gateway_port}", flush=True)
+        log.info("ready", extra={"referral_api": f"http://{host}:{referral_api_port}", "provider_gateway": f"http://{host}:{provider_gateway_port}"})
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}", file=sys.stderr)
+                    log.error("exited", extra={"service": name, "exit_status": process.returncode})
                     return 1
             time.sleep(0.2)
         return 0

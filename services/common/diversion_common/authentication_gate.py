@@ -36,8 +36,8 @@ from diversion_common.rate_limits import RateLimits
 def is_public(scope: Scope) -> bool:
     """The liveness probe and the API documents: the only paths that take no key.
 
-    Every other path needs one, including paths no route serves: without a key, an unknown
-    path is a 401 like a known one, so the API cannot be mapped by an outsider.
+    Every other path a route serves needs one; a path no route serves is a 404 before this
+    gate is reached (diversion_common/known_paths.py).
     """
     app = scope["app"]
     public = {"/health", app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}

@@ -6,7 +6,8 @@ set, the service opens a second listener from its own lifespan, in the same proc
 (so the relay, the workers and their wake-ups are shared, as before), and:
 
 - the internal listener serves ``/internal/`` (and ``/health``) only;
-- the public listener answers ``/internal/`` with 404, as for any unknown path.
+- the public listener answers ``/internal/`` with 404, as for any unknown path
+  (diversion_common/known_paths.py).
 
 Deployments bind the internal listener to an interface the public cannot reach (the
 containers' network, or loopback), and point the other service's relay at it.

@@ -26,7 +26,10 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn's "color_message" repeats the message with terminal colours.
+_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
+# Loggers of the libraries that write while we serve or migrate: theirs go out as JSON too.
+_LIBRARY_LOGGERS = ("uvicorn", "alembic")
 
 access_log = logging.getLogger("diversion.access")
 error_log = logging.getLogger("diversion.errors")
@@ -49,12 +52,27 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
+    """Every log line to stderr is one JSON object: ours, uvicorn's, alembic's, and any other
+    library's warnings (and Python's warnings), so a log reader never meets plain text."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("diversion")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    for name in ("diversion", *_LIBRARY_LOGGERS):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    for name in ("uvicorn.error", "uvicorn.access"):
+        # uvicorn gives these handlers of their own (plain text): theirs go through "uvicorn" instead.
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # Any other library's warnings, and Python's own (captured into "py.warnings"); the root's
+    # other handlers (a test runner's, say) are left in place.
+    warnings_handler = logging.StreamHandler()
+    warnings_handler.setFormatter(JsonFormatter())
+    warnings_handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)] + [warnings_handler]
+    logging.captureWarnings(True)
 
 
 def _client_id_header(value: str | None) -> str | None:
@@ -142,10 +160,10 @@ def route_template(scope: Scope) -> str | None:
     if "app" not in scope or scope.get("type") != "http":
         return None
     path = scope["path"]
-    return next((template for pattern, template in _route_patterns(scope["app"]) if pattern.match(path)), None)
+    return next((template for pattern, template in route_patterns(scope["app"]) if pattern.match(path)), None)
 
 
-def _route_patterns(app: object) -> list[tuple[re.Pattern[str], str]]:
+def route_patterns(app: object) -> list[tuple[re.Pattern[str], str]]:
     """Every route's template with its pattern, once per app (routes are set before it serves)."""
     state = getattr(app, "state", None)
     patterns = getattr(state, "route_patterns", None)

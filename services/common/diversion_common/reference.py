@@ -1,6 +1,6 @@
-"""Reference data: the police forces and their districts (DOMAIN.md, naloxone table).
+"""Reference data: the police forces and their districts (docs/DOMAIN.md, "Reference data").
 
-Populations are the seed's figures, kept for per-1,000 rates in reports.
+Populations are kept for per-1,000 rates in reports.
 """
 
 from __future__ import annotations

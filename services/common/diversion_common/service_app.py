@@ -18,6 +18,7 @@ from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
+from diversion_common.known_paths import UnknownPathGuard
 from diversion_common.no_store import NoStoreMiddleware
 from diversion_common.observability import RequestContextMiddleware, configure_logging
 from diversion_common.problems import ProblemDetails, install_problem_handlers, problem_responses
@@ -58,6 +59,8 @@ def create_service_app(
     )
     # The key is checked before any body is read, and before the limits above (which depend on who calls).
     app.add_middleware(AuthenticationGate, client_table=client_table, limits=rate_limits)
+    # Before the key is checked: a path no route serves is a 404, not a 401.
+    app.add_middleware(UnknownPathGuard)
     if internal_listener is not None:
         # Before the key is checked: on the public port, /internal/ is not there at all.
         app.add_middleware(ListenerGuard)

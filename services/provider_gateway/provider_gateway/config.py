@@ -44,7 +44,6 @@ class Settings(AbuseLimitSettings):
     retry_max_attempts: int = 24
     circuit_failure_threshold: int = 5
     circuit_pause_seconds: float = 30.0
-    secret_rotation_overlap_hours: float = 24.0
     # Webhooks to this machine (loopback) and over plain http: for local runs and tests only.
     # Off, a URL must be https to a public address, checked when saved and at every delivery.
     allow_loopback_webhooks: bool = False

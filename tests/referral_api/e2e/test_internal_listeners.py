@@ -52,3 +52,26 @@ def test_the_relays_use_the_internal_listeners_and_the_public_ports_refuse_inter
         response = httpx.post(f"{service.url}/internal/v1/messages", json={}, headers={"Authorization": "Bearer dl_x_y"})
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_path_is_a_404_problem_before_any_key_and_a_known_one_still_needs_a_key(separated):
+    system = separated
+    system.gateway.start()
+    system.referral_api.start()
+    listeners = {
+        "referral_api": (system.referral_api.url, f"http://127.0.0.1:{system.env['REFERRAL_API_INTERNAL_PORT']}", "/v1/referrals"),
+        "provider_gateway": (system.gateway.url, f"http://127.0.0.1:{system.env['PROVIDER_GATEWAY_INTERNAL_PORT']}", "/v1/provider/referrals"),
+    }
+    for name, (public, internal, known) in listeners.items():
+        for unknown in (f"{public}/v1/no-such-thing", f"{public}/v2/referrals", f"{internal}/internal/v1/no-such-thing"):
+            for method in ("GET", "POST"):
+                for headers in ({}, {"Authorization": "Bearer dl_x_y"}):
+                    response = httpx.request(method, unknown, headers=headers)
+                    assert response.status_code == 404, (name, method, unknown, headers, response.text)
+                    assert response.headers["content-type"] == "application/problem+json"
+                    assert response.json()["status"] == 404
+        # Known paths, without a key: still a 401, on both listeners.
+        assert httpx.get(f"{public}{known}").status_code == 401, name
+        assert httpx.post(f"{internal}/internal/v1/messages", json={}).status_code == 401, name
+        # A trailing slash is a path a route serves (it redirects there once a key is given).
+        assert httpx.get(f"{public}{known}/").status_code == 401, name

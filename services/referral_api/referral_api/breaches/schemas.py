@@ -3,7 +3,7 @@
 Each party has a model of its own per phase (``referral_api.visibility``; the table is in
 ``views.BREACH_REQUEST_VIEWS``): a field added to the case or to the police's view cannot reach
 the court or the YJU by accident. While a request is open, the court's and the YJU's views
-hold what they need to act: who the person is, the encounter and offence, the officer in the
+hold what they need to act (docs/DOMAIN.md, "The parties"): who the person is, the encounter and offence, the officer in the
 case, the rule that fired and the attendance evidence and warnings; never the assessment
 outcome, health details, ethnicity or contact preferences. Once it is closed (withdrawn, or
 its outcome recorded) they hold only the record of the decision: ids, dates, status, reason.

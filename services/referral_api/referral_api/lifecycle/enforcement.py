@@ -1,7 +1,7 @@
 """When non-engagement has a consequence: the breach rules, as data, and what is due.
 
 The rules are the usual practice for community orders and out-of-court conditions
-(DOMAIN.md, "Practice elsewhere"), the same defaults for both pathways and
+(docs/DOMAIN.md, "Practice elsewhere"), the same defaults for both pathways and
 configurable per pathway:
 - a first unacceptable missed appointment gives a warning; a second one within
   the programme raises a breach (acceptable and logistics absences never count);

@@ -1,7 +1,7 @@
 """The programme each pathway asks of the person, and its deadlines.
 
-The figures are documented, configurable defaults (DOMAIN.md, "Practice
-elsewhere"): adult out-of-court conditions usually run about 16 weeks (20 at
+The figures are documented, configurable defaults (docs/DOMAIN.md,
+"Practice elsewhere"): adult out-of-court conditions usually run about 16 weeks (20 at
 most); a youth offending service assesses within 10 working days of referral
 and its out-of-court work runs up to about 12 weeks. Every deadline counts from
 the current provider's acceptance of the case.
