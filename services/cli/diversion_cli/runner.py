@@ -34,7 +34,7 @@ def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subpr
     return subprocess.Popen(command, env=env)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
