@@ -30,7 +30,7 @@ from referral_api.db import get_session
 from referral_api.lifecycle.breach_requests import BreachStatus
 
 router = APIRouter(prefix="/v1/breach-requests", tags=["breach requests"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 View = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
 _READ = problem_responses(401, 403, 404, 422)
 _STEP = problem_responses(400, 401, 403, 404, 409, 413, 415, 422)
