@@ -28,6 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.mixed_load import Deployment, lost_audit_records, report, run_mixed_load  # noqa: E402
 
 
+# An access log line of one of the load's calls, answered 5xx.
+SERVER_ERROR = r'"correlation_id": "mixed-[^"]*"[^\n]*"status": 5[0-9][0-9]'
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[60, 200], help="concurrent clients, one run each")
@@ -48,8 +52,10 @@ def main() -> int:
             try:
                 deployment.start()
                 result = run_mixed_load(deployment, clients=clients, seconds=args.seconds, cases=args.cases, timeout=args.timeout)
+                print(report(result, f"{database}"), flush=True)
+                deployment.stop_services()  # an audit record written after its answer has been written by now
                 lost = lost_audit_records(deployment, result)
-                print(report(result, f"{database}"))
+                print(f"  5xx in the services' logs for these calls (some after the client gave up): {deployment.log_lines(SERVER_ERROR)}")
                 print(f"  2xx calls without an audit record: {len(lost)}; "
                       f"'audit record not written' in the logs: {deployment.log_lines('audit record not written')}")
                 failed |= bool(result.server_errors() or result.unanswered() or lost)

@@ -141,6 +141,11 @@ class Deployment:
             raise RuntimeError(f"diversion-link {args[0]} failed: {done.stderr[-2000:]}")
 
     def stop(self) -> None:
+        self.stop_services()
+        if self.postgres is not None:
+            self.postgres.drop()
+
+    def stop_services(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -148,14 +153,12 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.postgres is not None:
-            self.postgres.drop()
 
     def log_lines(self, pattern: str) -> int:
         return len(re.findall(pattern, self.log_path.read_text(errors="replace")))
 
     def audited(self, service: str, correlation_ids: list[str]) -> set[str]:
-        """Which of these correlation ids have an audit record in the service."""
+        """Which of these correlation ids have an audit record in the service (once it has stopped)."""
         table = ReferralAudit if service == "referral_api" else GatewayAudit
         engine = make_engine(self.database_url(service))
         found: set[str] = set()
@@ -284,32 +287,33 @@ class MixedLoad:
         calls: list[Call] = []
         health: dict[str, list[float]] = {"referral_api": [], "provider_gateway": []}
         failures = 0
-        load_before = os.getloadavg()
-        started = time.monotonic()
-        deadline = started + seconds
+        # One client with a connection per simulated client (making 200 clients, each with its own
+        # TLS context, would keep this process busy for longer than the load lasts).
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http, httpx.AsyncClient(timeout=self.timeout) as prober:
+            load_before = os.getloadavg()
+            started = time.monotonic()
+            deadline = started + seconds
 
-        async def client(index: int) -> None:
-            rng = random.Random(seed * 1000 + index)
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-            async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http:
+            async def client(index: int) -> None:
+                rng = random.Random(seed * 1000 + index)
                 while time.monotonic() < deadline:
                     calls.append(await self.call(http, rng.choice(KINDS), rng))
 
-        async def probe() -> None:
-            nonlocal failures
-            async with httpx.AsyncClient(timeout=self.timeout) as http:
+            async def probe() -> None:
+                nonlocal failures
                 while time.monotonic() < deadline:
                     for service in health:
                         begun = time.perf_counter()
                         try:
-                            ok = (await http.get(f"{self.deployment.url(service)}/health")).status_code == 200
+                            ok = (await prober.get(f"{self.deployment.url(service)}/health")).status_code == 200
                         except httpx.HTTPError:
                             ok = False
                         health[service].append(time.perf_counter() - begun)
                         failures += not ok
                     await asyncio.sleep(health_interval)
 
-        await asyncio.gather(probe(), *(client(i) for i in range(clients)))
+            await asyncio.gather(probe(), *(client(i) for i in range(clients)))
         return LoadResult(clients, time.monotonic() - started, calls, health, failures, (load_before, os.getloadavg()))
 
 
