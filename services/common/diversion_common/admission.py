@@ -47,14 +47,15 @@ class AdmissionGate:
 
 
 def places_for(pool_connections: int) -> tuple[int, int]:
-    """Places for clients and for the other service, from the database pool's size.
+    """Places for clients and for the other service.
 
-    With a pool of N connections, N calls can use the database at once; a few more keep
-    the processor busy with what a call does without it (parsing, the key, the answer).
-    Together they stay well under the thread pool, which the relay's and workers' own
-    threads do not draw on.
+    Half the threads for clients, whatever the pool: a call spends much of its time without
+    the database (the key, parsing, the answer, a provider's event waiting on referral_api),
+    and one waiting for a connection waits in the pool's first-come queue, which hands it
+    over at once. The other service's few places, and the threads left over, keep the
+    deadlock away: a call inside never waits for a thread.
     """
     internal = 4
-    public = min(pool_connections + 4, THREADS // 2)
+    public = max(THREADS // 2, min(pool_connections, THREADS - internal - 8))
     assert public + internal < THREADS
     return public, internal
