@@ -7,6 +7,7 @@ already listening there made it say "ready" while its own services failed to sta
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -53,7 +54,7 @@ def test_serve_refuses_a_port_another_instance_holds_and_never_says_ready(other_
     done = subprocess.run(
         [CLI, "serve", "--referral-api-port", str(other_instance), "--provider-gateway-port", str(free_port()),
          "--referral-api-internal-port", str(free_port()), "--provider-gateway-internal-port", str(free_port())],
-        env={"PATH": "/usr/bin:/bin", "REFERRAL_API_DATABASE_URL": database, "PROVIDER_GATEWAY_DATABASE_URL": database},
+        env={**os.environ, "REFERRAL_API_DATABASE_URL": database, "PROVIDER_GATEWAY_DATABASE_URL": database},
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode != 0

@@ -290,7 +290,7 @@ class MixedLoad:
         # One client with a connection per simulated client (making 200 clients, each with its own
         # TLS context, would keep this process busy for longer than the load lasts).
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http, httpx.AsyncClient(timeout=self.timeout) as prober:
+        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http:
             load_before = os.getloadavg()
             started = time.monotonic()
             deadline = started + seconds
@@ -300,21 +300,37 @@ class MixedLoad:
                 while time.monotonic() < deadline:
                     calls.append(await self.call(http, rng.choice(KINDS), rng))
 
-            async def probe() -> None:
-                nonlocal failures
-                while time.monotonic() < deadline:
-                    for service in health:
-                        begun = time.perf_counter()
-                        try:
-                            ok = (await prober.get(f"{self.deployment.url(service)}/health")).status_code == 200
-                        except httpx.HTTPError:
-                            ok = False
-                        health[service].append(time.perf_counter() - begun)
-                        failures += not ok
-                    await asyncio.sleep(health_interval)
-
-            await asyncio.gather(probe(), *(client(i) for i in range(clients)))
+            # /health is probed from a process of its own: this one's event loop is busy with the clients.
+            urls = {service: f"{self.deployment.url(service)}/health" for service in health}
+            prober = subprocess.Popen(
+                [sys.executable, "-c", PROBE_HEALTH, json.dumps([urls, time.time() + seconds, health_interval, self.timeout])],
+                stdout=subprocess.PIPE,
+            )
+            await asyncio.gather(*(client(i) for i in range(clients)))
+            output, _ = await asyncio.to_thread(prober.communicate)
+            health, failures = json.loads(output)
         return LoadResult(clients, time.monotonic() - started, calls, health, failures, (load_before, os.getloadavg()))
+
+
+# GET each /health every interval until the load ends; print {service: [seconds]} and the failures.
+PROBE_HEALTH = """
+import json, sys, time
+import httpx
+urls, until, interval, timeout = json.loads(sys.argv[1])
+health, failures = {service: [] for service in urls}, 0
+with httpx.Client(timeout=timeout) as http:
+    while time.time() < until:
+        for service, url in urls.items():
+            begun = time.perf_counter()
+            try:
+                ok = http.get(url).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            health[service].append(time.perf_counter() - begun)
+            failures += not ok
+        time.sleep(interval)
+print(json.dumps([health, failures]))
+"""
 
 
 def run_mixed_load(deployment: Deployment, *, clients: int, seconds: float, cases: int = 30, timeout: float = 60.0) -> LoadResult:

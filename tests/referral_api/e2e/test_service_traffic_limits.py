@@ -33,8 +33,8 @@ def test_provider_events_are_decided_at_once_past_the_clients_limits_while_a_cli
     system = build_system(referral_db, gateway_db, tmp_path, {
         **LIMITS, "REFERRAL_API_RELAY_POLL_SECONDS": "0.2", "PROVIDER_GATEWAY_RELAY_POLL_SECONDS": "0.2",
     })
-    start_together(system.gateway, system.referral_api)
     try:
+        start_together(system.gateway, system.referral_api)
         gateway = httpx.Client(base_url=system.gateway.url, timeout=30)
         created = gateway.post("/v1/admin/providers", headers=system.headers("admin"), json={
             "name": "Limits provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
