@@ -176,7 +176,7 @@ class Deployment:
 class Call:
     kind: str
     service: str
-    status: int | str  # an HTTP status, "timeout" or "error"
+    status: int | str  # an HTTP status, "timeout" or "error: <httpx's exception>"
     seconds: float
     correlation_id: str
 
@@ -251,8 +251,8 @@ class MixedLoad:
             status: int | str = response.status_code
         except httpx.TimeoutException:
             status = "timeout"
-        except httpx.HTTPError:
-            status = "error"
+        except httpx.HTTPError as error:
+            status = f"error: {type(error).__name__}"
         return Call(kind, service, status, time.perf_counter() - started, correlation_id)
 
     async def _send_event(self, http: httpx.AsyncClient, event_type: str, case_id: str, correlation_id: str, **data: str) -> httpx.Response:
@@ -289,7 +289,9 @@ class MixedLoad:
         failures = 0
         # One client with a connection per simulated client (making 200 clients, each with its own
         # TLS context, would keep this process busy for longer than the load lasts).
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        # Idle connections closed before the services close them (uvicorn: 5 s), as a careful client does:
+        # else a call sent on a connection the server is closing fails with no answer (ReadError).
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http:
             load_before = os.getloadavg()
             started = time.monotonic()
@@ -372,4 +374,7 @@ def report(result: LoadResult, label: str) -> str:
         lines.append(f"  /health {service:<17} {len(samples)} samples: p50 {percentile(samples, 50) * 1000:.0f} ms, "
                      f"p99 {percentile(samples, 99) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms")
     lines.append(f"  /health probes failed: {result.health_failures}")
+    unanswered = sorted({str(c.status) for c in result.unanswered()})
+    if unanswered:
+        lines.append(f"  unanswered: {', '.join(unanswered)}")
     return "\n".join(lines)
