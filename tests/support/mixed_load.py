@@ -278,7 +278,14 @@ class MixedLoad:
                         raise RuntimeError("the prepared cases were not routed within 60 s")
                     await asyncio.sleep(0.05)
                 accepted = await self._send_event(http, "referral.accepted", case_id, "prepare")
-                if accepted.status_code != 200:
+                # 202: the gateway's own message about the routing was still on its way; it follows it.
+                while accepted.status_code == 202 or (accepted.status_code == 200 and accepted.json()["outcome"] == "pending"):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("a prepared case's acceptance was not applied within 60 s")
+                    await asyncio.sleep(0.1)
+                    accepted = await http.get(f"{self.deployment.url('provider_gateway')}{accepted.json()['links']['self']}",
+                                              headers=self._provider("prepare"))
+                if accepted.status_code != 200 or accepted.json()["outcome"] != "applied":
                     raise RuntimeError(f"accepting a prepared case: {accepted.status_code} {accepted.text[:300]}")
         self.cases = created
 
