@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake bench-delivery bench-events test-faults soak
+.PHONY: install run test openapi clean bench-intake bench-delivery bench-events bench-mixed test-faults soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -46,6 +46,15 @@ bench-delivery: install
 ## and the time until the police system is told of the change (p50/p95/p99).
 bench-events: install
 	$(UV) run python scripts/bench_events.py -n 1000 -c 8
+
+## Both services as `make run` starts them, on SQLite then on a throw-away PostgreSQL database
+## (BENCH_POSTGRES_URL's server): 60 then 200 concurrent clients mixing police posts and reads
+## with a provider's signed events and pulls for 30 s. Prints p50/p95/p99/max per kind, 5xx,
+## /health latency during the load and 2xx calls without an audit record.
+## Shorter: make bench-mixed BENCH_MIXED_ARGS="--seconds 10 --clients 60 --database sqlite"
+BENCH_MIXED_ARGS ?=
+bench-mixed: install
+	$(UV) run python scripts/bench_mixed.py $(BENCH_MIXED_ARGS)
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install

@@ -41,7 +41,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServiceProcess:
+    def start(self, timeout: float = 120.0) -> ServiceProcess:  # a busy shared machine takes a while to import one
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", APPS[self.name], "--host", "127.0.0.1", "--port", str(self.port), *UVICORN_OPTIONS],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.observability import configure_logging
 from diversion_common.slow_clients import UVICORN_OPTIONS
 
@@ -39,18 +42,33 @@ def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subpr
     return subprocess.Popen(command, env=env)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> bool:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], instance: str, timeout: float = 120.0) -> bool:
+    """Whether ``process`` answers /health at ``url`` (a slow machine takes a while to import it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+            response = httpx.get(f"{url}/health", timeout=1.0)
+            if response.status_code == 200 and response.headers.get(INSTANCE_HEADER) == instance:
                 return True
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     return False
+
+
+def ports_in_use(host: str, ports: list[int]) -> list[int]:
+    """The ports something already listens on (another instance, say): serve would not get them."""
+    taken = []
+    for port in ports:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                taken.append(port)
+    return taken
 
 
 def _reachable(host: str) -> str:
@@ -80,6 +98,18 @@ def serve(
     env.setdefault("REFERRAL_API_PUBLIC_BASE_URL", f"http://{host}:{referral_api_port}")
     env.setdefault("PROVIDER_GATEWAY_PUBLIC_BASE_URL", f"http://{host}:{provider_gateway_port}")
     ports = {"referral_api": referral_api_port, "provider_gateway": provider_gateway_port}
+    internal = {
+        "referral_api": (env["REFERRAL_API_INTERNAL_HOST"], int(env["REFERRAL_API_INTERNAL_PORT"])),
+        "provider_gateway": (env["PROVIDER_GATEWAY_INTERNAL_HOST"], int(env["PROVIDER_GATEWAY_INTERNAL_PORT"])),
+    }
+    taken = ports_in_use(host, list(ports.values())) + [
+        port for internal_host, port in internal.values() for port in ports_in_use(internal_host, [port])
+    ]
+    if taken:
+        print(f"error: port {', '.join(map(str, taken))} already in use (another instance?); nothing started", file=sys.stderr)
+        return 1
+    instance = secrets.token_hex(16)
+    env[INSTANCE_VARIABLE] = instance
     processes = {name: start_service(name, host, port, env) for name, port in ports.items()}
 
     stopping = False
@@ -92,7 +122,9 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     try:
         for name, process in processes.items():
-            if not wait_until_healthy(f"http://{host}:{ports[name]}", process):
+            # Its public listener and its internal one, each answering as this very process.
+            urls = [f"http://{_reachable(host)}:{ports[name]}", f"http://{_reachable(internal[name][0])}:{internal[name][1]}"]
+            if not all(wait_until_healthy(url, process, instance) for url in urls):
                 log.error("did not start", extra={"service": name})
                 return 1
         log.info("ready", extra={"referral_api": f"http://{host}:{referral_api_port}", "provider_gateway": f"http://{host}:{provider_gateway_port}"})

@@ -46,7 +46,7 @@ def role_dependency(
     def require_role(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-        session: Annotated[Session, Depends(get_session)],
+        session: Annotated[Session, Depends(get_session, scope="function")],
     ) -> Principal:
         # Normally the AuthenticationGate has checked the key already, before the body was read;
         # `credentials` stays declared so that the OpenAPI documents the scheme (and the gate finds it).

@@ -12,6 +12,12 @@ them with 422 details. Two ASGI middlewares close that:
   the per-client limit, and leaves the ``Principal`` in the request's state, where the role
   dependencies (diversion_common.auth) take it and check the role, as before.
 
+The other service's calls to ``/internal/`` are not a client's: its relay and each provider's
+event forwarded by the gateway come under its ``service`` key, from an address it may share
+with clients. A call there that authenticates as a service is never counted, neither for the
+client nor for the address (the address limit waits for the key there); any other caller
+of ``/internal/`` is counted against its address as anywhere else.
+
 /health and the API documents (/docs, /openapi.json) are left alone by both.
 """
 
@@ -28,7 +34,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diversion_common.auth import authenticate
-from diversion_common.credentials import ClientFields, Principal
+from diversion_common.credentials import ClientFields, Principal, Role
+from diversion_common.internal_listener import INTERNAL_PREFIX
 from diversion_common.problems import Problem, TooManyRequests, Unauthenticated, problem_response
 from diversion_common.rate_limits import RateLimits
 
@@ -45,6 +52,10 @@ def is_public(scope: Scope) -> bool:
     if root_path and path.startswith(root_path):
         path = path[len(root_path):]
     return path in public
+
+
+def is_internal(scope: Scope) -> bool:
+    return scope["path"].startswith(INTERNAL_PREFIX)
 
 
 def client_address(scope: Scope) -> str:
@@ -67,7 +78,8 @@ class AddressThrottle:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope):
+        # /internal/: AuthenticationGate applies the address's limits once it knows the caller is not our other service.
+        if scope["type"] != "http" or is_public(scope) or is_internal(scope):
             await self.app(scope, receive, send)
             return
         address = client_address(scope)
@@ -99,6 +111,8 @@ class AuthenticationGate:
         except Unauthenticated as refusal:
             if authorization is not None:  # a wrong key, not a missing one
                 self.limits.record_failed_auth(client_address(scope))
+            if is_internal(scope):
+                refusal = self._address_wait(scope) or refusal
             await _refuse(refusal, scope, receive, send)
             return
         except Exception as error:
@@ -114,11 +128,30 @@ class AuthenticationGate:
         state["principal"] = principal
         state["client_id"] = str(principal.client_id)
         state["client_role"] = principal.role.value
-        wait = self.limits.take_for_client(str(principal.client_id))
+        wait = self._wait_for(principal, scope)
         if wait is not None:
-            await _refuse(TooManyRequests(wait, "Too many requests from this client"), scope, receive, send)
+            await _refuse(wait, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _wait_for(self, principal: Principal, scope: Scope) -> TooManyRequests | None:
+        if principal.role is Role.service and is_internal(scope):
+            return None  # the other service of this system: never throttled as a client
+        if is_internal(scope):
+            refusal = self._address_wait(scope)
+            if refusal is not None:
+                return refusal
+        wait = self.limits.take_for_client(str(principal.client_id))
+        return TooManyRequests(wait, "Too many requests from this client") if wait is not None else None
+
+    def _address_wait(self, scope: Scope) -> TooManyRequests | None:
+        """AddressThrottle's limits, for a caller of /internal/ that is not our other service."""
+        address = client_address(scope)
+        wait = self.limits.failed_auth_lockout(address)
+        if wait is not None:
+            return TooManyRequests(wait, "Too many failed authentications from this address")
+        wait = self.limits.take_for_address(address)
+        return TooManyRequests(wait, "Too many requests from this address") if wait is not None else None
 
     def _authenticate(self, engine: Engine, key: str | None) -> Principal:
         with Session(engine) as session:

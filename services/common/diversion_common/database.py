@@ -6,6 +6,7 @@ open a database well (SQLite needs a few pragmas to behave under concurrency).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,7 +42,46 @@ POOL_WAIT_SECONDS = 10
 
 def make_engine(url: str) -> Engine:
     """An engine whose errors never echo the statement's parameters (personal data)."""
-    url = normalise_url(url)
+    engine = _make_engine(normalise_url(url))
+    _track_holders(engine)
+    return engine
+
+
+# --- who holds a connection -----------------------------------------------------------
+# A thread that waits on the other service while it holds a connection of its own pool
+# stops every other user of that pool (on SQLite the pool is one connection). The calls to
+# the other service check this first (diversion_common/messaging.py).
+
+_holders: dict[int, set[int]] = {}  # thread id -> ids of the connection records it checked out
+_holders_lock = threading.Lock()
+
+
+def _track_holders(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        thread = threading.get_ident()
+        record.info["holder"] = thread
+        with _holders_lock:
+            _holders.setdefault(thread, set()).add(id(record))
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        # Given back possibly by another thread than took it (a dependency's teardown).
+        thread = record.info.pop("holder", None)
+        with _holders_lock:
+            held = _holders.get(thread, set())
+            held.discard(id(record))
+            if not held:
+                _holders.pop(thread, None)
+
+
+def connections_held_here() -> int:
+    """How many pooled connections the calling thread has checked out and not given back."""
+    with _holders_lock:
+        return len(_holders.get(threading.get_ident(), ()))
+
+
+def _make_engine(url: str) -> Engine:
     if is_sqlite(url):
         database = make_url(url).database
         files = _private_sqlite_files(database)
@@ -87,6 +127,13 @@ def make_engine(url: str) -> Engine:
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=POOL_WAIT_SECONDS, hide_parameters=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
+
+
+def pool_connections(engine: Engine) -> int:
+    """How many connections the engine's pool hands out at most."""
+    pool = engine.pool
+    size = pool.size() if isinstance(pool, QueuePool) else 1
+    return size + max(getattr(pool, "_max_overflow", 0), 0)
 
 
 def _private_sqlite_files(database: str | None) -> list[Path]:

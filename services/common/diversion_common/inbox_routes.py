@@ -42,7 +42,7 @@ def inbox_router(
     def receive(
         envelope: MessageEnvelope,
         _caller: Annotated[Principal, Depends(caller)],
-        session: Annotated[Session, Depends(get_session)],
+        session: Annotated[Session, Depends(get_session, scope="function")],
     ) -> Any:
         touched([envelope.aggregate_id])
         return receive_message(session, inbox_table, envelope, handlers)
@@ -56,7 +56,7 @@ def inbox_router(
     def receive_many(
         batch: MessageBatch,
         _caller: Annotated[Principal, Depends(caller)],
-        session: Annotated[Session, Depends(get_session)],
+        session: Annotated[Session, Depends(get_session, scope="function")],
     ) -> Any:
         touched(message.aggregate_id for message in batch.messages)
         return receive_batch(session, inbox_table, batch, handlers)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.contracts import code
-from diversion_common.database import as_utc, is_sqlite, utcnow
+from diversion_common.database import as_utc, connections_held_here, is_sqlite, utcnow
 from diversion_common.erasure import erase_payload
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
 from diversion_common.webhooks.policy import parse_retry_after
@@ -135,6 +135,10 @@ Sender = Callable[[list[MessageEnvelope]], list[BatchReceipt]]
 OutcomeHook = Callable[[Session, MessageEnvelope, BatchReceipt], None]
 
 
+class ConnectionHeldAcrossCall(RuntimeError):
+    """A fault of ours: commit (or close the session) before calling the other service."""
+
+
 class DeliveryFailed(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -152,6 +156,9 @@ def client_sender(client: httpx.Client, api_key: str) -> Sender:
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
 
     def send(envelopes: list[MessageEnvelope]) -> list[BatchReceipt]:
+        if connections_held_here():
+            # The other service may need a moment (or its own pool); every user of ours would wait too.
+            raise ConnectionHeldAcrossCall("a database connection is held across a call to the other service")
         try:
             response = client.post(
                 "/internal/v1/messages/batch", content=MessageBatch(messages=envelopes).model_dump_json(), headers=headers

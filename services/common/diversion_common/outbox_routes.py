@@ -75,7 +75,7 @@ def outbox_admin_router(
     )
     def list_messages(
         _admin: Annotated[Principal, Depends(admin)],
-        session: Annotated[Session, Depends(get_session)],
+        session: Annotated[Session, Depends(get_session, scope="function")],
         state: OutboxState | None = None,
         cursor: Annotated[pagination.Cursor | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,

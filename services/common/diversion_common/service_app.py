@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
+from diversion_common.admission import AdmissionGate
 from diversion_common.audit.middleware import AuditMiddleware
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.abuse_limits import AbuseLimitSettings
@@ -17,6 +19,7 @@ from diversion_common.authentication_gate import AddressThrottle, Authentication
 from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
+from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
 from diversion_common.known_paths import UnknownPathGuard
 from diversion_common.no_store import NoStoreMiddleware
@@ -66,13 +69,21 @@ def create_service_app(
         app.add_middleware(ListenerGuard)
     # Inside the request context (it needs our request id), outside everything that can refuse a call.
     app.add_middleware(AuditMiddleware, record_table=audit_tables[0], case_table=audit_tables[1])
+    # Outside the audit and the key check: a call waits for its place before it needs a thread or the database.
+    app.add_middleware(AdmissionGate)
     # Outside the audit: a throttled flood is refused without any database work.
     app.add_middleware(AddressThrottle, limits=rate_limits)
     app.add_middleware(RequestContextMiddleware, service=name)
     app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 
+    # Asynchronous on purpose: it runs on the event loop, needing no thread, no place and no database,
+    # so it answers at once however busy the service is.
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
-    def health() -> dict[str, str]:
+    async def health(response: Response) -> dict[str, str]:
+        # serve's id for this run (diversion_common/instance.py), when serve started it.
+        instance = os.environ.get(INSTANCE_VARIABLE)
+        if instance:
+            response.headers[INSTANCE_HEADER] = instance
         return {"status": "ok", "service": name}
 
     def openapi() -> dict[str, Any]:

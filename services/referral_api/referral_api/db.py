@@ -14,6 +14,8 @@ class ReferralTable(SQLModel, registry=registry()):
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """A call's session: use it as ``Depends(get_session, scope="function")``, so that it is closed
+    (its connection given back) before the answer is sent, not after (diversion_common/admission.py)."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 

@@ -10,13 +10,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from diversion_common.audit.middleware import AuditMiddleware
 from diversion_common.credentials import Role
 from referral_api.audit.tables import AuditCase, AuditRecord
+from referral_api.cases.tables import Case
 from support.referrals import adult_referral, youth_referral
 
 
@@ -150,12 +150,45 @@ def test_the_database_refuses_to_change_or_remove_a_record(api, police, referral
         assert [str(row.case_id) for row in session.query(AuditCase)] == [case_id]
 
 
-def test_a_failed_audit_write_never_fails_the_call(api, police, monkeypatch, diversion_logs):
-    def fails(*_args, **_kwargs):
-        raise RuntimeError("database unavailable for Zebedee")
+def refuse_audit_writes(engine) -> None:
+    """A fault in the audit write itself: the database refuses every new audit record."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(
+                "CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit store down'; END $$"
+            ))
+            conn.execute(text("CREATE TRIGGER audit_down BEFORE INSERT ON referral_audit_log FOR EACH ROW EXECUTE FUNCTION audit_down()"))
+        else:
+            conn.execute(text(
+                "CREATE TRIGGER audit_down BEFORE INSERT ON referral_audit_log BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+            ))
 
-    monkeypatch.setattr(AuditMiddleware, "_write", fails)
-    response = api.post("/v1/referrals", json=youth_referral(), headers=police)
-    assert response.status_code == 201
-    [failure] = [r for r in diversion_logs if r.getMessage() == "audit record not written"]
-    assert failure.error_type == "RuntimeError" and "Zebedee" not in str(vars(failure))
+
+def test_a_change_is_answered_2xx_only_with_its_audit_record(api, police, referral_engine):
+    created = api.post("/v1/referrals", json=youth_referral(), headers=police)
+    assert created.status_code == 201
+    with Session(referral_engine) as session:
+        [record] = session.scalars(select(AuditRecord).where(AuditRecord.request_id == created.headers["X-Request-ID"]))
+        assert record.status == 201
+        assert [row.case_id for row in session.scalars(select(AuditCase).where(AuditCase.audit_id == record.id))] == [
+            uuid.UUID(created.json()["id"])
+        ]
+
+
+def test_a_change_whose_audit_record_cannot_be_written_is_refused_503_and_changes_nothing(api, police, referral_engine):
+    case_id = api.post("/v1/referrals", json=youth_referral(), headers=police).json()["id"]
+    with Session(referral_engine) as session:
+        cases_before = session.scalar(select(func.count()).select_from(Case))
+        status_before = session.get(Case, uuid.UUID(case_id)).status
+    refuse_audit_writes(referral_engine)
+
+    refused = api.post("/v1/referrals", json=youth_referral(), headers=police)
+    withdrawn = api.post(f"/v1/referrals/{case_id}/withdraw", json={"reason": "submitted_in_error"}, headers=police)
+    read = api.get(f"/v1/referrals/{case_id}", headers=police)
+
+    assert (refused.status_code, withdrawn.status_code, read.status_code) == (503, 503, 503)
+    assert refused.headers["content-type"] == "application/problem+json"
+    with Session(referral_engine) as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == cases_before
+        assert session.get(Case, uuid.UUID(case_id)).status == status_before

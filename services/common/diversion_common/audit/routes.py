@@ -66,7 +66,7 @@ def audit_admin_router(
     )
     def list_audit(
         _admin: Annotated[Principal, Depends(admin)],
-        session: Annotated[Session, Depends(get_session)],
+        session: Annotated[Session, Depends(get_session, scope="function")],
         client_id: uuid.UUID | None = None,
         case_id: uuid.UUID | None = None,
         status: Annotated[int | None, Query(ge=100, le=599)] = None,

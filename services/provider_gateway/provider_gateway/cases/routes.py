@@ -19,7 +19,7 @@ from provider_gateway.db import get_session
 
 admin_router = APIRouter(prefix="/v1/admin/cases", tags=["cases"])
 provider_router = APIRouter(prefix="/v1/provider/referrals", tags=["provider"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @admin_router.get("", response_model=GatewayCasePage, summary="Cases at the gateway, e.g. the unroutable ones", responses=problem_responses(401, 403, 422))

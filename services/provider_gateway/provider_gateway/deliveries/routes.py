@@ -20,7 +20,7 @@ from provider_gateway.deliveries.tables import DeliveryStatus
 
 admin_router = APIRouter(prefix="/v1/admin/deliveries", tags=["deliveries"])
 provider_router = APIRouter(prefix="/v1/provider/referrals", tags=["provider"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 

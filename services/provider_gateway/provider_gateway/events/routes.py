@@ -20,7 +20,7 @@ from provider_gateway.events.tables import EventOutcome
 
 router = APIRouter(prefix="/v1/provider/events", tags=["provider"])
 admin_router = APIRouter(prefix="/v1/admin/provider-events", tags=["provider events"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 WebhookId = Annotated[str, Path(max_length=WEBHOOK_ID_LENGTH, pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from diversion_common import pagination
+from diversion_common.audit.recording import answering
 from diversion_common.contracts import (
     CaseProjection,
     CaseStatus,
@@ -111,6 +112,8 @@ def receive_event(
     )
     envelope = MessageEnvelope(id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now)
     session.add(outbox)
+    # Sent now: referral_api's decision (200 or 409) is the answer, recorded with it (record_outcome).
+    answering(None if send_now else 202)
     try:
         session.commit()
     except IntegrityError:
@@ -121,7 +124,8 @@ def receive_event(
         return earlier, True
     if relay is not None:
         if send_now:
-            relay.send_now(envelope)
+            if not relay.send_now(envelope):
+                answering(202)  # kept for the relay: the answer says so
         else:
             relay.wake()  # an earlier message of the case goes first
     session.refresh(receipt)
@@ -138,6 +142,7 @@ def _refused_here(
         outcome=EventOutcome.refused.value, refusal_code=refused.extra.get("code"), refusal_detail=refused.detail,
     )
     session.add(receipt)
+    answering(EventRefused.status)
     try:
         session.commit()
     except IntegrityError:
@@ -171,6 +176,7 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
     if receipt is None or receipt.outcome != EventOutcome.pending.value:
         return
     receipt.decided_at = utcnow()
+    answering(200 if answer.applied else EventRefused.status)  # the call that sent it now, if any, answers so
     if not answer.applied:
         receipt.outcome = EventOutcome.refused.value
         receipt.refusal_code = (answer.refusal_code or "refused")[:40]

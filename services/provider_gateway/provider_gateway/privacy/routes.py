@@ -14,7 +14,7 @@ from provider_gateway.privacy import subject_access
 from provider_gateway.privacy.schemas import GatewaySubjectAccessExport, SubjectAccessRequest
 
 router = APIRouter(prefix="/v1/admin/subject-access", tags=["privacy"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.post(

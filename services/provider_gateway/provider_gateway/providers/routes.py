@@ -23,7 +23,7 @@ from provider_gateway.providers.schemas import (
 )
 
 router = APIRouter(prefix="/v1/admin/providers", tags=["providers"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.post(

@@ -34,7 +34,7 @@ from referral_api.db import get_session
 from referral_api.lifecycle.breach_requests import BreachStatus
 
 router = APIRouter(prefix="/v1/breach-requests", tags=["breach requests"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 # The caller's own view: the police's always whole; the court's and the YJU's, once the request is
 # closed (withdrawn, outcome recorded), only the record of the decision (docs/BREACHES.md).
 View = PoliceBreachRequest | CourtBreachRequestView | YjuBreachRequestView

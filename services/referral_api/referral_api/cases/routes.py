@@ -23,7 +23,7 @@ from referral_api.db import get_session
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

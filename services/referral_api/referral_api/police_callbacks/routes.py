@@ -38,7 +38,7 @@ callbacks_router = APIRouter(prefix="/v1/admin/police-callbacks", tags=["police 
 court_callbacks_router = APIRouter(prefix="/v1/admin/court-callbacks", tags=["court and YJU callbacks"])
 yju_callbacks_router = APIRouter(prefix="/v1/admin/yju-callbacks", tags=["court and YJU callbacks"])
 deliveries_router = APIRouter(prefix="/v1/admin/deliveries", tags=["police callbacks"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 Recipient = Annotated[str, StringConstraints(max_length=60, pattern=r"^(court|yju):[a-z-]{1,50}$")]
 
 _SET_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -15,7 +15,7 @@ from referral_api.privacy import subject_access
 from referral_api.privacy.schemas import SubjectAccessExport, SubjectAccessRequest
 
 router = APIRouter(prefix="/v1/admin/subject-access", tags=["privacy"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.post(

@@ -18,7 +18,7 @@ from referral_api.youth_justice import service
 from referral_api.youth_justice.schemas import DecisionRequest, YjuCasePage, YjuCaseView
 
 router = APIRouter(prefix="/v1/yju/referrals", tags=["youth justice"])
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("", response_model=YjuCasePage, summary="Young people's cases sent to the YJU", responses=problem_responses(401, 403, 422))

@@ -1,0 +1,182 @@
+"""A call's audit record, written in the transaction of the call's first change.
+
+The audit middleware opens a ``CallAudit`` for each call. Any session of the service's
+engine that commits a change while the call runs (in the route's thread, or a helper's
+session in it) first adds the call's record, and a row for each case the change wrote
+(any row with a ``case_id``) or the call named: the change and its record commit
+together, or neither does (``AuditWriteFailed``, answered 503).
+
+The record holds the status the call will answer with: the route's own status code,
+unless the route declares another before committing (``answering``), or declares that it
+is not known yet (``answering(None)``: e.g. a provider's event, stored before referral_api
+decides it); then a later change in the call, or the middleware at the answer, writes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+from starlette.types import Scope
+
+from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
+from diversion_common.database import utcnow
+from diversion_common.observability import route_template, validated_ids
+from diversion_common.problems import ServiceUnavailable
+
+_ROUTE_DEFAULT = object()
+_AUDIT_WRITE = "audit_write"  # session.info: this session writes only the record (the middleware's)
+_WROTE = "audit_change_written"  # session.info: this transaction changed something
+_IN_FLIGHT = "audit_in_flight"  # session.info: the record rides on this transaction
+
+
+class AuditWriteFailed(ServiceUnavailable):
+    slug = "audit-unavailable"
+    title = "The call cannot be recorded in the audit log right now"
+
+    def __init__(self) -> None:
+        super().__init__("Nothing was changed; try again after Retry-After", headers={"Retry-After": "2"})
+
+
+class CallAudit:
+    def __init__(
+        self, engine: Engine, record_table: type[AuditRecordFields], case_table: type[AuditCaseFields], scope: Scope, request_id: str
+    ) -> None:
+        self.engine = engine
+        self.record_table = record_table
+        self.case_table = case_table
+        self.scope = scope
+        self.request_id = request_id
+        self.declared: Any = _ROUTE_DEFAULT
+        self.touched: list[uuid.UUID] = []  # diversion_common.audit.context.touched adds here
+        self.record_id: int | None = None
+        self.written_status: int | None = None
+        self.recorded_cases: set[uuid.UUID] = set()
+
+    def expected_status(self) -> int | None:
+        if self.declared is not _ROUTE_DEFAULT:
+            return self.declared
+        route = self.scope.get("route")
+        return getattr(route, "status_code", None) or 200
+
+    def case_ids(self) -> list[uuid.UUID]:
+        case_id = (validated_ids(self.scope.get("path_params")) or {}).get("case_id")
+        return list(dict.fromkeys([*([uuid.UUID(case_id)] if case_id else []), *self.touched]))
+
+    def cases_to_add(self) -> list[uuid.UUID]:
+        return [case_id for case_id in self.case_ids() if case_id not in self.recorded_cases]
+
+    def write(self, session: Session, status: int) -> tuple[int, int, list[uuid.UUID]]:
+        """Add the record (once) and its cases not yet written to the session's transaction."""
+        record_id = self.record_id if self.written_status is not None else None
+        if record_id is None:
+            state: dict[str, Any] = self.scope.get("state") or {}
+            record = self.record_table(
+                request_id=self.request_id,
+                correlation_id=state.get("client_correlation_id"),
+                client_id=_uuid_or_none(state.get("client_id")),
+                role=state.get("client_role"),
+                method=self.scope["method"][:10],
+                route=route_template(self.scope),
+                path_ids=validated_ids(self.scope.get("path_params")),
+                status=status,
+                at=utcnow(),
+            )
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            record_id = record.id
+        cases = self.cases_to_add()
+        session.add_all([self.case_table(audit_id=record_id, case_id=case_id) for case_id in cases])
+        session.flush()
+        return record_id, status, cases
+
+    def committed(self, record_id: int, status: int, cases: list[uuid.UUID]) -> None:
+        self.record_id = record_id
+        self.written_status = status
+        self.recorded_cases.update(cases)
+
+
+call_audit_var: ContextVar[CallAudit | None] = ContextVar("call_audit", default=None)
+
+
+def answering(status: int | None) -> None:
+    """Declare the status this call's change will be answered with, before committing it;
+    None: not known yet, so this transaction does not carry the record."""
+    audit = call_audit_var.get()
+    if audit is not None:
+        audit.declared = status
+
+
+def open_for_audit_write(engine: Engine) -> Session:
+    """The middleware's own session for a call that changed nothing (no second record)."""
+    session = Session(engine)
+    session.info[_AUDIT_WRITE] = True
+    return session
+
+
+def _call_audit_for(session: Session) -> CallAudit | None:
+    audit = call_audit_var.get()
+    if audit is None or session.info.get(_AUDIT_WRITE) or session.get_bind() is not audit.engine:
+        return None
+    return audit
+
+
+@event.listens_for(Session, "after_flush")
+def _note_change(session: Session, _context: Any) -> None:
+    audit = _call_audit_for(session)
+    if audit is None:
+        return
+    session.info[_WROTE] = True
+    for row in [*session.new, *session.dirty, *session.deleted]:
+        case_id = getattr(row, "case_id", None)
+        if isinstance(case_id, uuid.UUID) and not isinstance(row, (AuditCaseFields, AuditRecordFields)):
+            audit.touched.append(case_id)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: Any) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and _call_audit_for(state.session) is not None:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _record_with_change(session: Session) -> None:
+    audit = _call_audit_for(session)
+    if audit is None or (audit.written_status is not None and not audit.cases_to_add()):
+        return
+    if not (session.new or session.dirty or session.deleted or session.info.get(_WROTE)):
+        return
+    session.flush()  # the change's own rows first, so the cases it wrote are known
+    status = audit.written_status or audit.expected_status()
+    if status is None:
+        return
+    try:
+        session.info[_IN_FLIGHT] = audit.write(session, status)
+    except Exception as error:
+        raise AuditWriteFailed() from error
+
+
+@event.listens_for(Session, "after_commit")
+def _recorded(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+    in_flight = session.info.pop(_IN_FLIGHT, None)
+    audit = _call_audit_for(session)
+    if in_flight is not None and audit is not None:
+        audit.committed(*in_flight)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _not_recorded(session: Session, _previous: Any) -> None:
+    session.info.pop(_WROTE, None)
+    session.info.pop(_IN_FLIGHT, None)
+
+
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
