@@ -7,7 +7,7 @@ the consumer parses the same model. Nothing here does I/O.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
@@ -355,6 +355,17 @@ class ProviderClosureReason(StrEnum):
     other = "other"
 
 
+# Clocks differ: how far a provider's times may run from ours, and from each other, before an
+# event is refused as impossible (referral_api/lifecycle/rules.py applies it; stated below).
+CLOCK_ALLOWANCE = timedelta(minutes=5)
+_ALLOWANCE = f"{CLOCK_ALLOWANCE.seconds // 60} minutes"
+_OUTCOME_RULES = (
+    "Refused with 409 `appointment_not_booked` while the appointment's `appointment.booked` is not recorded: "
+    "`refusal.retryable` is then true, and the same event, sent again under the same webhook-id once the booking "
+    "is recorded, is applied. Refused with 409 `outcome_before_booking` if `occurred_at` is before the booking's."
+)
+
+
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -379,23 +390,44 @@ class ContactAttemptedData(EventData):
 class AppointmentBookedData(EventData):
     appointment_id: AppointmentId
     kind: AppointmentKind
-    starts_at: DateTime
+    starts_at: DateTime = Field(
+        description=(
+            "When the appointment starts (RFC 3339 with an offset). Refused with 409 `appointment_before_acceptance` "
+            "if it is before the case was accepted (the earlier of `referral.accepted` and the provider's first programme "
+            f"event, this booking included) by more than {_ALLOWANCE}, and with 409 `appointment_starts_before_booking` "
+            f"if it is before this booking's own `occurred_at` by more than {_ALLOWANCE}: an appointment is booked before it starts."
+        )
+    )
     mode: AppointmentMode
     out_of_hours: StrictBool = False
 
 
 class AppointmentCancelledData(EventData):
+    __doc__ = f"An appointment cancelled (before or after it was due). {_OUTCOME_RULES}"
+
     appointment_id: AppointmentId
     cancelled_by: CancelledBy
     reason: ShortReason | None = None
 
 
 class AppointmentAttendedData(EventData):
+    __doc__ = (
+        "The person attended. Refused with 409 `appointment_not_started` unless the appointment (its latest booking) "
+        f"had started by `occurred_at` ({_ALLOWANCE} allowed), and with 409 `appointment_before_acceptance` if it "
+        f"started before the case was accepted (by more than {_ALLOWANCE}). {_OUTCOME_RULES}"
+    )
+
     appointment_id: AppointmentId
     punctuality: Punctuality = Punctuality.on_time
 
 
 class AppointmentMissedData(EventData):
+    __doc__ = (
+        "The person did not attend. Refused with 409 `appointment_not_started` unless the appointment (its latest booking) "
+        f"had started by `occurred_at` ({_ALLOWANCE} allowed), and with 409 `appointment_before_acceptance` if it "
+        f"started before the case was accepted (by more than {_ALLOWANCE}). {_OUTCOME_RULES}"
+    )
+
     appointment_id: AppointmentId
     reason_category: AbsenceCategory
     note: Note | None = None

@@ -16,7 +16,7 @@ from provider_gateway.cases.tables import GatewayCase
 from referral_api.case_log.tables import CaseFact
 from support.gateway_flows import register_provider
 from support.processes import wait_for
-from support.provider_events import ADULT_PROGRAMME, YOUTH_PROGRAMME, Provider, event, moment
+from support.provider_events import ADULT_PROGRAMME, AT_BOOKING, YOUTH_PROGRAMME, Provider, event, moment
 from support.referrals import adult_referral, youth_referral
 
 
@@ -100,7 +100,7 @@ def test_a_missed_appointment_corrected_to_attended_counts_once_as_attended(link
     adult = provider(linked)
     case_id = routed_case(linked)
     adult.report("referral.accepted", case_id)
-    adult.report("appointment.booked", case_id, appointment_id="c-1", kind="assessment", starts_at=moment(60), mode="phone")
+    adult.report("appointment.booked", case_id, appointment_id="c-1", kind="assessment", starts_at=AT_BOOKING, mode="phone")
     adult.report("appointment.missed", case_id, appointment_id="c-1", reason_category="unacceptable", note="no reply (synthetic)")
     assert linked.case(case_id)["programme"]["missed"]["unacceptable"] == 1
     adult.report("appointment.attended", case_id, appointment_id="c-1")
@@ -118,7 +118,7 @@ def test_late_and_out_of_order_events_fold_to_the_same_answer(linked):
     case_id = routed_case(linked)
     accepted_at, booked_at, missed_at = moment(), moment(), moment()
     # The booking arrives before the acceptance it followed; the miss before the booking.
-    adult.report("appointment.booked", case_id, booked_at, appointment_id="o-1", kind="assessment", starts_at=moment(90), mode="video")
+    adult.report("appointment.booked", case_id, booked_at, appointment_id="o-1", kind="assessment", starts_at=AT_BOOKING, mode="video")
     adult.report("referral.accepted", case_id, accepted_at)
     adult.report("appointment.missed", case_id, missed_at, appointment_id="o-1", reason_category="acceptable")
     late = adult.report("contact.attempted", case_id, accepted_at, method="phone", outcome="reached")

@@ -15,7 +15,11 @@ from provider_gateway.events.tables import EventOutcome
 class EventRefusal(BaseModel):
     code: str = Field(
         examples=["appointment_not_booked"],
-        description="case_ended, not_with_provider, already_answered, appointment_not_booked, intervention_not_in_pathway",
+        description=(
+            "case_ended, not_with_provider, already_answered, before_referral, appointment_not_booked, "
+            "appointment_has_outcome, appointment_before_acceptance, appointment_starts_before_booking, "
+            "appointment_not_started, outcome_before_booking, intervention_not_in_pathway (docs/BREACHES.md)"
+        ),
     )
     detail: str
 
