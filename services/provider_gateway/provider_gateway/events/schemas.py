@@ -22,6 +22,14 @@ class EventRefusal(BaseModel):
         ),
     )
     detail: str
+    retryable: bool = Field(
+        default=False,
+        description=(
+            "True when the event may apply later (an appointment's outcome sent before its booking): send it "
+            "again under the same webhook-id once the missing fact is recorded. False: the refusal is final, "
+            "and a repeat of the webhook-id gets it again."
+        ),
+    )
 
 
 class EventReceipt(BaseModel):
@@ -29,7 +37,12 @@ class EventReceipt(BaseModel):
     event_type: str
     case_id: uuid.UUID
     outcome: EventOutcome = Field(description="applied; pending while referral_api is unreachable; refused (see refusal).")
-    duplicate: bool = Field(description="This webhook-id was received before: this is the first answer, as it stands now.")
+    duplicate: bool = Field(
+        description=(
+            "This webhook-id was received before: this is the first answer, as it stands now "
+            "(a retryable refusal is not an answer: its repeat is tried again)."
+        )
+    )
     case_status: CaseStatus | None = Field(description="The case's status after the event, once applied.")
     case_version: int | None
     refusal: EventRefusal | None = None

@@ -59,7 +59,7 @@ def _provider_event(session: Session, message: ProviderEventReported, _envelope:
             check=refusal,
         )
     except case_log.FactRefused as refused:
-        raise MessageRefused(refused.refusal.detail, code=refused.refusal.code) from None
+        raise MessageRefused(refused.refusal.detail, code=refused.refusal.code, retryable=refused.refusal.retryable) from None
     return _projection(case.id, recorded.state)
 
 
