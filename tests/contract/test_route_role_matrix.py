@@ -227,3 +227,25 @@ def test_each_caller_gets_the_answer_its_role_should(row: Row, services: dict[st
                 wrong.append(f"  {caller.value}: {row.method} {url} with {deviation.policy_body}: {verdict}: {response.text[:300]}")
     assert not wrong, f"{row.label}:\n" + "\n".join(wrong)
 
+
+
+# --- every JSON body: a key repeated within an object is refused (issue 23 §1.7) -------------
+
+REPEATED_KEY_BODY = b'{"type": "appointment.attended", "data": {"case_id": "x", "case_id": "y"}, "type": "appointment.missed"}'
+BODY_ROWS = [row for row in MATRIX if row.method in BODY_METHODS]
+
+
+@pytest.mark.parametrize("row", BODY_ROWS, ids=lambda row: f"{row.service}:{row.method} {row.path}")
+def test_a_body_that_repeats_a_key_is_a_422_problem_on_every_route(row: Row, services: dict[str, Served]) -> None:
+    served = services[row.service]
+    route = served.routes[(row.method, row.path)]
+    if route.body_field is None:
+        pytest.skip("takes no body: nothing is parsed")
+    caller = next(c for c in KEYED if expected(row, c) is None)  # one the route lets through
+    headers = {**served.headers[caller], "Content-Type": "application/json"}
+    response = served.client.request(row.method, _url(row, route), headers=headers, content=REPEATED_KEY_BODY)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    # The first repeat from the top: the outer "type", though the inner one was parsed first.
+    assert problem["errors"] == [{"pointer": "/type", "detail": 'the key "type" appears more than once in this object'}]
