@@ -12,11 +12,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from diversion_common.reference import DistrictCode
 from diversion_common.text_limits import Email
 from diversion_common.wire_types import Date, DateTime
-from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, Note, Pathway, PersonText, ProgrammeSummary, text
+from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, NoControlCharacters, Note, Pathway, PersonText, ProgrammeSummary, text
 from referral_api.cases.tables import POLICE_REFERENCE_LENGTH
 from referral_api.lifecycle.pathway import encounter_date
 
-# Every text field is bounded and refuses NUL (PostgreSQL stores neither): free text through
+# Every text field is bounded and refuses control characters (PostgreSQL stores neither NUL nor
+# too long a value; the others forge what is shown): free text through
 # contracts.text, the rest by a pattern that admits no NUL, with its length stated too.
 Text = PersonText
 Phone = Annotated[str, StringConstraints(max_length=PHONE_LENGTH, pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
@@ -25,6 +26,7 @@ Postcode = Annotated[
     StringConstraints(
         strip_whitespace=True, to_upper=True, max_length=POSTCODE_LENGTH, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
     ),
+    NoControlCharacters,
 ]
 
 
@@ -203,6 +205,7 @@ class ReferralCreate(Strict):
         StringConstraints(
             strip_whitespace=True, max_length=POLICE_REFERENCE_LENGTH, pattern=rf"^[A-Za-z0-9/_-]{{3,{POLICE_REFERENCE_LENGTH}}}$"
         ),
+        NoControlCharacters,
     ] = Field(description="The force's own occurrence reference; unique per force.", examples=["43/12345/26"])
     encounter: Encounter
     drugs: list[Drug] = Field(min_length=1, max_length=10)
