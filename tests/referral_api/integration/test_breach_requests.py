@@ -116,6 +116,22 @@ def test_misses_of_appointments_still_to_come_are_refused_and_raise_no_breach_re
     assert breach_requests(linked, linked.police) == []
 
 
+def test_a_hearing_dated_before_the_request_was_submitted_is_refused(linked):
+    _, case_id, raised = submitted_request(linked)
+    court = court_key(linked)
+    url = f"/v1/breach-requests/{raised['id']}"
+    assert linked.api.post(f"{url}/acknowledge", headers=court).status_code == 200
+    facts = facts_of_kind(linked, case_id, "breach.hearing_scheduled")
+
+    refused = linked.api.post(f"{url}/hearing", json={"hearing_at": "1999-05-01T10:00:00Z", "court_room": "Court 2"}, headers=court)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in refused.json()["errors"]] == ["/hearing_at"]
+    assert facts_of_kind(linked, case_id, "breach.hearing_scheduled") == facts
+    assert linked.api.get(url, headers=court).json()["hearing"] is None
+
+
 def test_an_adult_from_warning_to_the_courts_outcome(linked):
     adult = provider(linked)
     case_id = accepted_case(linked, adult)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diversion_common.contracts import Note
+from diversion_common.contracts import CLOCK_ALLOWANCE, Note
 from diversion_common.wire_types import DateTime
 from referral_api.breaches.courts import CourtCode
 from referral_api.lifecycle.breach_requests import (
@@ -182,7 +182,12 @@ class WithdrawBreachRequest(BaseModel):
 class HearingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hearing_at: DateTime
+    hearing_at: DateTime = Field(
+        description=(
+            "When the hearing is (RFC 3339 with an offset): not before the request was submitted to the court "
+            f"({CLOCK_ALLOWANCE.seconds // 60} minutes' clock allowance), else 422."
+        )
+    )
     court_room: text(60) | None = None
 
 
