@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from diversion_common.audit.context import touched
 from diversion_common.contracts import WEBHOOK_ID_LENGTH, ProviderEvent
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.db import get_session
@@ -102,7 +102,7 @@ def list_receipts(
     session: DbSession,
     outcome: EventOutcome | None = None,
     provider_id: uuid.UUID | None = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> EventReceiptPage:
     return service.list_receipts(session, outcome=outcome, provider_id=provider_id, cursor=cursor, limit=limit)
