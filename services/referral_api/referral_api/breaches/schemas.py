@@ -194,5 +194,10 @@ class HearingRequest(BaseModel):
 class OutcomeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: CourtOutcome | YjuOutcome = Field(description="A court's outcomes for an adult's request; the YJU's for a young person's.")
+    outcome: CourtOutcome | YjuOutcome = Field(
+        description=(
+            f"A court records one of {', '.join(CourtOutcome)} (an adult's request); the YJU one of "
+            f"{', '.join(YjuOutcome)} (a young person's). The other body's outcome: 422."
+        )
+    )
     note: Note | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Any, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
@@ -141,11 +141,15 @@ class Guardian(Strict):
     email: Email | None = None
 
 
+# A field the intake rules (cases/rules.py) require to be true: the document says so (const), and false is a 422.
+_MUST_BE_TRUE: dict[str, Any] = {"const": True}
+
+
 class Checks(Strict):
-    identity_confirmed: StrictBool
-    pnc_checked: StrictBool
-    niche_checked: StrictBool
-    guardian_contacted: StrictBool = False
+    identity_confirmed: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    pnc_checked: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    niche_checked: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    guardian_contacted: StrictBool = Field(default=False, description="Must be true for under-18s (18 or over on the encounter date: may be false).")
 
 
 # A synthetic person; the same referral as docs/examples/adult-referral.json.
@@ -215,7 +219,9 @@ class ReferralCreate(Strict):
     guardian: Guardian | None = Field(default=None, description="Required for under-18s.")
     checks: Checks
     previous_diversions: StrictInt = Field(ge=0, le=100, description="Previous drug diversions of this person.")
-    consent_to_share: StrictBool = Field(description="Consent to share with the treatment provider; must be true.")
+    consent_to_share: StrictBool = Field(
+        description="Consent to share with the treatment provider; must be true (false: 422).", json_schema_extra=_MUST_BE_TRUE
+    )
 
 
 class HistoryEntry(BaseModel):
