@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from diversion_common.contracts import CaseStatus, Pathway
+from diversion_common.contracts import CLOCK_ALLOWANCE, CaseStatus, Pathway
 from referral_api.lifecycle import Fact, Refusal, refusal
 from support.case_log import ADULT, CASE, P1, P2, YOUTH, CaseLog, at
 
@@ -292,3 +294,23 @@ def test_the_appointment_rules_never_refuse_a_timely_programme():
     log.book("a-2", at(34), at(60))
     assert code(propose(log, "appointment.missed", at(50), appointment_id="a-2", **MISSED)) == "appointment_not_started"
     assert code(propose(log, "appointment.missed", at(61), appointment_id="a-2", **MISSED)) is None
+
+
+TIMING_CODES = {"appointment_before_acceptance", "appointment_starts_before_booking", "appointment_not_started", "outcome_before_booking"}
+hours = st.floats(min_value=2, max_value=2000, allow_nan=False)
+
+
+@given(accepted=hours, booked=hours, starts=hours, reported=hours, missed=st.booleans())
+def test_the_timing_rules_refuse_exactly_what_cannot_have_happened(accepted, booked, starts, reported, missed):
+    log = accepted_case(accepted_hour=accepted)
+    acceptance = min(at(accepted), at(booked))  # a booking is work with the person: it may be the acceptance
+    booking_refused = code(propose(log, "appointment.booked", at(booked), **booking(starts_at=at(starts))))
+    possible_booking = at(starts) >= max(acceptance, at(booked)) - CLOCK_ALLOWANCE
+    assert (booking_refused in TIMING_CODES) == (not possible_booking)
+    if not possible_booking:
+        return
+    log.book("a-1", at(booked), at(starts))
+    type_, extra = ("appointment.missed", MISSED) if missed else ("appointment.attended", {})
+    outcome_refused = code(propose(log, type_, at(reported), appointment_id="a-1", **extra))
+    possible_outcome = at(reported) >= at(booked) and at(starts) <= at(reported) + CLOCK_ALLOWANCE
+    assert (outcome_refused in TIMING_CODES) == (not possible_outcome)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from diversion_common import pagination
 from diversion_common.contracts import (
+    CLOCK_ALLOWANCE,
     CaseProjection,
     CaseStatus,
     ProviderEvent,
@@ -40,8 +41,6 @@ from provider_gateway.providers.access import must_be_active
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
 
-# How far ahead of our clock a provider's occurred_at may be.
-CLOCK_SKEW = timedelta(minutes=5)
 _MESSAGE_IDS = uuid.UUID("6f1c2a4e-5b7d-4c1e-9a3f-2d8e0b6c7a15")
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _ANSWERS = {ProviderEventType.referral_accepted.value, ProviderEventType.referral_rejected.value}
@@ -88,7 +87,8 @@ def receive_event(
     if earlier is not None and not _may_try_again(earlier):
         return earlier, True
     data = event.data
-    if as_utc(data.occurred_at) > utcnow() + CLOCK_SKEW:
+    # A provider's clock may run the contract's allowance ahead of ours.
+    if as_utc(data.occurred_at) > utcnow() + CLOCK_ALLOWANCE:
         raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
     must_be_active(session, provider_id)  # a disabled provider answers and reports nothing: 403
     case = session.get(GatewayCase, data.case_id, with_for_update=True)
