@@ -8,7 +8,9 @@ unions and lists) and the payload of every internal message each service accepts
 down to each field that takes a string, and asserts of each that:
 
 - the OpenAPI document states a ``maxLength`` for it, and
-- a value that is valid, with any one of its characters replaced by NUL, is refused.
+- a value that is valid, with any one of its characters replaced by NUL, is refused;
+- so is one holding any other control character (C0, DEL, C1: issue 23), but for tab and
+  line feed in multi-line free text (a note), whose document says so in its pattern.
 
 A dict's keys are not fields and are not walked (its values are). No database is
 opened: this is the models' own validation, the one the routes run.
@@ -34,12 +36,16 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from pydantic import AnyUrl, AwareDatetime, BaseModel, EmailStr, TypeAdapter, ValidationError
 
+from diversion_common.contracts import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from provider_gateway.main import create_app as create_gateway
 from provider_gateway.messaging.handlers import HANDLERS as GATEWAY_HANDLERS
 from referral_api.main import create_app as create_referral_api
 from referral_api.messaging.handlers import HANDLERS as REFERRAL_API_HANDLERS
 
 NUL = "\x00"
+# Escape, carriage return, DEL, and C1's NEL and CSI: each refused in every text field.
+CONTROL_CHARACTERS = ("\x1b", "\r", "\x7f", "\x85", "\x9b")
+LINE_BREAKS = ("\n", "\t")  # allowed in multi-line free text only
 # Types that hold no text: nothing to bound.
 NOT_TEXT = (bool, int, float, decimal.Decimal, uuid.UUID, dt.datetime, AwareDatetime, dt.date, dt.time, dt.timedelta, bytes, type(None))
 
@@ -179,3 +185,29 @@ def test_the_walk_reaches_the_fields_that_were_500s() -> None:
         "provider_gateway GET /v1/provider/events/{webhook_id} path webhook_id",
     ):
         assert expected in found, expected
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS, ids=[f.where for f in TEXT_FIELDS])
+def test_every_text_field_refuses_control_characters(field: TextField) -> None:
+    schema = TypeAdapter(field.annotation).json_schema()
+    adapter = TypeAdapter(field.annotation)
+    sample = _valid_sample(field, schema)
+    multiline = schema.get("pattern") == MULTI_LINE_PATTERN
+    refused = CONTROL_CHARACTERS if multiline else CONTROL_CHARACTERS + LINE_BREAKS
+    for character in refused:
+        # At the end too: a trailing line feed must not be trimmed into acceptance.
+        for with_control in (character + sample[1:], sample[:-1] + character, sample + character):
+            if len(with_control) > schema.get("maxLength", len(with_control)):
+                continue
+            with pytest.raises(ValidationError):
+                adapter.validate_python(with_control)
+    if multiline:
+        assert adapter.validate_python(f"{sample}\n\tand a second line") is not None
+
+
+def test_free_text_notes_are_multi_line_and_names_are_not() -> None:
+    patterns = {f.where: TypeAdapter(f.annotation).json_schema().get("pattern") for f in TEXT_FIELDS}
+    assert patterns["AppointmentMissedData.note"] == MULTI_LINE_PATTERN
+    assert patterns["WithdrawRequest.note"] == MULTI_LINE_PATTERN
+    assert patterns["ProviderCreate.name"] == SINGLE_LINE_PATTERN
+    assert patterns["ReferralSubject.given_name"] == SINGLE_LINE_PATTERN

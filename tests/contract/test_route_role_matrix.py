@@ -39,6 +39,7 @@ from provider_gateway.main import create_app as create_gateway
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
+from support.access_matrix import EVERYONE as EVERYONE_CALLERS
 from support.access_matrix import (
     BODY_METHODS,
     CALLERS,
@@ -227,3 +228,48 @@ def test_each_caller_gets_the_answer_its_role_should(row: Row, services: dict[st
                 wrong.append(f"  {caller.value}: {row.method} {url} with {deviation.policy_body}: {verdict}: {response.text[:300]}")
     assert not wrong, f"{row.label}:\n" + "\n".join(wrong)
 
+
+
+# --- every JSON body: a key repeated within an object is refused (issue 23 §1.7) -------------
+
+REPEATED_KEY_BODY = b'{"type": "appointment.attended", "data": {"case_id": "x", "case_id": "y"}, "type": "appointment.missed"}'
+BODY_ROWS = [row for row in MATRIX if row.method in BODY_METHODS]
+
+
+@pytest.mark.parametrize("row", BODY_ROWS, ids=lambda row: f"{row.service}:{row.method} {row.path}")
+def test_a_body_that_repeats_a_key_is_a_422_problem_on_every_route(row: Row, services: dict[str, Served]) -> None:
+    served = services[row.service]
+    route = served.routes[(row.method, row.path)]
+    if route.body_field is None:
+        pytest.skip("takes no body: nothing is parsed")
+    caller = next(c for c in KEYED if expected(row, c) is None)  # one the route lets through
+    headers = {**served.headers[caller], "Content-Type": "application/json"}
+    response = served.client.request(row.method, _url(row, route), headers=headers, content=REPEATED_KEY_BODY)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    # The first repeat from the top: the outer "type", though the inner one was parsed first.
+    assert problem["errors"] == [{"pointer": "/type", "detail": 'the key "type" appears more than once in this object'}]
+
+
+# --- the document states who may call each operation (issue 23 §1.7) ---------------------
+
+
+def test_the_document_names_the_roles_each_operation_admits() -> None:
+    """The policy above is also the OpenAPI document's: each operation's ``x-roles`` (and its
+    description) names exactly the callers with a key the row lets through."""
+    wrong = []
+    for service in SERVICES:
+        paths = CREATE_APP[service]().openapi()["paths"]
+        for row in (r for r in MATRIX if r.service == service):
+            operation = paths[row.path][row.method.lower()]
+            keyed = sorted(caller.value for caller in KEYED if caller in row.allowed)
+            if row.allowed == EVERYONE_CALLERS:
+                if "x-roles" in operation:
+                    wrong.append(f"{row.label}: public, yet x-roles {operation['x-roles']}")
+                continue
+            if sorted(operation.get("x-roles", [])) != keyed:
+                wrong.append(f"{row.label}: x-roles {operation.get('x-roles')}, the policy {keyed}")
+            elif not all(role in operation.get("description", "") for role in keyed):
+                wrong.append(f"{row.label}: its description does not name {keyed}")
+    assert not wrong, "\n".join(wrong)

@@ -142,7 +142,7 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
         # Intake rules across fields (422): an adult needs a body_worn_video_reference and an
         # under-18 a guardian who was contacted; the encounter and the date of birth may not be
         # in the future and the person must be 10 to 120; the district must belong to the
-        # caller's force; the checks and consent must be true; the preferred contact method
+        # caller's force; the preferred contact method
         # needs a phone or an email. A police_reference the force already used is a duplicate (409).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "409", "422"]}},
     },

@@ -19,8 +19,17 @@ def moment(minutes: int = 0) -> str:
     return _clock[0].isoformat()
 
 
+# A booking's starts_at in a programme run over HTTP: the moment it is booked. Every event there
+# happens now (the gateway refuses one dated ahead of its clock), and an appointment must have
+# started by the time its attendance or miss is reported.
+AT_BOOKING = "at-booking"
+
+
 def event(event_type: str, case_id: str, occurred_at: str | None = None, **data: Any) -> dict[str, Any]:
-    return {"type": event_type, "data": {"case_id": case_id, "occurred_at": occurred_at or moment(), **data}}
+    occurred_at = occurred_at or moment()
+    if data.get("starts_at") == AT_BOOKING:
+        data["starts_at"] = occurred_at
+    return {"type": event_type, "data": {"case_id": case_id, "occurred_at": occurred_at, **data}}
 
 
 class Provider:
@@ -46,12 +55,12 @@ ADULT_PROGRAMME = [
     ("referral.accepted", {}),
     ("contact.attempted", {"method": "phone", "outcome": "no_answer"}),
     ("contact.attempted", {"method": "sms", "outcome": "reached"}),
-    ("appointment.booked", {"appointment_id": "a-1", "kind": "assessment", "starts_at": "2026-12-03T18:30:00Z", "mode": "in_person", "out_of_hours": True}),
+    ("appointment.booked", {"appointment_id": "a-1", "kind": "assessment", "starts_at": AT_BOOKING, "mode": "in_person", "out_of_hours": True}),
     ("appointment.attended", {"appointment_id": "a-1", "punctuality": "late"}),
     ("assessment.completed", {"outcome": "suitable_for_programme"}),
     ("intervention.completed", {"intervention": "online_intervention_1"}),
     ("intervention.completed", {"intervention": "online_intervention_2"}),
-    ("appointment.booked", {"appointment_id": "a-2", "kind": "follow_up", "starts_at": "2026-12-20T10:00:00Z", "mode": "video"}),
+    ("appointment.booked", {"appointment_id": "a-2", "kind": "follow_up", "starts_at": AT_BOOKING, "mode": "video"}),
     ("appointment.attended", {"appointment_id": "a-2"}),
     ("intervention.completed", {"intervention": "follow_up"}),
     ("course.completed", {}),
@@ -59,14 +68,14 @@ ADULT_PROGRAMME = [
 
 YOUTH_PROGRAMME = [
     ("referral.accepted", {}),
-    ("appointment.booked", {"appointment_id": "y-0", "kind": "assessment", "starts_at": "2026-12-02T16:00:00Z", "mode": "in_person"}),
+    ("appointment.booked", {"appointment_id": "y-0", "kind": "assessment", "starts_at": AT_BOOKING, "mode": "in_person"}),
     ("appointment.attended", {"appointment_id": "y-0"}),
     ("assessment.completed", {"outcome": "suitable_for_programme"}),
     *[
         step
         for number in range(1, 7)
         for step in (
-            ("appointment.booked", {"appointment_id": f"y-{number}", "kind": "session", "starts_at": f"2026-12-{number + 3:02d}T16:00:00Z", "mode": "in_person"}),
+            ("appointment.booked", {"appointment_id": f"y-{number}", "kind": "session", "starts_at": AT_BOOKING, "mode": "in_person"}),
             ("appointment.attended", {"appointment_id": f"y-{number}"}),
             ("intervention.completed", {"intervention": "session", "session_number": number}),
         )

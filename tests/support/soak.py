@@ -44,7 +44,7 @@ from support.credentials import bearer, issue_key
 from support.delivery_system import DeliverySystem
 from support.gateway_flows import signed_event
 from support.processes import start_together
-from support.provider_events import ADULT_PROGRAMME, event
+from support.provider_events import ADULT_PROGRAMME, AT_BOOKING, event
 from support.referrals import adult_referral
 from support.webhook_receiver import WebhookReceiver
 
@@ -52,7 +52,7 @@ from support.webhook_receiver import WebhookReceiver
 FULL_PROGRAMME = ADULT_PROGRAMME
 SHORT_PROGRAMME = [
     ("referral.accepted", {}),
-    ("appointment.booked", {"appointment_id": "a-1", "kind": "assessment", "starts_at": "2026-12-03T18:30:00Z", "mode": "in_person"}),
+    ("appointment.booked", {"appointment_id": "a-1", "kind": "assessment", "starts_at": AT_BOOKING, "mode": "in_person"}),
     ("appointment.attended", {"appointment_id": "a-1"}),
     ("course.completed", {}),
 ]

@@ -60,4 +60,16 @@ def role_dependency(
         return principal
 
     require_role.__name__ = "require_" + "_or_".join(role.value for role in roles)
+    require_role.roles = roles  # type: ignore[attr-defined]  # stated in the OpenAPI document (service_app)
     return require_role
+
+
+def roles_of(dependant: Any) -> tuple[Role, ...] | None:
+    """The roles a route's dependencies admit (``role_dependency``), or None if it checks no role."""
+    for sub in dependant.dependencies:
+        roles = getattr(sub.call, "roles", None)
+        if roles is None:
+            roles = roles_of(sub)
+        if roles is not None:
+            return roles
+    return None

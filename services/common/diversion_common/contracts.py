@@ -7,13 +7,14 @@ the consumer parses the same model. Nothing here does I/O.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -28,33 +29,70 @@ from diversion_common.reference import DistrictCode
 from diversion_common.wire_types import DateTime
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it everywhere so both databases agree.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+# Control characters are refused in all text: C0 (U+0000-U+001F), DEL and C1 (U+007F-U+009F).
+# They forge log lines and terminal output, hide text in what an officer or a court reads, and
+# PostgreSQL cannot store NUL at all (SQLite can: both databases must agree). Multi-line free
+# text (a note) may hold tab and line feed; nothing else may.
+SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+_MULTI_LINE_ALLOWS = frozenset("\t\n")
 
 
-class _DocumentedNoNul:
-    """Says in the document what ``_no_nul`` refuses, so that clients and contract tests know it."""
+def control_character(value: str, *, multiline: bool = False) -> str | None:
+    """The first control character ``value`` may not hold, if any."""
+    for character in value:
+        point = ord(character)
+        if (point < 0x20 or 0x7F <= point <= 0x9F) and not (multiline and character in _MULTI_LINE_ALLOWS):
+            return character
+    return None
+
+
+def _refuses_control_characters(multiline: bool) -> Any:
+    def check(value: Any) -> Any:
+        # Before trimming: a trailing line feed in a one-line field is refused, as the pattern says.
+        if isinstance(value, str):
+            found = control_character(value, multiline=multiline)
+            if found is not None:
+                allowed = " (tab and line feed are allowed)" if multiline else ""
+                raise ValueError(f"must not contain control characters such as U+{ord(found):04X}{allowed}")
+        return value
+
+    return BeforeValidator(check)
+
+
+# For a field with a pattern of its own that trimming could satisfy (a postcode, a reference):
+# refuses a control character before the trim, as text() does.
+NoControlCharacters = _refuses_control_characters(False)
+
+
+class _DocumentedPattern:
+    """Says in the document what ``_refuses_control_characters`` refuses, so that clients and contract tests know it."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {**handler(schema), "pattern": r"^[^\x00]*$"}
+        return {**handler(schema), "pattern": self.pattern}
 
 
-def text(max_length: int, min_length: int = 1) -> Any:
-    """A trimmed text field of bounded length with no NUL characters."""
+def text(max_length: int, min_length: int = 1, *, multiline: bool = False) -> Any:
+    """A trimmed text field of bounded length with no control characters (``multiline``: tab and line feed allowed)."""
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_nul),
-        _DocumentedNoNul(),
+        _refuses_control_characters(multiline),
+        _DocumentedPattern(MULTI_LINE_PATTERN if multiline else SINGLE_LINE_PATTERN),
     ]
 
 
 def code(max_length: int) -> Any:
-    """An id or a vocabulary word, bounded, with no NUL characters; kept as sent (not trimmed)."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_no_nul), _DocumentedNoNul()]
+    """An id or a vocabulary word, bounded, with no control characters; kept as sent (not trimmed)."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_length),
+        _refuses_control_characters(False),
+        _DocumentedPattern(SINGLE_LINE_PATTERN),
+    ]
 
 
 # Limits of what one service takes and passes on to the other: both check the same ones, so a
@@ -71,7 +109,7 @@ WEBHOOK_ID_LENGTH = 100  # the event receipts' webhook_id column
 APPOINTMENT_ID_LENGTH = 64
 INTEGER_MAX = 2**31 - 1  # a PostgreSQL integer column (SQLite's hold 64 bits)
 
-Note = text(NOTE_LENGTH, min_length=0)
+Note = text(NOTE_LENGTH, min_length=0, multiline=True)
 ShortReason = text(REASON_LENGTH)
 PersonText = text(PERSON_TEXT_LENGTH)
 PostcodeText = text(POSTCODE_LENGTH)
@@ -355,6 +393,17 @@ class ProviderClosureReason(StrEnum):
     other = "other"
 
 
+# Clocks differ: how far a provider's times may run from ours, and from each other, before an
+# event is refused as impossible (referral_api/lifecycle/rules.py applies it; stated below).
+CLOCK_ALLOWANCE = timedelta(minutes=5)
+_ALLOWANCE = f"{CLOCK_ALLOWANCE.seconds // 60} minutes"
+_OUTCOME_RULES = (
+    "Refused with 409 `appointment_not_booked` while the appointment's `appointment.booked` is not recorded: "
+    "`refusal.retryable` is then true, and the same event, sent again under the same webhook-id once the booking "
+    "is recorded, is applied. Refused with 409 `outcome_before_booking` if `occurred_at` is before the booking's."
+)
+
+
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -379,23 +428,44 @@ class ContactAttemptedData(EventData):
 class AppointmentBookedData(EventData):
     appointment_id: AppointmentId
     kind: AppointmentKind
-    starts_at: DateTime
+    starts_at: DateTime = Field(
+        description=(
+            "When the appointment starts (RFC 3339 with an offset). Refused with 409 `appointment_before_acceptance` "
+            "if it is before the case was accepted (the earlier of `referral.accepted` and the provider's first programme "
+            f"event, this booking included) by more than {_ALLOWANCE}, and with 409 `appointment_starts_before_booking` "
+            f"if it is before this booking's own `occurred_at` by more than {_ALLOWANCE}: an appointment is booked before it starts."
+        )
+    )
     mode: AppointmentMode
     out_of_hours: StrictBool = False
 
 
 class AppointmentCancelledData(EventData):
+    __doc__ = f"An appointment cancelled (before or after it was due). {_OUTCOME_RULES}"
+
     appointment_id: AppointmentId
     cancelled_by: CancelledBy
     reason: ShortReason | None = None
 
 
 class AppointmentAttendedData(EventData):
+    __doc__ = (
+        "The person attended. Refused with 409 `appointment_not_started` unless the appointment (its latest booking) "
+        f"had started by `occurred_at` ({_ALLOWANCE} allowed), and with 409 `appointment_before_acceptance` if it "
+        f"started before the case was accepted (by more than {_ALLOWANCE}). {_OUTCOME_RULES}"
+    )
+
     appointment_id: AppointmentId
     punctuality: Punctuality = Punctuality.on_time
 
 
 class AppointmentMissedData(EventData):
+    __doc__ = (
+        "The person did not attend. Refused with 409 `appointment_not_started` unless the appointment (its latest booking) "
+        f"had started by `occurred_at` ({_ALLOWANCE} allowed), and with 409 `appointment_before_acceptance` if it "
+        f"started before the case was accepted (by more than {_ALLOWANCE}). {_OUTCOME_RULES}"
+    )
+
     appointment_id: AppointmentId
     reason_category: AbsenceCategory
     note: Note | None = None

@@ -64,6 +64,10 @@ class BatchReceipt(BaseModel):
     duplicate: bool = False
     problem: str | None = PydanticField(default=None, description="Why a refused message was refused.")
     refusal_code: str | None = PydanticField(default=None, description="A refused message's reason, as a code.")
+    retryable: bool = PydanticField(
+        default=False,
+        description="A refused message that may apply later (it waits for another fact): its sender may send it again.",
+    )
     result: dict[str, Any] | None = PydanticField(default=None, description="What the handler answered, for topics that answer.")
 
 
@@ -429,13 +433,15 @@ def record_inbox(session: Session, row: InboxFields) -> bool:
 
 
 class MessageRefused(Exception):
-    """A handler cannot apply this message, for good (e.g. it names no known case): the
-    sender keeps it with this reason and does not send it again. Nothing is written."""
+    """A handler cannot apply this message (e.g. it names no known case): the sender keeps it
+    with this reason. Nothing is written, the inbox included. For good, unless ``retryable``:
+    then it waits for another fact, and the same message sent again later may apply."""
 
-    def __init__(self, reason: str, code: str = "refused") -> None:
+    def __init__(self, reason: str, code: str = "refused", *, retryable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.retryable = retryable
 
 
 class MessageRefusedProblem(Conflict):
@@ -477,6 +483,7 @@ def receive_batch(
                 BatchReceipt(
                     id=envelope.id, applied=False, problem=reasons or problem.detail or problem.title,
                     refusal_code=problem.extra.get("code") if isinstance(problem, MessageRefusedProblem) else "invalid",
+                    retryable=bool(problem.extra.get("retryable", False)),
                 )
             )
             continue
@@ -507,7 +514,7 @@ def receive_message(
         session.commit()
     except MessageRefused as refusal:
         session.rollback()
-        raise MessageRefusedProblem(refusal.reason, code=refusal.code) from None
+        raise MessageRefusedProblem(refusal.reason, code=refusal.code, retryable=refusal.retryable) from None
     except IntegrityError:
         # The same message arrived twice at once and the other copy committed first.
         session.rollback()

@@ -77,7 +77,7 @@ def outbox_admin_router(
         _admin: Annotated[Principal, Depends(admin)],
         session: Annotated[Session, Depends(get_session, scope="function")],
         state: OutboxState | None = None,
-        cursor: Annotated[pagination.Cursor | None, Query()] = None,
+        cursor: pagination.CursorQuery = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
     ) -> OutboxPage:
         query = select(table)

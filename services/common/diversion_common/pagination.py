@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Query
 from pydantic import StringConstraints
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -24,6 +25,14 @@ Row = TypeVar("Row")
 
 # What encode_cursor writes: unpadded base64url. Anything else (a NUL...) is refused at the door.
 Cursor = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+# The cursor of the first page, for clients that send one on every call (offset-style "0").
+FIRST_PAGE = "0"
+CURSOR_DESCRIPTION = (
+    "Where the page starts: omit it (or send `0`) for the first page, then send the `next_cursor` of the "
+    "page before, as it came. Any other value is not a cursor this service issued: 422."
+)
+# Every list's cursor parameter, so that each says the same.
+CursorQuery = Annotated[Cursor | None, Query(description=CURSOR_DESCRIPTION)]
 
 
 class InvalidCursor(ValidationFailed):
@@ -69,7 +78,7 @@ def keyset_page(
     key_to_text: Callable[[Any], str] = str,
 ) -> Page[Row]:
     """One page of ``query`` in (at, key) order, starting after ``cursor``."""
-    if cursor is not None:
+    if cursor is not None and cursor != FIRST_PAGE:
         after_at, after_text = decode_cursor(cursor)
         try:
             after_key = key_from_text(after_text)

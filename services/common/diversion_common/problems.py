@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from fastapi import HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -271,8 +272,19 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+class RefusedBody(HTTPException):
+    """A problem found while the body is read (request_limits): FastAPI passes an HTTPException
+    raised there on to the handlers, where any other error would become its own 400."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(status_code=problem.status, detail=problem.detail)
+        self.problem = problem
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, RefusedBody):
+        return problem_response(exc.problem, request)
     if exc.status_code == 405:
         problem: Problem = _HttpProblem(405, "Method not allowed")
         problem.headers = dict(exc.headers or {})

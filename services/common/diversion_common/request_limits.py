@@ -1,4 +1,5 @@
-"""ASGI middleware that refuses request bodies we will not parse, or that come too slowly.
+"""ASGI middleware that refuses request bodies we will not parse, or that come too slowly,
+or whose JSON repeats a key in an object (json_bodies.py).
 
 It runs before routing so an oversized or non-JSON body is never read into
 memory or handed to a handler; it runs after the AuthenticationGate, so the
@@ -13,7 +14,8 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from diversion_common.credentials import Role
-from diversion_common.problems import PayloadTooLarge, Problem, UnsupportedMediaType, problem_response
+from diversion_common.json_bodies import repeated_key
+from diversion_common.problems import PayloadTooLarge, Problem, RefusedBody, UnsupportedMediaType, ValidationFailed, problem_response
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -63,6 +65,7 @@ class RequestLimitsMiddleware:
         # The whole body, not each chunk: a client trickling a byte at a time gets no longer.
         deadline = loop.time() + self.body_read_timeout_seconds
         body_complete = False
+        chunks: list[bytes] = []
 
         async def limited_receive() -> Message:
             nonlocal received, body_complete
@@ -80,7 +83,13 @@ class RequestLimitsMiddleware:
                 if received > max_body_bytes:
                     # As above: the 413 problem.
                     raise HTTPException(status_code=413)
+                chunks.append(message.get("body", b""))
                 body_complete = not message.get("more_body", False)
+                if body_complete:
+                    # Every JSON body, before any route parses it (diversion_common/json_bodies.py).
+                    repeated = repeated_key(b"".join(chunks))
+                    if repeated is not None:
+                        raise RefusedBody(ValidationFailed("Each key may appear once in a JSON object.", errors=[repeated]))
             else:
                 body_complete = True
             return message

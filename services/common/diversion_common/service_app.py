@@ -8,11 +8,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
 from diversion_common.admission import AdmissionGate
 from diversion_common.audit.middleware import AuditMiddleware
+from diversion_common.auth import roles_of
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
@@ -105,6 +107,7 @@ def create_service_app(
                         response["content"] = {
                             "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
                         }
+            _state_roles(app, schema)
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)
             app.openapi_schema = schema
@@ -112,6 +115,24 @@ def create_service_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _state_roles(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Each operation says which roles may call it (``x-roles``, and in words): any other key is a 403."""
+    # Each operation as the app serves it: included routers' prefixes and dependencies applied.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue
+        roles = roles_of(route.dependant)
+        if roles is None:
+            continue
+        for method in route.methods or ():
+            operation = schema.get("paths", {}).get(route.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            operation["x-roles"] = [role.value for role in roles]
+            said = f"Callers: {', '.join(role.value for role in roles)} (any other role: 403)."
+            operation["description"] = f"{operation['description']}\n\n{said}" if operation.get("description") else said
 
 
 def engine_and_relay_lifespan(

@@ -2,7 +2,7 @@
 
 PostgreSQL cannot store a NUL character in text and refuses a value longer than
 its varchar column; SQLite takes both. So every request field states its limit,
-and refuses NUL, in the request model (a 422 naming the field, alike on either
+and refuses NUL and every other control character, in the request model (a 422 naming the field, alike on either
 database), from the same constant as the column it fills. Plain text is
 ``contracts.text`` (trimmed) or ``contracts.code`` (kept as sent);
 tests/contract/test_request_text_limits.py checks every field of every request.
@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, GetJsonSc
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from diversion_common.contracts import EMAIL_LENGTH, code
+from diversion_common.contracts import EMAIL_LENGTH, NoControlCharacters, code, control_character
 from diversion_common.webhooks.tables import DELIVERY_ID_LENGTH
 from diversion_common.webhooks.urls import WebhookUrl
 
@@ -36,9 +36,11 @@ def _too_long(max_length: int) -> PydanticCustomError:
 def _sent_url_fits(max_length: int) -> Any:
     def check(value: Any) -> Any:
         if isinstance(value, str):
-            # The URL parser would percent-encode a NUL (%00): refuse it as every other field does.
-            if "\x00" in value:
-                raise ValueError("must not contain NUL characters")
+            # The URL parser would percent-encode a NUL or an escape (%00, %1B), or drop a line feed:
+            # refuse them as every other field does.
+            found = control_character(value)
+            if found is not None:
+                raise ValueError(f"must not contain control characters such as U+{ord(found):04X}")
             if len(value) > max_length:
                 raise _too_long(max_length)
         return value
@@ -73,7 +75,8 @@ def bounded_url(max_length: int) -> Any:
 
 
 # email-validator refuses NUL, and anything over 254 characters; the limit says so in the document.
-Email = Annotated[EmailStr, Field(max_length=EMAIL_LENGTH)]
+# A trailing line feed it would trim away is refused first.
+Email = Annotated[EmailStr, Field(max_length=EMAIL_LENGTH), NoControlCharacters]
 
 # The webhook-id of one of our deliveries, as a path parameter.
 DeliveryId = code(DELIVERY_ID_LENGTH)

@@ -16,7 +16,7 @@ from provider_gateway.cases.tables import GatewayCase
 from referral_api.case_log.tables import CaseFact
 from support.gateway_flows import register_provider
 from support.processes import wait_for
-from support.provider_events import ADULT_PROGRAMME, YOUTH_PROGRAMME, Provider, event, moment
+from support.provider_events import ADULT_PROGRAMME, AT_BOOKING, YOUTH_PROGRAMME, Provider, event, moment
 from support.referrals import adult_referral, youth_referral
 
 
@@ -100,7 +100,7 @@ def test_a_missed_appointment_corrected_to_attended_counts_once_as_attended(link
     adult = provider(linked)
     case_id = routed_case(linked)
     adult.report("referral.accepted", case_id)
-    adult.report("appointment.booked", case_id, appointment_id="c-1", kind="assessment", starts_at=moment(60), mode="phone")
+    adult.report("appointment.booked", case_id, appointment_id="c-1", kind="assessment", starts_at=AT_BOOKING, mode="phone")
     adult.report("appointment.missed", case_id, appointment_id="c-1", reason_category="unacceptable", note="no reply (synthetic)")
     assert linked.case(case_id)["programme"]["missed"]["unacceptable"] == 1
     adult.report("appointment.attended", case_id, appointment_id="c-1")
@@ -118,7 +118,7 @@ def test_late_and_out_of_order_events_fold_to_the_same_answer(linked):
     case_id = routed_case(linked)
     accepted_at, booked_at, missed_at = moment(), moment(), moment()
     # The booking arrives before the acceptance it followed; the miss before the booking.
-    adult.report("appointment.booked", case_id, booked_at, appointment_id="o-1", kind="assessment", starts_at=moment(90), mode="video")
+    adult.report("appointment.booked", case_id, booked_at, appointment_id="o-1", kind="assessment", starts_at=AT_BOOKING, mode="video")
     adult.report("referral.accepted", case_id, accepted_at)
     adult.report("appointment.missed", case_id, missed_at, appointment_id="o-1", reason_category="acceptable")
     late = adult.report("contact.attempted", case_id, accepted_at, method="phone", outcome="reached")
@@ -166,6 +166,46 @@ def test_an_event_the_rules_refuse_is_a_409_with_its_reason_and_changes_nothing(
     assert adult.send(event(kind, case_id, **data), "evt_refused").json()["code"] == code  # the first answer again
     refused = linked.gateway.get("/v1/admin/provider-events", params={"outcome": "refused"}, headers=linked.admin).json()["items"]
     assert [(r["webhook_id"], r["refusal"]["code"]) for r in refused] == [("evt_refused", code)]
+
+
+def test_a_miss_sent_before_its_booking_is_applied_when_sent_again_after_it(linked):
+    """docs/ARCHITECTURE.md: a miss reported before its booking folds like any other order. Refused
+    while the booking is unknown, it is not refused for good: its retry, under the same webhook-id, applies."""
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    adult.report("referral.accepted", case_id)
+    booked_at, missed_at = moment(), moment()
+    miss = event("appointment.missed", case_id, missed_at, appointment_id="r-1", reason_category="acceptable")
+
+    early = adult.send(miss, "evt_miss_r1")
+    assert early.status_code == 409, early.text
+    assert early.json()["code"] == "appointment_not_booked" and early.json()["retryable"] is True
+    receipt = adult.gateway.get("/v1/provider/events/evt_miss_r1", headers=adult.key).json()
+    assert receipt["outcome"] == "refused" and receipt["refusal"]["retryable"] is True
+
+    adult.report("appointment.booked", case_id, booked_at, appointment_id="r-1", kind="assessment", starts_at=AT_BOOKING, mode="phone")
+    retried = adult.send(miss, "evt_miss_r1")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["outcome"] == "applied" and retried.json()["refusal"] is None
+    assert linked.case(case_id)["programme"]["missed"]["acceptable"] == 1
+    assert adult.gateway.get("/v1/provider/events/evt_miss_r1", headers=adult.key).json()["outcome"] == "applied"
+
+    # Applied once: a further repeat is a duplicate and changes nothing.
+    version = linked.case(case_id)["version"]
+    again = adult.send(miss, "evt_miss_r1")
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert linked.case(case_id)["version"] == version == facts(linked, case_id)
+
+
+def test_a_refusal_for_good_stays_the_answer_to_its_webhook_id(linked):
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    adult.report("referral.accepted", case_id)
+    wrong_pathway = event("intervention.completed", case_id, intervention="session", session_number=2)
+    first = adult.send(wrong_pathway, "evt_final")
+    assert first.status_code == 409 and first.json()["retryable"] is False
+    adult.report("appointment.booked", case_id, appointment_id="r-2", kind="assessment", starts_at=AT_BOOKING, mode="phone")
+    assert adult.send(wrong_pathway, "evt_final").json() == first.json()
 
 
 def test_another_providers_case_does_not_exist_and_an_ended_one_is_a_conflict(linked):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -139,3 +141,12 @@ def test_an_internal_message_the_database_cannot_hold_is_refused(gateway, referr
     assert counts(gateway_engine) == (1, 1)
     with Session(gateway_engine) as session:
         assert session.get(GatewayCase, uuid.UUID(case_id)).case_version == 0
+
+
+# Issue 23: control characters were stored in providers' names (and shown to every party).
+@pytest.mark.parametrize("control", ["\x1b[2J", "\x85", "\x9b31m", "\r", "\n", "\t", "\x7f"])
+def test_a_control_character_in_a_providers_name_is_refused_and_nothing_is_written(gateway, admin, gateway_engine, control):
+    response = gateway.post(PROVIDERS, json=provider_body(name=f"Reading{control}Recovery"), headers=admin)
+    problem = assert_refused(response, "/name")
+    assert control not in json.dumps(problem, ensure_ascii=False)  # the input is not echoed
+    assert providers(gateway_engine) == []

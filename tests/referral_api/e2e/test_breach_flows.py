@@ -41,7 +41,7 @@ from referral_api.clients.tables import Client as ReferralClient
 from referral_api.police_callbacks.tables import CallbackDelivery
 from support.credentials import bearer, issue_key
 from support.processes import REPO, cli, wait_for
-from support.provider_events import Provider, moment
+from support.provider_events import AT_BOOKING, Provider
 from support.fast_delivery import FAST_NOTIFICATIONS, FAST_PROVIDER_DELIVERY
 from support.referrals import adult_referral, youth_referral
 from support.two_services import System, build_system
@@ -175,7 +175,7 @@ def accepted(b: Breaches, *bodies: dict[str, Any]) -> list[str]:
 
 
 def miss(b: Breaches, case_id: str, appointment_id: str, reason: str = "unacceptable") -> str:
-    b.provider.report("appointment.booked", case_id, appointment_id=appointment_id, kind="session", starts_at=moment(60), mode="in_person")
+    b.provider.report("appointment.booked", case_id, appointment_id=appointment_id, kind="session", starts_at=AT_BOOKING, mode="in_person")
     return b.provider.report("appointment.missed", case_id, appointment_id=appointment_id, reason_category=reason)["case_status"]
 
 

@@ -27,7 +27,7 @@ from referral_api.police_callbacks.worker import callback_worker
 from support.credentials import bearer, issue_key
 from support.processes import wait_for
 from support.gateway_flows import register_provider
-from support.provider_events import Provider, event
+from support.provider_events import AT_BOOKING, Provider, event
 from support.referrals import adult_referral, youth_referral
 from support.webhook_receiver import WebhookReceiver
 
@@ -73,7 +73,7 @@ def accepted_case(linked, service: Provider, referral=None) -> str:
 
 
 def miss(service: Provider, case_id: str, appointment_id: str, reason: str = "unacceptable") -> dict:
-    service.report("appointment.booked", case_id, appointment_id=appointment_id, kind="session", starts_at="2026-12-03T10:00:00Z", mode="in_person")
+    service.report("appointment.booked", case_id, appointment_id=appointment_id, kind="session", starts_at=AT_BOOKING, mode="in_person")
     return service.report("appointment.missed", case_id, appointment_id=appointment_id, reason_category=reason)
 
 
@@ -105,6 +105,49 @@ def timeline_kinds(linked, case_id: str) -> list[str]:
 def facts_of_kind(linked, case_id: str, kind: str) -> int:
     with Session(linked.referral_engine) as session:
         return session.scalar(select(func.count()).select_from(CaseFact).where(CaseFact.case_id == uuid.UUID(case_id), CaseFact.kind == kind))
+
+
+def test_misses_of_appointments_still_to_come_are_refused_and_raise_no_breach_request(linked):
+    """Issue 23: two misses of appointments days ahead raised a request whose evidence held future dates."""
+    adult = provider(linked)
+    case_id = accepted_case(linked, adult)
+    for number, days_ahead in (("f-1", 2), ("f-2", 3)):
+        starts_at = (datetime.now(UTC) + timedelta(days=days_ahead)).isoformat()
+        adult.report("appointment.booked", case_id, appointment_id=number, kind="session", starts_at=starts_at, mode="in_person")
+        refused = adult.send(event("appointment.missed", case_id, appointment_id=number, reason_category="unacceptable"))
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["code"] == "appointment_not_started"
+
+    assert breach_requests(linked, linked.police) == []
+    kinds = timeline_kinds(linked, case_id)
+    assert "appointment.missed" not in kinds and "breach.warning_issued" not in kinds
+    assert linked.case(case_id)["status"] == "in_programme"
+
+    # An appointment in 2001 cannot be booked on a case accepted today, and an outcome cannot precede its booking.
+    in_2001 = adult.send(event("appointment.booked", case_id, appointment_id="f-3", kind="session", starts_at="2001-05-01T10:00:00Z", mode="in_person"))
+    assert in_2001.status_code == 409 and in_2001.json()["code"] == "appointment_before_acceptance"
+    before_booking = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    adult.report("appointment.booked", case_id, appointment_id="f-4", kind="session", starts_at=AT_BOOKING, mode="in_person")
+    early = adult.send(event("appointment.missed", case_id, before_booking, appointment_id="f-4", reason_category="unacceptable"))
+    assert early.status_code == 409 and early.json()["code"] == "outcome_before_booking"
+    assert breach_requests(linked, linked.police) == []
+
+
+def test_a_hearing_dated_before_the_request_was_submitted_is_refused(linked):
+    _, case_id, raised = submitted_request(linked)
+    court = court_key(linked)
+    url = f"/v1/breach-requests/{raised['id']}"
+    assert linked.api.post(f"{url}/acknowledge", headers=court).status_code == 200
+    facts = facts_of_kind(linked, case_id, "breach.hearing_scheduled")
+
+    refused = linked.api.post(f"{url}/hearing", json={"hearing_at": "1999-05-01T10:00:00Z", "court_room": "Court 2"}, headers=court)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["pointer"] for e in refused.json()["errors"]] == ["/hearing_at"]
+    assert facts_of_kind(linked, case_id, "breach.hearing_scheduled") == facts
+    assert linked.api.get(url, headers=court).json()["hearing"] is None
 
 
 def test_an_adult_from_warning_to_the_courts_outcome(linked):

@@ -96,6 +96,19 @@ def test_a_withdrawn_case_shows_up_again_as_changed(api, police):
     assert [(i["id"], i["status"]) for i in items] == [(first["id"], "withdrawn")]
 
 
+def test_cursor_0_is_the_first_page(api, police):
+    """Issue 23: `cursor=0` was a 422; the document says it is the first page, as an omitted cursor."""
+    for _ in range(3):
+        refer(api, police)
+    first = api.get("/v1/referrals", params={"limit": 2}, headers=police).json()
+    zero = api.get("/v1/referrals", params={"limit": 2, "cursor": "0"}, headers=police)
+    assert zero.status_code == 200, zero.text
+    assert zero.json()["items"] == first["items"] and zero.json()["next_cursor"] == first["next_cursor"]
+    described = api.get("/openapi.json").json()["paths"]["/v1/referrals"]["get"]["parameters"]
+    [cursor] = [p for p in described if p["name"] == "cursor"]
+    assert "`0`" in cursor["description"]
+
+
 def test_a_bad_cursor_or_limit_is_a_problem(api, police):
     for params in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1000}, {"updated_since": "yesterday"},
                    {"updated_since": (datetime.now() - timedelta(days=1)).isoformat()}, {"status": "lost"}):

@@ -11,6 +11,8 @@ import base64
 import json
 import uuid
 
+import pytest
+
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -128,3 +130,30 @@ def test_a_cursor_carrying_a_nul_is_refused(api, admin):
     assert_refused(response, "#query/cursor")
     response = api.get("/v1/admin/deliveries", params={"cursor": f"a{NUL}b"}, headers=admin)
     assert_refused(response, "#query/cursor")
+
+
+# Issue 23: control characters (C0 but tab and line feed in a note, DEL, C1) were stored in free text.
+@pytest.mark.parametrize("control", ["\x1b[31m", "\x85", "\r", "\x07"])
+def test_a_control_character_in_a_withdrawal_note_is_refused_and_nothing_changes(api, police, referral_engine, control):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    facts = facts_of(referral_engine, case["id"])
+
+    response = api.post(f"/v1/referrals/{case['id']}/withdraw", json={"reason": "other", "note": f"see{control}this"}, headers=police)
+
+    assert_refused(response, "/note")
+    assert facts_of(referral_engine, case["id"]) == facts
+
+
+def test_a_note_may_hold_lines_and_tabs(api, police, referral_engine):
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    response = api.post(f"/v1/referrals/{case['id']}/withdraw", json={"reason": "other", "note": "first line\n\tsecond line"}, headers=police)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("control", ["\n", "\x1b", "\x9f"])
+def test_a_control_character_in_a_persons_name_is_refused_and_no_case_is_made(api, police, referral_engine, control):
+    body = adult_referral()
+    body["subject"]["given_name"] = f"Sam{control}"
+    response = api.post("/v1/referrals", json=body, headers=police)
+    assert_refused(response, "/subject/given_name")
+    assert count(referral_engine, Case) == 0

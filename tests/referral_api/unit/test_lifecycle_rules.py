@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from diversion_common.contracts import CaseStatus, Pathway
+from diversion_common.contracts import CLOCK_ALLOWANCE, CaseStatus, Pathway
 from referral_api.lifecycle import Fact, Refusal, refusal
 from support.case_log import ADULT, CASE, P1, P2, YOUTH, CaseLog, at
 
@@ -185,3 +187,130 @@ def test_an_event_dated_before_the_case_reached_the_provider_is_refused():
     log = routed_case()  # routed at hour 1
     assert code(propose(log, "contact.attempted", at(1) - timedelta(minutes=4), method="phone", outcome="reached")) is None
     assert code(propose(log, "contact.attempted", at(1) - timedelta(hours=1), method="phone", outcome="reached")) == "before_referral"
+
+
+# --- an appointment's time against the case's acceptance, its booking and the report (issue 23) ---
+
+MINUTE = timedelta(minutes=1)
+
+
+def accepted_case(accepted_hour: float = 2) -> CaseLog:
+    log = routed_case()  # routed at hour 1
+    log.event("referral.accepted", at(accepted_hour))
+    return log
+
+
+def booking(appointment_id: str = "a-1", starts_at: datetime = at(30)) -> dict:
+    return {"appointment_id": appointment_id, "kind": "assessment", "starts_at": starts_at, "mode": "phone"}
+
+
+MISSED = {"reason_category": "unacceptable"}
+
+
+def test_a_booking_for_a_time_before_the_case_was_accepted_is_refused():
+    log = accepted_case(accepted_hour=10)
+    refused, _ = propose(log, "appointment.booked", at(11), **booking(starts_at=at(9)))
+    assert refused.code == "appointment_before_acceptance"
+    assert "accepted" in refused.detail
+    # Within the clock allowance of the acceptance (and of the booking itself) it is taken.
+    assert code(propose(log, "appointment.booked", at(10), **booking(starts_at=at(10) - 4 * MINUTE))) is None
+
+
+def test_a_booking_that_is_the_first_activity_is_measured_from_itself():
+    log = routed_case()  # no referral.accepted yet: the booking is what takes the case on
+    assert code(propose(log, "appointment.booked", at(5), **booking(starts_at=at(5) + MINUTE))) is None
+    assert code(propose(log, "appointment.booked", at(5), **booking(starts_at=at(4)))) == "appointment_starts_before_booking"
+
+
+def test_an_acceptance_reported_later_than_the_booking_does_not_make_it_earlier():
+    # The acceptance is the earlier of referral.accepted and the first activity: a booking made
+    # (and starting) before a late referral.accepted is not "before acceptance".
+    log = accepted_case(accepted_hour=20)
+    assert code(propose(log, "appointment.booked", at(3), **booking(starts_at=at(4)))) is None
+
+
+def test_a_booking_for_a_time_before_it_was_made_is_refused():
+    log = accepted_case()
+    refused, _ = propose(log, "appointment.booked", at(40), **booking(starts_at=at(30)))
+    assert refused.code == "appointment_starts_before_booking"
+    assert code(propose(log, "appointment.booked", at(40), **booking(starts_at=at(40) - 4 * MINUTE))) is None
+    assert code(propose(log, "appointment.booked", at(40), **booking(starts_at=at(40) - 6 * MINUTE))) == "appointment_starts_before_booking"
+
+
+@pytest.mark.parametrize(("type_", "extra"), [("appointment.attended", {}), ("appointment.missed", MISSED)])
+def test_an_attendance_or_a_miss_before_the_appointment_starts_is_refused(type_, extra):
+    log = accepted_case()
+    log.book("a-1", at(3), at(30))
+    refused, _ = propose(log, type_, at(29), appointment_id="a-1", **extra)
+    assert refused.code == "appointment_not_started"
+    assert "a-1" in refused.detail
+    # The provider's clock may run a few minutes ahead of the appointment's.
+    assert code(propose(log, type_, at(30) - 4 * MINUTE, appointment_id="a-1", **extra)) is None
+    assert code(propose(log, type_, at(30) - 6 * MINUTE, appointment_id="a-1", **extra)) == "appointment_not_started"
+    assert code(propose(log, type_, at(30), appointment_id="a-1", **extra)) is None
+
+
+@pytest.mark.parametrize(("type_", "extra"), [("appointment.attended", {}), ("appointment.missed", MISSED)])
+def test_an_outcome_dated_before_its_booking_is_refused(type_, extra):
+    log = accepted_case()
+    log.book("a-1", at(20), at(30))
+    refused, _ = propose(log, type_, at(19), appointment_id="a-1", **extra)
+    # Dated before the appointment starts too: the booking is named, as it is the plainer fault.
+    assert refused.code == "outcome_before_booking"
+    cancelled, _ = propose(log, "appointment.cancelled", at(19), appointment_id="a-1", cancelled_by="person")
+    assert cancelled.code == "outcome_before_booking"
+    assert code(propose(log, "appointment.cancelled", at(21), appointment_id="a-1", cancelled_by="person")) is None
+
+
+@pytest.mark.parametrize(("type_", "extra"), [("appointment.attended", {}), ("appointment.missed", MISSED)])
+def test_an_outcome_for_an_appointment_that_started_before_acceptance_is_refused(type_, extra):
+    # Booked (and started) before a referral.accepted dated later: the booking is the acceptance.
+    taken_on_by_booking = accepted_case(accepted_hour=10)
+    taken_on_by_booking.book("a-1", at(2), at(5))
+    assert code(propose(taken_on_by_booking, type_, at(6), appointment_id="a-1", **extra)) is None
+    # Such a booking is refused now; a log recorded before the rule can still hold one.
+    log = accepted_case(accepted_hour=10)
+    log.book("a-2", at(11), at(9))
+    assert code(propose(log, type_, at(12), appointment_id="a-2", **extra)) == "appointment_before_acceptance"
+
+
+def test_two_future_misses_are_refused_and_raise_nothing():
+    log = accepted_case()
+    log.book("a-1", at(3), at(24 * 10))
+    log.book("a-2", at(3), at(24 * 11))
+    for appointment_id in ("a-1", "a-2"):
+        assert code(propose(log, "appointment.missed", at(4), appointment_id=appointment_id, **MISSED)) == "appointment_not_started"
+
+
+def test_the_appointment_rules_never_refuse_a_timely_programme():
+    log = accepted_case()
+    log.book("a-1", at(3), at(30))
+    assert code(propose(log, "appointment.attended", at(31), appointment_id="a-1")) is None
+    log.event("appointment.attended", at(31), appointment_id="a-1")
+    # Rescheduled: a cancelled appointment booked again for a later time.
+    log.book("a-2", at(32), at(50))
+    log.event("appointment.cancelled", at(33), appointment_id="a-2", cancelled_by="person")
+    assert code(propose(log, "appointment.booked", at(34), **booking("a-2", at(60)))) is None
+    log.book("a-2", at(34), at(60))
+    assert code(propose(log, "appointment.missed", at(50), appointment_id="a-2", **MISSED)) == "appointment_not_started"
+    assert code(propose(log, "appointment.missed", at(61), appointment_id="a-2", **MISSED)) is None
+
+
+TIMING_CODES = {"appointment_before_acceptance", "appointment_starts_before_booking", "appointment_not_started", "outcome_before_booking"}
+hours = st.floats(min_value=2, max_value=2000, allow_nan=False)
+
+
+@given(accepted=hours, booked=hours, starts=hours, reported=hours, missed=st.booleans())
+def test_the_timing_rules_refuse_exactly_what_cannot_have_happened(accepted, booked, starts, reported, missed):
+    log = accepted_case(accepted_hour=accepted)
+    acceptance = min(at(accepted), at(booked))  # a booking is work with the person: it may be the acceptance
+    booking_refused = code(propose(log, "appointment.booked", at(booked), **booking(starts_at=at(starts))))
+    possible_booking = at(starts) >= max(acceptance, at(booked)) - CLOCK_ALLOWANCE
+    assert (booking_refused in TIMING_CODES) == (not possible_booking)
+    if not possible_booking:
+        return
+    log.book("a-1", at(booked), at(starts))
+    type_, extra = ("appointment.missed", MISSED) if missed else ("appointment.attended", {})
+    outcome_refused = code(propose(log, type_, at(reported), appointment_id="a-1", **extra))
+    possible_outcome = at(reported) >= at(booked) and at(starts) <= at(reported) + CLOCK_ALLOWANCE
+    assert (outcome_refused in TIMING_CODES) == (not possible_outcome)

@@ -72,7 +72,7 @@ def audit_admin_router(
         status: Annotated[int | None, Query(ge=100, le=599)] = None,
         since: Annotated[DateTime | None, Query(description="Calls at or after this time.")] = None,
         until: Annotated[DateTime | None, Query(description="Calls before this time.")] = None,
-        cursor: Annotated[pagination.Cursor | None, Query()] = None,
+        cursor: pagination.CursorQuery = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
     ) -> AuditPage:
         query = select(records)

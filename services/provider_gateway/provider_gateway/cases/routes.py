@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.audit.context import touched
 from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator, ProviderSystem
@@ -27,7 +27,7 @@ def list_cases(
     _admin: Administrator,
     session: DbSession,
     status: GatewayCaseStatus | None = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> GatewayCasePage:
     page = service.list_cases(session, status=status, cursor=cursor, limit=limit)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.audit.context import touched
 from diversion_common.problems import problem_responses
 from diversion_common.text_limits import DeliveryId
@@ -30,7 +30,7 @@ def list_deliveries(
     session: DbSession,
     status: DeliveryStatus | None = None,
     provider_id: uuid.UUID | None = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DeliveryPage:
     return service.list_deliveries(session, status=status, provider_id=provider_id, cursor=cursor, limit=limit)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from diversion_common.audit.context import touched
 from diversion_common.contracts import WEBHOOK_ID_LENGTH, ProviderEvent
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from provider_gateway.auth import Administrator, ProviderSystem
 from provider_gateway.db import get_session
@@ -39,8 +39,10 @@ async def raw_body(request: Request) -> bytes:
         "reached; `GET` the receipt's `links.self` for the outcome. A repeated `webhook-id` gets the "
         "first answer (as it stands now) and changes nothing. `409` names why the event cannot apply "
         "(`code`): the case has ended or left you, you already answered the referral, an appointment "
-        "that was never booked, an intervention that is not the case's pathway's. A later event about "
-        "the same appointment corrects the earlier one."
+        "that was never booked, an attendance or miss of an appointment that had not started by its "
+        "`occurred_at` or starts before the case was accepted, an intervention that is not the case's "
+        "pathway's (every rule: the event's schema and docs/BREACHES.md). A later event about the same "
+        "appointment corrects the earlier one."
     ),
     responses={
         202: {"model": EventReceipt, "description": "Kept; referral_api will apply it when it can be reached"},
@@ -100,7 +102,7 @@ def list_receipts(
     session: DbSession,
     outcome: EventOutcome | None = None,
     provider_id: uuid.UUID | None = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> EventReceiptPage:
     return service.list_receipts(session, outcome=outcome, provider_id=provider_id, cursor=cursor, limit=limit)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from diversion_common import pagination
 from diversion_common.audit.recording import answering
 from diversion_common.contracts import (
+    CLOCK_ALLOWANCE,
     CaseProjection,
     CaseStatus,
     ProviderEvent,
@@ -41,8 +42,6 @@ from provider_gateway.providers.access import must_be_active
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
 
-# How far ahead of our clock a provider's occurred_at may be.
-CLOCK_SKEW = timedelta(minutes=5)
 _MESSAGE_IDS = uuid.UUID("6f1c2a4e-5b7d-4c1e-9a3f-2d8e0b6c7a15")
 _WEBHOOK_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _ANSWERS = {ProviderEventType.referral_accepted.value, ProviderEventType.referral_rejected.value}
@@ -80,12 +79,17 @@ def receive_event(
     session: Session, provider_id: uuid.UUID, webhook_id: str, event: ProviderEvent, relay: OutboxRelay | None
 ) -> tuple[ProviderEventReceipt, bool]:
     """Keep the event, have referral_api decide it now if it can; return its receipt and
-    whether this webhook-id was seen before."""
+    whether this webhook-id was seen before.
+
+    A webhook-id seen before gets its first answer, unless that was a refusal referral_api
+    said was for now (an appointment's outcome sent before its booking): that one is tried again.
+    """
     earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
-    if earlier is not None:
+    if earlier is not None and not _may_try_again(earlier):
         return earlier, True
     data = event.data
-    if as_utc(data.occurred_at) > utcnow() + CLOCK_SKEW:
+    # A provider's clock may run the contract's allowance ahead of ours.
+    if as_utc(data.occurred_at) > utcnow() + CLOCK_ALLOWANCE:
         raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
     must_be_active(session, provider_id)  # a disabled provider answers and reports nothing: 403
     case = session.get(GatewayCase, data.case_id, with_for_update=True)
@@ -96,20 +100,25 @@ def receive_event(
     except EventRefused as refused:
         # Kept, so a repeat of this webhook-id gets this first answer (a 404 keeps nothing: not its case).
         return _refused_here(session, provider_id, webhook_id, message_id, event, now, refused), False
-    receipt = ProviderEventReceipt(
-        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id, event_type=event.type,
-        case_id=data.case_id, occurred_at=data.occurred_at, received_at=now,
-    )
+    if earlier is not None:
+        # Locked, so two retries at once send it once; re-read, as another may have just retried it.
+        session.refresh(earlier, with_for_update=True)
+        if not _may_try_again(earlier):
+            return earlier, True
+    receipt = earlier or ProviderEventReceipt(provider_id=provider_id, webhook_id=webhook_id, message_id=message_id)
+    receipt.event_type, receipt.case_id, receipt.occurred_at, receipt.received_at = event.type, data.case_id, data.occurred_at, now
+    receipt.outcome, receipt.decided_at = EventOutcome.pending.value, None
+    receipt.refusal_code, receipt.refusal_detail, receipt.refusal_retryable = None, None, False
     message = ProviderEventReported(provider_id=provider_id, webhook_id=webhook_id, received_at=now, event=event)
     session.add(receipt)
     # Sent at once by this request, so leased to it; if the process dies first, the lease runs out
     # and the relay sends it. (Not `enqueue`: waking the relay would only race this request.)
     send_now = relay is not None and relay.may_send_now(session, data.case_id, now)
-    outbox = OutboxMessage(
-        id=message_id, topic=Topic.provider_event.value, aggregate_id=data.case_id,
-        payload=message.model_dump(mode="json"), created_at=now,
-        available_at=now + (relay.lease if relay is not None and send_now else timedelta(0)),
-    )
+    # A retry travels under the same message id: referral_api kept nothing of the refused try.
+    outbox = session.get(OutboxMessage, message_id) or OutboxMessage(id=message_id, topic=Topic.provider_event.value)
+    outbox.aggregate_id, outbox.payload, outbox.payload_sha256 = data.case_id, message.model_dump(mode="json"), None
+    outbox.created_at, outbox.refused_at, outbox.sent_at, outbox.last_error = now, None, None, None
+    outbox.available_at = now + (relay.lease if relay is not None and send_now else timedelta(0))
     envelope = MessageEnvelope(id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now)
     session.add(outbox)
     # Sent now: referral_api's decision (200 or 409) is the answer, recorded with it (record_outcome).
@@ -132,15 +141,20 @@ def receive_event(
     return receipt, False
 
 
+def _may_try_again(receipt: ProviderEventReceipt) -> bool:
+    return receipt.outcome == EventOutcome.refused.value and receipt.refusal_retryable
+
+
 def _refused_here(
     session: Session, provider_id: uuid.UUID, webhook_id: str, message_id: uuid.UUID, event: ProviderEvent,
     now: datetime, refused: EventRefused,
 ) -> ProviderEventReceipt:
-    receipt = ProviderEventReceipt(
-        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id, event_type=event.type,
-        case_id=event.data.case_id, occurred_at=event.data.occurred_at, received_at=now, decided_at=now,
-        outcome=EventOutcome.refused.value, refusal_code=refused.extra.get("code"), refusal_detail=refused.detail,
+    receipt = session.get(ProviderEventReceipt, (provider_id, webhook_id)) or ProviderEventReceipt(
+        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id
     )
+    receipt.event_type, receipt.case_id, receipt.occurred_at, receipt.received_at = event.type, event.data.case_id, event.data.occurred_at, now
+    receipt.decided_at, receipt.outcome = now, EventOutcome.refused.value
+    receipt.refusal_code, receipt.refusal_detail, receipt.refusal_retryable = refused.extra.get("code"), refused.detail, False
     session.add(receipt)
     answering(EventRefused.status)
     try:
@@ -181,6 +195,7 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
         receipt.outcome = EventOutcome.refused.value
         receipt.refusal_code = (answer.refusal_code or "refused")[:40]
         receipt.refusal_detail = (answer.problem or "refused")[:300]
+        receipt.refusal_retryable = answer.retryable
         session.add(receipt)
         return
     receipt.outcome = EventOutcome.applied.value
@@ -226,7 +241,11 @@ def to_public(receipt: ProviderEventReceipt, *, duplicate: bool) -> EventReceipt
         duplicate=duplicate,
         case_status=receipt.case_status,  # type: ignore[arg-type]
         case_version=receipt.case_version,
-        refusal=EventRefusal(code=receipt.refusal_code or "refused", detail=receipt.refusal_detail or "") if refused else None,
+        refusal=EventRefusal(
+            code=receipt.refusal_code or "refused", detail=receipt.refusal_detail or "", retryable=receipt.refusal_retryable
+        )
+        if refused
+        else None,
         received_at=as_utc(receipt.received_at),
         links={"self": receipt_location(receipt.webhook_id)},
     )
@@ -238,7 +257,8 @@ def receipt_location(webhook_id: str) -> str:
 
 def refusal_problem(receipt: ProviderEventReceipt) -> EventRefused:
     return EventRefused(
-        receipt.refusal_detail or "refused", code=receipt.refusal_code, receipt=receipt_location(receipt.webhook_id)
+        receipt.refusal_detail or "refused", code=receipt.refusal_code, retryable=receipt.refusal_retryable,
+        receipt=receipt_location(receipt.webhook_id),
     )
 
 

@@ -40,3 +40,6 @@ class ProviderEventReceipt(GatewayTable, table=True):
     case_version: int | None = None
     refusal_code: str | None = Field(default=None, max_length=40)
     refusal_detail: str | None = Field(default=None, max_length=300)
+    # referral_api said the refusal is for now (the event waits for another fact, e.g. its booking):
+    # a repeat of this webhook-id is tried again rather than answered with the refusal.
+    refusal_retryable: bool = False

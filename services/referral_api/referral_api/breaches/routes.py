@@ -10,7 +10,7 @@ from diversion_common.wire_types import DateTime
 from sqlmodel import Session
 
 from diversion_common.observability import request_id_var
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from referral_api.auth import BreachAddressee, BreachParty, CourtLiaison, PoliceSystem
 from referral_api.breaches import service
@@ -55,7 +55,7 @@ def list_breach_requests(
     court: Annotated[CourtCode | None, Query(description="Addressed to this magistrates' court (a court client sees only its own anyway).")] = None,
     received_from: Annotated[DateTime | None, Query(description="Submitted at or after.")] = None,
     received_to: Annotated[DateTime | None, Query(description="Submitted before.")] = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
     return service.list_requests(

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from diversion_common.contracts import Note
+from diversion_common.contracts import CLOCK_ALLOWANCE, Note
 from diversion_common.wire_types import DateTime
 from referral_api.breaches.courts import CourtCode
 from referral_api.lifecycle.breach_requests import (
@@ -234,12 +234,22 @@ class WithdrawBreachRequest(BaseModel):
 class HearingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hearing_at: DateTime
+    hearing_at: DateTime = Field(
+        description=(
+            "When the hearing is (RFC 3339 with an offset): not before the request was submitted to the court "
+            f"({CLOCK_ALLOWANCE.seconds // 60} minutes' clock allowance), else 422."
+        )
+    )
     court_room: text(60) | None = None
 
 
 class OutcomeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: CourtOutcome | YjuOutcome = Field(description="A court's outcomes for an adult's request; the YJU's for a young person's.")
+    outcome: CourtOutcome | YjuOutcome = Field(
+        description=(
+            f"A court records one of {', '.join(CourtOutcome)} (an adult's request); the YJU one of "
+            f"{', '.join(YjuOutcome)} (a young person's). The other body's outcome: 422."
+        )
+    )
     note: Note | None = None

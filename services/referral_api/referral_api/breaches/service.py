@@ -9,6 +9,7 @@ such request". Every read is recorded against the case it is about.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from referral_api.lifecycle.breach_requests import (
     Addressee,
     BreachStatus,
     BreachStep,
+    hearing_refusal,
     next_status,
     outcome_allowed,
 )
@@ -135,7 +137,11 @@ _KIND = {
 }
 
 
-def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: BreachStep, data: dict[str, Any], audit_id: str | None) -> BreachView:
+def _step(
+    session: Session, principal: Principal, request_id: uuid.UUID, step: BreachStep, data: dict[str, Any], audit_id: str | None,
+    check: Callable[[BreachRequestState], None] | None = None,
+) -> BreachView:
+    """``check`` may refuse what the step says about this request (a problem), once it may take the step."""
     row = _row(session, principal, request_id)
     case = session.get(Case, row.case_id, with_for_update=True)  # one step at a time per case
     assert case is not None
@@ -144,6 +150,8 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
     assert request is not None
     if next_status(request.addressee, request.status, step) is None:
         raise BreachStepConflict(f"a breach request in status {request.status.value} cannot take the step {step.value}", breach_status=request.status.value)
+    if check is not None:
+        check(request)
     # Steps keep their order on the log even if this clock is behind the one that raised it.
     occurred_at = max(utcnow(), as_utc(request.updated_at))
     recorded = case_log.record(
@@ -174,7 +182,16 @@ def acknowledge(session: Session, principal: Principal, request_id: uuid.UUID, a
 
 
 def schedule_hearing(session: Session, principal: Principal, request_id: uuid.UUID, body: HearingRequest, audit_id: str | None) -> BreachView:
-    return _step(session, principal, request_id, BreachStep.schedule_hearing, {"hearing_at": body.hearing_at.isoformat(), "court_room": body.court_room}, audit_id)
+    def after_submission(request: BreachRequestState) -> None:
+        assert request.submitted_at is not None  # a request is acknowledged, so submitted, before a hearing
+        refusal = hearing_refusal(as_utc(request.submitted_at), body.hearing_at)
+        if refusal is not None:
+            raise ValidationFailed("the hearing's date is not possible", errors=[FieldError(pointer="/hearing_at", detail=refusal)])
+
+    return _step(
+        session, principal, request_id, BreachStep.schedule_hearing,
+        {"hearing_at": body.hearing_at.isoformat(), "court_room": body.court_room}, audit_id, check=after_submission,
+    )
 
 
 def record_outcome(session: Session, principal: Principal, request_id: uuid.UUID, body: OutcomeRequest, audit_id: str | None) -> BreachView:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from diversion_common.audit.context import touched
 from diversion_common.observability import request_id_var
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from diversion_common.wire_types import DateTime
 from referral_api.auth import PoliceSystem
@@ -84,7 +84,7 @@ def list_referrals(
     session: DbSession,
     status: CaseStatus | None = None,
     updated_since: Annotated[DateTime | None, Query(description="Only cases changed at or after this time.")] = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CasePage:
     return service.list_cases(

@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Any, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from diversion_common.reference import DistrictCode
 from diversion_common.text_limits import Email
 from diversion_common.wire_types import Date, DateTime
-from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, Note, Pathway, PersonText, ProgrammeSummary, text
+from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, NoControlCharacters, Note, Pathway, PersonText, ProgrammeSummary, text
 from referral_api.cases.tables import POLICE_REFERENCE_LENGTH
 from referral_api.lifecycle.pathway import encounter_date
 
-# Every text field is bounded and refuses NUL (PostgreSQL stores neither): free text through
+# Every text field is bounded and refuses control characters (PostgreSQL stores neither NUL nor
+# too long a value; the others forge what is shown): free text through
 # contracts.text, the rest by a pattern that admits no NUL, with its length stated too.
 Text = PersonText
 Phone = Annotated[str, StringConstraints(max_length=PHONE_LENGTH, pattern=r"^\+?[0-9][0-9 ]{6,18}[0-9]$")]
@@ -25,6 +26,7 @@ Postcode = Annotated[
     StringConstraints(
         strip_whitespace=True, to_upper=True, max_length=POSTCODE_LENGTH, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
     ),
+    NoControlCharacters,
 ]
 
 
@@ -139,11 +141,15 @@ class Guardian(Strict):
     email: Email | None = None
 
 
+# A field the intake rules (cases/rules.py) require to be true: the document says so (const), and false is a 422.
+_MUST_BE_TRUE: dict[str, Any] = {"const": True}
+
+
 class Checks(Strict):
-    identity_confirmed: StrictBool
-    pnc_checked: StrictBool
-    niche_checked: StrictBool
-    guardian_contacted: StrictBool = False
+    identity_confirmed: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    pnc_checked: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    niche_checked: StrictBool = Field(description="Must be true: the check is done before referral.", json_schema_extra=_MUST_BE_TRUE)
+    guardian_contacted: StrictBool = Field(default=False, description="Must be true for under-18s (18 or over on the encounter date: may be false).")
 
 
 # A synthetic person; the same referral as docs/examples/adult-referral.json.
@@ -203,6 +209,7 @@ class ReferralCreate(Strict):
         StringConstraints(
             strip_whitespace=True, max_length=POLICE_REFERENCE_LENGTH, pattern=rf"^[A-Za-z0-9/_-]{{3,{POLICE_REFERENCE_LENGTH}}}$"
         ),
+        NoControlCharacters,
     ] = Field(description="The force's own occurrence reference; unique per force.", examples=["43/12345/26"])
     encounter: Encounter
     drugs: list[Drug] = Field(min_length=1, max_length=10)
@@ -212,7 +219,9 @@ class ReferralCreate(Strict):
     guardian: Guardian | None = Field(default=None, description="Required for under-18s.")
     checks: Checks
     previous_diversions: StrictInt = Field(ge=0, le=100, description="Previous drug diversions of this person.")
-    consent_to_share: StrictBool = Field(description="Consent to share with the treatment provider; must be true.")
+    consent_to_share: StrictBool = Field(
+        description="Consent to share with the treatment provider; must be true (false: 422).", json_schema_extra=_MUST_BE_TRUE
+    )
 
 
 class HistoryEntry(BaseModel):

@@ -8,10 +8,11 @@ officer has not yet submitted.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 # The police's, courts' and YJUs' systems are told of them: the contract's vocabulary.
-from diversion_common.contracts import BreachRule, BreachStatus
+from diversion_common.contracts import CLOCK_ALLOWANCE, BreachRule, BreachStatus
 
 
 class Addressee(StrEnum):
@@ -100,3 +101,11 @@ def next_status(addressee: Addressee, current: BreachStatus, step: BreachStep) -
 def outcome_allowed(addressee: Addressee, outcome: str) -> bool:
     vocabulary = CourtOutcome if addressee is Addressee.court else YjuOutcome
     return outcome in {member.value for member in vocabulary}
+
+
+def hearing_refusal(submitted_at: datetime, hearing_at: datetime) -> str | None:
+    """Why a hearing may not be scheduled for ``hearing_at``, if it may not: a court hears a
+    request it has received, so not before its submission (the clock allowance aside)."""
+    if hearing_at < submitted_at - CLOCK_ALLOWANCE:
+        return "must not be before the breach request was submitted to the court"
+    return None

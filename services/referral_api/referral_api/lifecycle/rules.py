@@ -8,9 +8,9 @@ are plain words for the provider's staff and carry no personal data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
-from diversion_common.contracts import CaseStatus, Intervention, Pathway
+from diversion_common.contracts import CLOCK_ALLOWANCE, CaseStatus, Intervention, Pathway
 from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, PROVIDER_KINDS, Fact, FactKind
 from referral_api.lifecycle.fold import AppointmentStatus, CaseState
 from referral_api.lifecycle.programme import intervention_in_pathway
@@ -20,6 +20,9 @@ from referral_api.lifecycle.programme import intervention_in_pathway
 class Refusal:
     code: str
     detail: str
+    # The same event may be taken later, once the fact it waits for is recorded (its booking):
+    # the provider sends it again under the same webhook-id.
+    retryable: bool = False
 
 
 CASE_ENDED = "case_ended"
@@ -29,9 +32,16 @@ INTERVENTION_NOT_IN_PATHWAY = "intervention_not_in_pathway"
 ALREADY_ANSWERED = "already_answered"
 APPOINTMENT_HAS_OUTCOME = "appointment_has_outcome"
 BEFORE_REFERRAL = "before_referral"
+APPOINTMENT_BEFORE_ACCEPTANCE = "appointment_before_acceptance"
+APPOINTMENT_STARTS_BEFORE_BOOKING = "appointment_starts_before_booking"
+APPOINTMENT_NOT_STARTED = "appointment_not_started"
+OUTCOME_BEFORE_BOOKING = "outcome_before_booking"
 
-# Clocks differ: a provider's time may run this far behind the gateway's routing time.
-CLOCK_ALLOWANCE = timedelta(minutes=5)
+# Every comparison of times below allows CLOCK_ALLOWANCE (the contract's: a provider's clock may run
+# that far from the gateway's routing time, and from the time an appointment was booked for).
+
+# Attendance and absence are what a breach request cites: they must be of an appointment that has happened.
+_TOOK_PLACE_OR_NOT = frozenset({FactKind.appointment_attended, FactKind.appointment_missed})
 
 _ENDED_FOR_GOOD = {
     CaseStatus.withdrawn: "The referral has been withdrawn; the case takes no further events.",
@@ -61,25 +71,77 @@ def refusal(state: CaseState, fact: Fact) -> Refusal | None:
     if fact.kind is FactKind.referral_rejected and state.accepted_at is not None:
         return Refusal(ALREADY_ANSWERED, "You have already taken this case on; it can no longer be rejected.")
     if fact.kind is FactKind.appointment_booked:
-        outcome = next((a.outcome for a in state.programme.appointments if a.appointment_id == fact.data["appointment_id"]), None)
-        if outcome in (AppointmentStatus.attended, AppointmentStatus.missed):
-            return Refusal(
-                APPOINTMENT_HAS_OUTCOME,
-                f"Appointment {fact.data['appointment_id']} already took place or was missed; book the next one under a new appointment_id.",
-            )
+        return _booking_refusal(state, fact)
     if fact.kind in APPOINTMENT_OUTCOME_KINDS:
-        appointment_id = fact.data["appointment_id"]
-        booked = {a.appointment_id for a in state.programme.appointments if a.booked_at is not None}
-        if appointment_id not in booked:
-            return Refusal(
-                APPOINTMENT_NOT_BOOKED,
-                f"Appointment {appointment_id} has not been booked for this case; report appointment.booked first.",
-            )
+        return _outcome_refusal(state, fact)
     if fact.kind is FactKind.intervention_completed and state.pathway is not None:
         intervention = Intervention(fact.data["intervention"])
         if not intervention_in_pathway(state.pathway, intervention):
             return Refusal(INTERVENTION_NOT_IN_PATHWAY, _wrong_pathway(state.pathway, intervention))
     return None
+
+
+def _booking_refusal(state: CaseState, fact: Fact) -> Refusal | None:
+    appointment_id = fact.data["appointment_id"]
+    outcome = next((a.outcome for a in state.programme.appointments if a.appointment_id == appointment_id), None)
+    if outcome in (AppointmentStatus.attended, AppointmentStatus.missed):
+        return Refusal(
+            APPOINTMENT_HAS_OUTCOME,
+            f"Appointment {appointment_id} already took place or was missed; book the next one under a new appointment_id.",
+        )
+    starts_at = datetime.fromisoformat(str(fact.data["starts_at"]))
+    accepted = _acceptance(state, fact)
+    # When this booking is what takes the case on, the rule below says it more plainly.
+    if accepted < fact.occurred_at and starts_at < accepted - CLOCK_ALLOWANCE:
+        return Refusal(
+            APPOINTMENT_BEFORE_ACCEPTANCE,
+            f"Appointment {appointment_id} starts before your service accepted the case; it cannot be part of this case.",
+        )
+    if starts_at < fact.occurred_at - CLOCK_ALLOWANCE:
+        return Refusal(
+            APPOINTMENT_STARTS_BEFORE_BOOKING,
+            f"Appointment {appointment_id} starts before the booking was made (occurred_at); an appointment is booked before it starts.",
+        )
+    return None
+
+
+def _outcome_refusal(state: CaseState, fact: Fact) -> Refusal | None:
+    appointment_id = fact.data["appointment_id"]
+    appointment = next(
+        (a for a in state.programme.appointments if a.appointment_id == appointment_id and a.booked_at is not None), None
+    )
+    if appointment is None or appointment.booked_at is None or appointment.starts_at is None:
+        return Refusal(
+            APPOINTMENT_NOT_BOOKED,
+            f"Appointment {appointment_id} has not been booked for this case; report appointment.booked first, "
+            "then send this event again under the same webhook-id.",
+            retryable=True,
+        )
+    if fact.occurred_at < appointment.booked_at:
+        return Refusal(
+            OUTCOME_BEFORE_BOOKING, f"The event is dated before appointment {appointment_id} was booked."
+        )
+    if fact.kind not in _TOOK_PLACE_OR_NOT:
+        return None  # an appointment may be cancelled before it starts
+    if appointment.starts_at < _acceptance(state, fact) - CLOCK_ALLOWANCE:
+        return Refusal(
+            APPOINTMENT_BEFORE_ACCEPTANCE,
+            f"Appointment {appointment_id} starts before your service accepted the case; it cannot be attended or missed on this case.",
+        )
+    if appointment.starts_at > fact.occurred_at + CLOCK_ALLOWANCE:
+        return Refusal(
+            APPOINTMENT_NOT_STARTED,
+            f"Appointment {appointment_id} had not started by the event's occurred_at; report attendance or absence once it has started.",
+        )
+    return None
+
+
+def _acceptance(state: CaseState, fact: Fact) -> datetime:
+    """When the case was taken on once ``fact`` is recorded: the fold's acceptance (referral.accepted
+    or the first work with the person, the earlier), which this fact, itself work, may make earlier."""
+    if state.accepted_at is None:
+        return fact.occurred_at
+    return min(state.accepted_at, fact.occurred_at)
 
 
 def _wrong_pathway(pathway: Pathway, intervention: Intervention) -> str:

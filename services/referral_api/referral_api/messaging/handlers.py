@@ -60,7 +60,7 @@ def _provider_event(session: Session, message: ProviderEventReported, _envelope:
             check=refusal,
         )
     except case_log.FactRefused as refused:
-        raise MessageRefused(refused.refusal.detail, code=refused.refusal.code) from None
+        raise MessageRefused(refused.refusal.detail, code=refused.refusal.code, retryable=refused.refusal.retryable) from None
     if not recorded.duplicate:
         breach_notifications.fact_recorded(session, case, recorded.state, case_log.provider_source(message.provider_id), message.webhook_id)
     return _projection(case.id, recorded.state)

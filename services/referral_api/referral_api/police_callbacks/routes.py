@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 from sqlmodel import Session
 
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from diversion_common.reference import ForceCode
 from diversion_common.text_limits import DeliveryId
@@ -192,7 +192,7 @@ def list_deliveries(
     status: DeliveryStatus | None = None,
     force: ForceCode | None = None,
     recipient: Annotated[Recipient | None, Query(description="A court's (`court:<court>`) or a YJU's (`yju:<force>`) deliveries")] = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CallbackDeliveryPage:
     return service.list_deliveries(session, status=status, recipient=recipient or (force.value if force else None), cursor=cursor, limit=limit)

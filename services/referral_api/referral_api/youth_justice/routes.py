@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
 from diversion_common.observability import request_id_var
-from diversion_common.pagination import Cursor
+from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from referral_api.auth import YouthJusticeUnit
 from diversion_common.contracts import CaseStatus
@@ -26,7 +26,7 @@ def list_yju_cases(
     principal: YouthJusticeUnit,
     session: DbSession,
     status: CaseStatus | None = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> YjuCasePage:
     return service.list_cases(session, principal, status=status, cursor=cursor, limit=limit, request_id=request_id_var.get())
