@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -30,7 +30,8 @@ from referral_api.police_callbacks import service as police_callbacks
 from referral_api.police_callbacks.recipients import RecipientKind, court_recipient, police_recipient, recipient_kind, yju_recipient
 from referral_api.police_callbacks.schemas import PoliceCallbackSet
 from referral_api.breaches.courts import CourtCode
-from referral_api.breaches.scheduler import run_checks
+from referral_api.breaches.scheduler import CasePreview, preview_checks, run_checks
+from diversion_common.database import utcnow
 
 app = typer.Typer(
     help="Operate Diversion Link: migrate, manage API clients, run the demo.",
@@ -45,6 +46,12 @@ breaches_app = typer.Typer(help="Breach requests: the time-based rules.", no_arg
 app.add_typer(breaches_app, name="breaches")
 app.add_typer(privacy.secrets_app, name="secrets")
 app.add_typer(privacy.retention_app, name="retention")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: what an operator sees of an error."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 class Service(StrEnum):
@@ -222,24 +229,52 @@ def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = Fal
 
 @breaches_app.command("run-checks")
 def breaches_run_checks(
-    now: Annotated[datetime | None, typer.Option(help="Check as at this time (RFC 3339, with an offset), e.g. to replay a missed day; default: the clock")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what the checks would record, case by case; record nothing")] = False,
+    now: Annotated[datetime | None, typer.Option(help="With --dry-run only: preview as at this time (RFC 3339, with an offset); default: the clock")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Check once every case whose next breach rule is due: reminders, overdue deadlines, late reviews.
 
-    Safe beside the service's own scheduler and other runs: each case is checked by one at a time."""
+    Acts on the real clock only. Safe beside the service's own scheduler and other runs: each
+    case is checked by one at a time."""
+    if now is not None and not dry_run:
+        fail("--now is only for a --dry-run: the checks act on the real clock")
     if now is not None and now.tzinfo is None:
-        typer.echo("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00", err=True)
-        raise typer.Exit(2)
+        fail("--now needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00")
     engine = make_engine(database_url(Service.referral_api))
     try:
-        run = run_checks(engine, now)
+        if dry_run:
+            _print_preview(preview_checks(engine, now or utcnow()), as_json)
+            return
+        run = run_checks(engine)
     finally:
         engine.dispose()
     if as_json:
         typer.echo(json.dumps({"due": run.due, "checked": run.checked}))
         return
     typer.echo(f"{run.due} cases due, {run.checked} checked by this run")
+
+
+def _print_preview(previews: list[CasePreview], as_json: bool) -> None:
+    described = [
+        {"case_id": str(p.case_id), "would_record": [{"kind": f.kind.value, **_preview_details(f.data)} for f in p.facts]}
+        for p in previews
+    ]
+    if as_json:
+        typer.echo(json.dumps({"dry_run": True, "due": len(previews), "cases": described}))
+        return
+    typer.echo(f"dry run: {len(previews)} cases due; nothing recorded")
+    for case in described:
+        steps = "; ".join(" ".join([step["kind"], *(f"{k}={v}" for k, v in step.items() if k != "kind")]) for step in case["would_record"])
+        typer.echo(f"  {case['case_id']}: {steps or 'nothing'}")
+
+
+# Enough to say what a step is; never the evidence or attendance it would carry.
+PREVIEW_FIELDS = ("rule", "deadline", "due_at", "appointment_id", "breach_request_id", "reason")
+
+
+def _preview_details(data: dict) -> dict:
+    return {key: data[key] for key in PREVIEW_FIELDS if data.get(key) is not None}
 
 
 @app.command("demo-seed")

@@ -7,7 +7,10 @@ SKIP LOCKED), and the facts' unique source ids make a second writer's insert fai
 than repeat a breach (SQLite, where writes are serialised anyway).
 
 APScheduler runs the check inside the service (one run at a time per process, missed runs
-coalesced); ``diversion-link breaches run-checks`` runs it once, with a given clock if asked.
+coalesced); ``diversion-link breaches run-checks`` runs it once, on the real clock. What a check
+would do at another time is only ever previewed (``preview_checks``, the CLI's ``--dry-run
+--now``): the rules run in a transaction that is rolled back, so nothing dated in the future
+is ever recorded. ``run_checks`` takes a clock for the tests that run it in process.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,7 +30,9 @@ from sqlmodel import Session
 
 from diversion_common.database import as_utc, utcnow
 from referral_api.breaches.enforcement import enforce
+from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
+from referral_api.lifecycle.facts import Fact
 
 log = logging.getLogger("referral_api.breaches.scheduler")
 
@@ -77,6 +82,42 @@ def run_checks(engine: Engine, now: datetime | None = None) -> CheckRun:
     if run.due:
         log.info("breach checks", extra={"due": run.due, "checked": run.checked})
     return run
+
+
+@dataclass
+class CasePreview:
+    case_id: uuid.UUID
+    facts: list[Fact] = field(default_factory=list)  # what the rules would record, in order
+
+
+def preview_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> CasePreview:
+    """What checking one case at ``now`` would record; nothing is kept (the transaction is rolled back)."""
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        preview = CasePreview(case_id)
+        if case is None:
+            return preview
+        try:
+            before = len(facts_of(session, case_id))
+            enforce(session, case, now)
+            preview.facts = facts_of(session, case_id)[before:]
+        except IntegrityError:
+            pass  # a real run recorded the same rule's fact meanwhile: nothing more would be
+        finally:
+            session.rollback()
+        return preview
+
+
+def preview_checks(engine: Engine, now: datetime) -> list[CasePreview]:
+    """What a check at ``now`` (past or future) would record, case by case; writes nothing."""
+    now = as_utc(now)
+    previews: list[CasePreview] = []
+    seen: set[uuid.UUID] = set()
+    while batch := _due_case_ids(engine, now, seen):
+        for case_id in batch:
+            seen.add(case_id)
+            previews.append(preview_case(engine, case_id, now))
+    return previews
 
 
 class BreachScheduler:
