@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from diversion_common import actors
 from diversion_common.contracts import ProviderEvent
 from diversion_common.credentials import Principal, Role
 from referral_api.breaches.enforcement import enforce
@@ -48,7 +49,11 @@ def accepted_adult_case(engine: Engine, accepted_at: datetime) -> uuid.UUID:
         session.add(case)
         session.flush()
         for kind, at, source, source_id, data in history:
-            case_log.record(session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data, apply_breach_rules=False)
-            enforce(session, case, at)
+            police_said = kind is FactKind.referral_received  # as intake records it: with the police client's id
+            case_log.record(
+                session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data,
+                actor=POLICE.client_id if police_said else None, apply_breach_rules=False,
+            )
+            enforce(session, case, at, actor=actors.SCHEDULER)
         session.commit()
     return case.id

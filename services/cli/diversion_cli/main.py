@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +21,7 @@ from diversion_common.reference import ForceCode
 from diversion_common.secrets_at_rest import SecretsKeyError
 from diversion_common.webhooks.urls import LOOPBACK_REFUSED, is_loopback
 from diversion_cli import demo, privacy, runner
+from diversion_cli.context import CommandError, Options, Service, audited, database_url, fail, operator_actor
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
 from referral_api.clients.tables import Client as ReferralClient
@@ -48,17 +48,6 @@ app.add_typer(privacy.secrets_app, name="secrets")
 app.add_typer(privacy.retention_app, name="retention")
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr and a non-zero exit: what an operator sees of an error."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-class Service(StrEnum):
-    referral_api = "referral_api"
-    provider_gateway = "provider_gateway"
-
-
 # Where a role's credential is checked: the service that role calls.
 HOME_SERVICES: dict[Role, tuple[Service, ...]] = {
     Role.police: (Service.referral_api,),
@@ -69,33 +58,30 @@ HOME_SERVICES: dict[Role, tuple[Service, ...]] = {
 }
 
 
-def database_url(service: Service) -> str:
-    return ReferralSettings().database_url if service is Service.referral_api else GatewaySettings().database_url
-
-
 def client_table(service: Service) -> type:
     return ReferralClient if service is Service.referral_api else GatewayClient
 
 
 def issue_credential(
     role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None,
-    court: str | None = None,
+    court: str | None = None, command: str = "clients create",
 ) -> dict[str, str]:
     """Create the client in each service the role calls; the key is the same in each."""
     if role is Role.service and service is None:
         raise client_registry.ClientError("a service client needs --service: the service it calls")
     targets = (service,) if service is not None else HOME_SERVICES[role]
-    client_id, key_hash, api_key = None, None, None
+    client_id, key_hash, api_key = uuid.uuid4(), None, None
     for target in targets:
         engine = make_engine(database_url(target))
         with Session(engine) as session:
+            audited(session, target, command, ids={"client_id": client_id, "role": role.value, "provider_id": provider_id, "force": force, "court": court})
             issued = client_registry.create_client(
                 session, client_table(target), name=name, role=role, force=force, court=court,
                 provider_id=provider_id, client_id=client_id, key_hash=key_hash,
             )
         engine.dispose()
         if api_key is None:
-            client_id, api_key = issued.client_id, issued.api_key
+            api_key = issued.api_key
             parsed = parse_key(api_key)
             assert parsed is not None
             key_hash = hash_secret(parsed[1])
@@ -163,6 +149,7 @@ def clients_revoke(client_id: uuid.UUID) -> None:
     for target in Service:
         engine = make_engine(database_url(target))
         with Session(engine) as session:
+            audited(session, target, "clients revoke", ids={"client_id": client_id})  # commits only with a revocation
             found |= client_registry.revoke_client(session, client_table(target), client_id)
         engine.dispose()
     if not found:
@@ -182,6 +169,7 @@ def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None
         raise typer.Exit(2)
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
+        audited(session, Service.referral_api, "police-callbacks set", ids={"recipient": recipient})
         callback, secret = police_callbacks.set_callback(session, recipient, request)
     engine.dispose()
     if as_json:
@@ -244,9 +232,12 @@ def breaches_run_checks(
     engine = make_engine(database_url(Service.referral_api))
     try:
         if dry_run:
-            _print_preview(preview_checks(engine, now or utcnow()), as_json)
+            _print_preview(preview_checks(engine, now or utcnow(), operator_actor()), as_json)
             return
-        run = run_checks(engine)
+        run = run_checks(
+            engine, actor=operator_actor(),
+            audit=lambda session, case_id: audited(session, Service.referral_api, "breaches run-checks", case_ids=[case_id]),
+        )
     finally:
         engine.dispose()
     if as_json:
@@ -315,9 +306,20 @@ def serve(
     )
 
 
+@app.callback()
+def options(
+    operator: Annotated[str | None, typer.Option(help="Who is running the command, recorded on every change it makes; default: the OS user")] = None,
+) -> None:
+    """Operate Diversion Link: migrate, manage API clients, run the demo."""
+    Options.operator = operator
+
+
 def main() -> None:
     try:
         app()
+    except CommandError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(error.exit_code) from None
     except (SecretsKeyError, StatementError) as error:  # e.g. a callback registered without REFERRAL_API_SECRETS_KEYS set
         cause = error.orig if isinstance(error, StatementError) else error
         if not isinstance(cause, SecretsKeyError):

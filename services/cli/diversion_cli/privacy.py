@@ -6,6 +6,9 @@ import json
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
+
+from diversion_cli.context import Service, audited
 from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine, utcnow
 from provider_gateway.config import SECRETS_KEYS as GATEWAY_KEYS
@@ -21,14 +24,14 @@ secrets_app = typer.Typer(help="Signing secrets, encrypted at rest with the keys
 retention_app = typer.Typer(help="Erasing the personal data of cases ended longer ago than the retention period.", no_args_is_help=True)
 
 
-def _services() -> list[tuple[str, str, str, type]]:
+def _services() -> list[tuple[Service, str, str, type]]:
     """Each service: its name, database, keys setting and secrets table."""
     referral, gateway = ReferralSettings(), GatewaySettings()
     secrets_at_rest.use_keys(REFERRAL_KEYS, referral.secrets_keys)
     secrets_at_rest.use_keys(GATEWAY_KEYS, gateway.secrets_keys)
     return [
-        ("referral_api", referral.database_url, REFERRAL_KEYS, CallbackSecret),
-        ("provider_gateway", gateway.database_url, GATEWAY_KEYS, ProviderSecret),
+        (Service.referral_api, referral.database_url, REFERRAL_KEYS, CallbackSecret),
+        (Service.provider_gateway, gateway.database_url, GATEWAY_KEYS, ProviderSecret),
     ]
 
 
@@ -44,14 +47,17 @@ def rotate_key() -> None:
 
     Put the new key first and keep the old one after it; run this; then drop the old key."""
     try:
-        for name, url, variable, table in _services():
+        for service, url, variable, table in _services():
             engine = make_engine(url)
             try:
-                with engine.begin() as connection:  # all of a service's, or none
-                    count = secrets_at_rest.rotate_stored(connection, table.__tablename__, variable)
+                with Session(engine) as session:  # all of a service's, or none, with its audit row
+                    count = secrets_at_rest.rotate_stored(session.connection(), table.__tablename__, variable)
+                    if count:
+                        audited(session, service, "secrets rotate-key", ids={"secrets": count})
+                    session.commit()
             finally:
                 engine.dispose()
-            typer.echo(f"{name}: {count} signing secret(s) re-encrypted under the first key of {variable}")
+            typer.echo(f"{service.value}: {count} signing secret(s) re-encrypted under the first key of {variable}")
     except secrets_at_rest.SecretsKeyError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -67,16 +73,20 @@ def retention_run(
     now = utcnow()
     referral, gateway = ReferralSettings(), GatewaySettings()
     runs = []
-    for name, url, days, job in (
-        ("referral_api", referral.database_url, referral.retention_days, referral_retention.run_retention),
-        ("provider_gateway", gateway.database_url, gateway.retention_days, gateway_retention.run_retention),
+    for service, url, days, job in (
+        (Service.referral_api, referral.database_url, referral.retention_days, referral_retention.run_retention),
+        (Service.provider_gateway, gateway.database_url, gateway.retention_days, gateway_retention.run_retention),
     ):
         engine = make_engine(url)
+
+        def audit(session: Session, case_ids: list, service: Service = service) -> None:
+            audited(session, service, "retention run", case_ids=case_ids)
+
         try:
-            run = job(engine, retention_days=days, now=now, dry_run=dry_run)
+            run = job(engine, retention_days=days, now=now, dry_run=dry_run, audit=audit)
         finally:
             engine.dispose()
-        runs.append({"service": name, "retention_days": days, "ended_before": run.cutoff.isoformat(), "cases": run.cases, "dry_run": dry_run})
+        runs.append({"service": service.value, "retention_days": days, "ended_before": run.cutoff.isoformat(), "cases": run.cases, "dry_run": dry_run})
     if as_json:
         typer.echo(json.dumps(runs))
         return

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from diversion_common import actors
 from diversion_common.audit.context import touched_cases_var
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.database import utcnow
@@ -65,10 +66,12 @@ class AuditMiddleware:
         state: dict[str, Any] = scope.get("state") or {}
         path_ids = validated_ids(scope.get("path_params"))
         case_ids = list(dict.fromkeys([*_case_ids_in(path_ids), *touched]))
+        client_id = _uuid_or_none(state.get("client_id"))
         record = self.record_table(
             request_id=request_id,
             correlation_id=state.get("client_correlation_id"),
-            client_id=_uuid_or_none(state.get("client_id")),
+            client_id=client_id,
+            actor=actors.client(client_id) if client_id else actors.UNAUTHENTICATED,
             role=state.get("client_role"),
             method=scope["method"][:10],
             route=route_template(scope),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,7 +69,10 @@ def erase_ended_case(session: Session, case: GatewayCase, now: datetime) -> None
     settle_messages(session, OutboxMessage, case.case_id, now)
 
 
-def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False) -> RetentionRun:
+def run_retention(
+    engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False,
+    audit: Callable[[Session, list[uuid.UUID]], None] | None = None,
+) -> RetentionRun:
     cutoff = now - timedelta(days=retention_days)
     with Session(engine) as session:
         due = list(session.scalars(select(GatewayCase.case_id).where(*_due(cutoff)).order_by(GatewayCase.updated_at)))  # type: ignore[arg-type]
@@ -80,9 +84,13 @@ def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run
             cases = session.scalars(
                 select(GatewayCase).where(GatewayCase.case_id.in_(due[start:start + BATCH]), *_due(cutoff)).with_for_update()  # type: ignore[attr-defined]
             )
+            batch = []
             for case in cases:
                 erase_ended_case(session, case, now)
-                erased.append(case.case_id)
+                batch.append(case.case_id)
+            if audit is not None and batch:  # in the batch's transaction, before it commits
+                audit(session, batch)
             session.commit()
+            erased += batch
     log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
     return RetentionRun(cutoff, False, erased)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,8 +103,13 @@ def erase_case(session: Session, case: Case, now: datetime) -> None:
     erase_settled_payloads(session, CallbackDelivery, CallbackDelivery.case_id == case.id)
 
 
-def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False) -> RetentionRun:
-    """Erase the personal data of every case ended more than ``retention_days`` before ``now``."""
+def run_retention(
+    engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False,
+    audit: Callable[[Session, list[uuid.UUID]], None] | None = None,
+) -> RetentionRun:
+    """Erase the personal data of every case ended more than ``retention_days`` before ``now``.
+
+    ``audit`` is called in each batch's transaction, with the cases it erased, before it commits."""
     cutoff = now - timedelta(days=retention_days)
     with Session(engine) as session:
         due = cases_due(session, cutoff)
@@ -114,9 +120,13 @@ def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run
         with Session(engine) as session:
             # Locked and checked again: a late report may have come in since the list was read.
             cases = session.scalars(select(Case).where(Case.id.in_(due[start:start + BATCH]), *_due(cutoff)).with_for_update())  # type: ignore[attr-defined]
+            batch = []
             for case in cases:
                 erase_case(session, case, now)
-                erased.append(case.id)
+                batch.append(case.id)
+            if audit is not None and batch:
+                audit(session, batch)
             session.commit()
+            erased += batch
     log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
     return RetentionRun(cutoff, False, erased)
