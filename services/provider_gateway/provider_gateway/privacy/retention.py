@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from diversion_common.database import as_utc
-from diversion_common.erasure import settle_messages
+from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import REFERRAL_CREATED
 from provider_gateway.deliveries.tables import Delivery
@@ -81,6 +81,7 @@ def run_retention(
     erased: list[uuid.UUID] = []
     for start in range(0, len(due), BATCH):
         with Session(engine) as session:
+            overwrite_erased_bytes(session)
             cases = session.scalars(
                 select(GatewayCase).where(GatewayCase.case_id.in_(due[start:start + BATCH]), *_due(cutoff)).with_for_update()  # type: ignore[attr-defined]
             )
@@ -92,5 +93,7 @@ def run_retention(
                 audit(session, batch)
             session.commit()
             erased += batch
+    if erased:
+        checkpoint_after_erasure(engine)
     log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
     return RetentionRun(cutoff, False, erased)
