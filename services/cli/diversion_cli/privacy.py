@@ -6,19 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from diversion_cli.context import Service, audited
-from diversion_common import secrets_at_rest
-from diversion_common.database import make_engine, utcnow
-from provider_gateway.config import SECRETS_KEYS as GATEWAY_KEYS
-from provider_gateway.config import Settings as GatewaySettings
-from provider_gateway.privacy import retention as gateway_retention
-from provider_gateway.providers.tables import ProviderSecret
-from referral_api.config import SECRETS_KEYS as REFERRAL_KEYS
-from referral_api.config import Settings as ReferralSettings
-from referral_api.police_callbacks.tables import CallbackSecret
-from referral_api.privacy import retention as referral_retention
+from diversion_cli.context import Service, audited, fail
 
 secrets_app = typer.Typer(help="Signing secrets, encrypted at rest with the keys in *_SECRETS_KEYS.", no_args_is_help=True)
 retention_app = typer.Typer(help="Erasing the personal data of cases ended longer ago than the retention period.", no_args_is_help=True)
@@ -26,6 +15,14 @@ retention_app = typer.Typer(help="Erasing the personal data of cases ended longe
 
 def _services() -> list[tuple[Service, str, str, type]]:
     """Each service: its name, database, keys setting and secrets table."""
+    from diversion_common import secrets_at_rest
+    from provider_gateway.config import SECRETS_KEYS as GATEWAY_KEYS
+    from provider_gateway.config import Settings as GatewaySettings
+    from provider_gateway.providers.tables import ProviderSecret
+    from referral_api.config import SECRETS_KEYS as REFERRAL_KEYS
+    from referral_api.config import Settings as ReferralSettings
+    from referral_api.police_callbacks.tables import CallbackSecret
+
     referral, gateway = ReferralSettings(), GatewaySettings()
     secrets_at_rest.use_keys(REFERRAL_KEYS, referral.secrets_keys)
     secrets_at_rest.use_keys(GATEWAY_KEYS, gateway.secrets_keys)
@@ -38,6 +35,8 @@ def _services() -> list[tuple[Service, str, str, type]]:
 @secrets_app.command("new-key")
 def new_key() -> None:
     """Print a fresh key, to put first in REFERRAL_API_SECRETS_KEYS or PROVIDER_GATEWAY_SECRETS_KEYS."""
+    from diversion_common import secrets_at_rest
+
     typer.echo(secrets_at_rest.new_key())
 
 
@@ -46,6 +45,11 @@ def rotate_key() -> None:
     """Re-encrypt every stored signing secret under the first key of each service's *_SECRETS_KEYS.
 
     Put the new key first and keep the old one after it; run this; then drop the old key."""
+    from sqlmodel import Session
+
+    from diversion_common import secrets_at_rest
+    from diversion_common.database import make_engine
+
     try:
         for service, url, variable, table in _services():
             engine = make_engine(url)
@@ -59,8 +63,7 @@ def rotate_key() -> None:
                 engine.dispose()
             typer.echo(f"{service.value}: {count} signing secret(s) re-encrypted under the first key of {variable}")
     except secrets_at_rest.SecretsKeyError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(error))
 
 
 @retention_app.command("run")
@@ -70,6 +73,14 @@ def retention_run(
 ) -> None:
     """Erase the personal data of cases ended longer ago than each service's *_RETENTION_DAYS,
     leaving a content-free record of each."""
+    from sqlmodel import Session
+
+    from diversion_common.database import make_engine, utcnow
+    from provider_gateway.config import Settings as GatewaySettings
+    from provider_gateway.privacy import retention as gateway_retention
+    from referral_api.config import Settings as ReferralSettings
+    from referral_api.privacy import retention as referral_retention
+
     now = utcnow()
     referral, gateway = ReferralSettings(), GatewaySettings()
     runs = []
