@@ -10,6 +10,7 @@ import typer
 from pydantic import SecretStr
 from sqlmodel import Session
 
+from diversion_cli.context import Service, audited
 from diversion_common.credentials import Role
 from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine
@@ -48,7 +49,8 @@ def _plain(value: SecretStr | None) -> str | None:
 
 
 def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> None:
-    from diversion_cli.main import Service
+    def issue(*args: object, **kwargs: object) -> dict[str, str]:
+        return issue_credential(*args, command="demo-seed", **kwargs)
 
     # Signing secrets are encrypted at rest: the demo's keys are the environment's, or new ones,
     # used for the seeding and written to the services' environment below.
@@ -64,26 +66,27 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
     providers, signing_secrets = [], {}
     with Session(engine) as session:
         for request in DEMO_PROVIDERS:
+            audited(session, Service.provider_gateway, "demo-seed", ids={"provider": request.name})  # commits with it
             provider, secret = create_provider(session, request)
             providers.append(provider)
             signing_secrets[provider.pathways[0].value] = secret
     engine.dispose()
 
     credentials = {
-        "police_thames_valley": issue_credential(Role.police, "Thames Valley Police demo system", force="thames-valley"),
-        "police_hampshire": issue_credential(Role.police, "Hampshire Constabulary demo system", force="hampshire"),
-        "yju": issue_credential(Role.yju, "Demo Youth Justice Unit (Thames Valley)", force="thames-valley"),
-        "court": issue_credential(Role.court, "Demo court liaison (Reading Magistrates' Court)", court="reading-magistrates"),
-        "admin": issue_credential(Role.admin, "Demo scheme administrator"),
+        "police_thames_valley": issue(Role.police, "Thames Valley Police demo system", force="thames-valley"),
+        "police_hampshire": issue(Role.police, "Hampshire Constabulary demo system", force="hampshire"),
+        "yju": issue(Role.yju, "Demo Youth Justice Unit (Thames Valley)", force="thames-valley"),
+        "court": issue(Role.court, "Demo court liaison (Reading Magistrates' Court)", court="reading-magistrates"),
+        "admin": issue(Role.admin, "Demo scheme administrator"),
     }
     for provider in providers:
         pathway = provider.pathways[0].value
         credentials[f"provider_{pathway}"] = {
-            **issue_credential(Role.provider, provider.name, provider_id=provider.id),
+            **issue(Role.provider, provider.name, provider_id=provider.id),
             "signing_secret": signing_secrets[pathway],
         }
-    to_gateway = issue_credential(Role.service, "referral_api outbox relay", service=Service.provider_gateway)
-    to_referral_api = issue_credential(Role.service, "provider_gateway outbox relay", service=Service.referral_api)
+    to_gateway = issue(Role.service, "referral_api outbox relay", service=Service.provider_gateway)
+    to_referral_api = issue(Role.service, "provider_gateway outbox relay", service=Service.referral_api)
 
     # Keys and credentials: readable by their owner only, from the first byte.
     write_private_text(

@@ -1,36 +1,26 @@
-"""`diversion-link`: what an operator does from the command line."""
+"""`diversion-link`: what an operator does from the command line.
+
+Each command imports the services' code it needs when it runs, so that ``--help`` and
+``--version`` answer at once (nothing of the web or database stacks is loaded for them).
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import StatementError
-from sqlmodel import Session
 
-from diversion_common import clients as client_registry
-from diversion_common.credentials import Role, hash_secret, parse_key
-from diversion_common.database import make_engine
-from diversion_common.migrations import upgrade
+from diversion_cli import privacy
+from diversion_cli.context import Options, Service, audited, database_url, fail, operator_actor
+from diversion_cli.errors import exit_status_of
 from diversion_common.reference import ForceCode
-from diversion_common.secrets_at_rest import SecretsKeyError
-from diversion_common.webhooks.urls import LOOPBACK_REFUSED, is_loopback
-from diversion_cli import demo, privacy, runner
-from provider_gateway.clients.tables import Client as GatewayClient
-from provider_gateway.config import Settings as GatewaySettings
-from referral_api.clients.tables import Client as ReferralClient
-from referral_api.config import Settings as ReferralSettings
-from referral_api.police_callbacks import service as police_callbacks
-from referral_api.police_callbacks.recipients import RecipientKind, court_recipient, police_recipient, recipient_kind, yju_recipient
-from referral_api.police_callbacks.schemas import PoliceCallbackSet
+from diversion_common.roles import Role
 from referral_api.breaches.courts import CourtCode
-from referral_api.breaches.scheduler import run_checks
 
 app = typer.Typer(
     help="Operate Diversion Link: migrate, manage API clients, run the demo.",
@@ -47,60 +37,12 @@ app.add_typer(privacy.secrets_app, name="secrets")
 app.add_typer(privacy.retention_app, name="retention")
 
 
-class Service(StrEnum):
-    referral_api = "referral_api"
-    provider_gateway = "provider_gateway"
-
-
-# Where a role's credential is checked: the service that role calls.
-HOME_SERVICES: dict[Role, tuple[Service, ...]] = {
-    Role.police: (Service.referral_api,),
-    Role.yju: (Service.referral_api,),
-    Role.court: (Service.referral_api,),
-    Role.provider: (Service.provider_gateway,),
-    Role.admin: (Service.referral_api, Service.provider_gateway),
-}
-
-
-def database_url(service: Service) -> str:
-    return ReferralSettings().database_url if service is Service.referral_api else GatewaySettings().database_url
-
-
-def client_table(service: Service) -> type:
-    return ReferralClient if service is Service.referral_api else GatewayClient
-
-
-def issue_credential(
-    role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None,
-    court: str | None = None,
-) -> dict[str, str]:
-    """Create the client in each service the role calls; the key is the same in each."""
-    if role is Role.service and service is None:
-        raise client_registry.ClientError("a service client needs --service: the service it calls")
-    targets = (service,) if service is not None else HOME_SERVICES[role]
-    client_id, key_hash, api_key = None, None, None
-    for target in targets:
-        engine = make_engine(database_url(target))
-        with Session(engine) as session:
-            issued = client_registry.create_client(
-                session, client_table(target), name=name, role=role, force=force, court=court,
-                provider_id=provider_id, client_id=client_id, key_hash=key_hash,
-            )
-        engine.dispose()
-        if api_key is None:
-            client_id, api_key = issued.client_id, issued.api_key
-            parsed = parse_key(api_key)
-            assert parsed is not None
-            key_hash = hash_secret(parsed[1])
-    assert client_id is not None and api_key is not None
-    return {"client_id": str(client_id), "api_key": api_key, "role": role.value, "name": name,
-            "services": ",".join(t.value for t in targets)}
-
-
 @app.command()
 def migrate(service: Annotated[Service | None, typer.Option(help="Only this service")] = None) -> None:
     """Apply the database migrations of both services (or one)."""
+    from diversion_common.migrations import upgrade
     from diversion_common.observability import configure_logging
+    from referral_api.config import Settings as ReferralSettings
 
     configure_logging(ReferralSettings().log_level)  # alembic's lines, as JSON on stderr
     for target in [service] if service else list(Service):
@@ -119,11 +61,13 @@ def clients_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create a client and print its id and key, once."""
+    from diversion_cli.credentials import issue_credential
+    from diversion_common.clients import ClientError
+
     try:
         issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service, court=court.value if court else None)
-    except client_registry.ClientError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    except ClientError as error:
+        fail(str(error))
     if as_json:
         typer.echo(json.dumps(issued))
     else:
@@ -134,6 +78,12 @@ def clients_create(
 @clients_app.command("list")
 def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List clients of both services (never their keys)."""
+    from sqlmodel import Session
+
+    from diversion_cli.credentials import client_table
+    from diversion_common import clients as client_registry
+    from diversion_common.database import make_engine
+
     rows = []
     for target in Service:
         engine = make_engine(database_url(target))
@@ -155,29 +105,43 @@ def clients_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @clients_app.command("revoke")
 def clients_revoke(client_id: uuid.UUID) -> None:
     """Revoke a client's key in every service that knows it."""
+    from sqlmodel import Session
+
+    from diversion_cli.credentials import client_table
+    from diversion_common import clients as client_registry
+    from diversion_common.database import make_engine
+
     found = False
     for target in Service:
         engine = make_engine(database_url(target))
         with Session(engine) as session:
+            audited(session, target, "clients revoke", ids={"client_id": client_id})  # commits only with a revocation
             found |= client_registry.revoke_client(session, client_table(target), client_id)
         engine.dispose()
     if not found:
-        typer.echo("error: no such client", err=True)
-        raise typer.Exit(1)
+        fail(f"no such client: {client_id}", 1)
     typer.echo(f"client {client_id} revoked")
 
 
 def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None:
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from diversion_common.database import make_engine
+    from diversion_common.webhooks.urls import LOOPBACK_REFUSED, is_loopback
+    from referral_api.config import Settings as ReferralSettings
+    from referral_api.police_callbacks import service as police_callbacks
+    from referral_api.police_callbacks.schemas import PoliceCallbackSet
+
     try:
         request = PoliceCallbackSet(url=url, active=active)  # type: ignore[arg-type]
     except ValidationError as error:
-        typer.echo(f"error: --url {error.errors()[0]['msg']}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"--url {error.errors()[0]['msg']}")
     if not ReferralSettings().allow_loopback_webhooks and is_loopback(request.url):
-        typer.echo(f"error: --url {LOOPBACK_REFUSED} (REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS)", err=True)
-        raise typer.Exit(2)
+        fail(f"--url {LOOPBACK_REFUSED} (REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS)")
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
+        audited(session, Service.referral_api, "police-callbacks set", ids={"recipient": recipient})
         callback, secret = police_callbacks.set_callback(session, recipient, request)
     engine.dispose()
     if as_json:
@@ -202,16 +166,23 @@ def police_callbacks_set(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Register or change a callback URL (a force's, a court's or a YJU's); prints its signing secret once, when registered."""
+    from referral_api.police_callbacks.recipients import court_recipient, police_recipient, yju_recipient
+
     chosen = [r for r in (force and police_recipient(force.value), court and court_recipient(court.value), yju and yju_recipient(yju.value)) if r]
     if len(chosen) != 1:
-        typer.echo("error: give exactly one of --force, --court, --yju", err=True)
-        raise typer.Exit(2)
+        fail("give exactly one of --force, --court, --yju")
     _set_callback(chosen[0], url, active, as_json)
 
 
 @police_callbacks_app.command("list")
 def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the callbacks, the forces' then the courts' and YJUs' (never their secrets)."""
+    from sqlmodel import Session
+
+    from diversion_common.database import make_engine
+    from referral_api.police_callbacks import service as police_callbacks
+    from referral_api.police_callbacks.recipients import RecipientKind, recipient_kind
+
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine) as session:
         callbacks = [c for kind in RecipientKind for c in police_callbacks.list_callbacks(session, kind)]
@@ -225,18 +196,30 @@ def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = Fal
 
 @breaches_app.command("run-checks")
 def breaches_run_checks(
-    now: Annotated[datetime | None, typer.Option(help="Check as at this time (RFC 3339, with an offset), e.g. to replay a missed day; default: the clock")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what the checks would record, case by case; record nothing")] = False,
+    now: Annotated[datetime | None, typer.Option(help="With --dry-run only: preview as at this time (RFC 3339, with an offset); default: the clock")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Check once every case whose next breach rule is due: reminders, overdue deadlines, late reviews.
 
-    Safe beside the service's own scheduler and other runs: each case is checked by one at a time."""
+    Acts on the real clock only. Safe beside the service's own scheduler and other runs: each
+    case is checked by one at a time."""
+    if now is not None and not dry_run:
+        fail("--now is only for a --dry-run: the checks act on the real clock")
     if now is not None and now.tzinfo is None:
-        typer.echo("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00", err=True)
-        raise typer.Exit(2)
+        fail("--now needs a UTC offset, e.g. 2026-12-01T09:00:00+00:00")
+    from diversion_common.database import make_engine, utcnow
+    from referral_api.breaches.scheduler import preview_checks, run_checks
+
     engine = make_engine(database_url(Service.referral_api))
     try:
-        run = run_checks(engine, now)
+        if dry_run:
+            _print_preview(preview_checks(engine, now or utcnow(), operator_actor()), as_json)
+            return
+        run = run_checks(
+            engine, actor=operator_actor(),
+            audit=lambda session, case_id: audited(session, Service.referral_api, "breaches run-checks", case_ids=[case_id]),
+        )
     finally:
         engine.dispose()
     if as_json:
@@ -245,16 +228,43 @@ def breaches_run_checks(
     typer.echo(f"{run.due} cases due, {run.checked} checked by this run")
 
 
+def _print_preview(previews: list, as_json: bool) -> None:
+    described = [
+        {"case_id": str(p.case_id), "would_record": [{"kind": f.kind.value, **_preview_details(f.data)} for f in p.facts]}
+        for p in previews
+    ]
+    if as_json:
+        typer.echo(json.dumps({"dry_run": True, "due": len(previews), "cases": described}))
+        return
+    typer.echo(f"dry run: {len(previews)} cases due; nothing recorded")
+    for case in described:
+        steps = "; ".join(" ".join([step["kind"], *(f"{k}={v}" for k, v in step.items() if k != "kind")]) for step in case["would_record"])
+        typer.echo(f"  {case['case_id']}: {steps or 'nothing'}")
+
+
+# Enough to say what a step is; never the evidence or attendance it would carry.
+PREVIEW_FIELDS = ("rule", "deadline", "due_at", "appointment_id", "breach_request_id", "reason")
+
+
+def _preview_details(data: dict) -> dict:
+    return {key: data[key] for key in PREVIEW_FIELDS if data.get(key) is not None}
+
+
 @app.command("demo-seed")
 def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the demo services' environment")] = Path(".run/demo.env")) -> None:
     """Create demo clients and providers, write their credentials and the services' environment (never printed)."""
+    from diversion_cli import demo
+    from diversion_cli.credentials import issue_credential
+
     demo.seed(issue_credential, env_file)
 
 
 @app.command("gateway-worker")
 def gateway_worker() -> None:
     """Run a delivery worker process (several may run at once on PostgreSQL)."""
+    from diversion_common.database import make_engine
     from diversion_common.observability import configure_logging
+    from provider_gateway.config import Settings as GatewaySettings
     from provider_gateway.deliveries.worker import run_forever
 
     settings = GatewaySettings()
@@ -276,6 +286,8 @@ def serve(
     provider_gateway_internal_port: Annotated[int, typer.Option(help="provider_gateway's internal inbox, on loopback")] = 8011,
 ) -> None:
     """Run both services until interrupted; each serves its internal inbox on a port of its own."""
+    from diversion_cli import runner
+
     raise typer.Exit(
         runner.serve(
             env_file, host, referral_api_port, provider_gateway_port, referral_api_internal_port, provider_gateway_internal_port
@@ -283,15 +295,26 @@ def serve(
     )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"diversion-link {version('diversion-link')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    operator: Annotated[str | None, typer.Option(help="Who is running the command, recorded on every change it makes; default: the OS user")] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit", callback=_print_version, is_eager=True)] = False,
+) -> None:
+    """Operate Diversion Link: migrate, manage API clients, run the demo."""
+    Options.operator = operator
+
+
 def main() -> None:
-    try:
-        app()
-    except (SecretsKeyError, StatementError) as error:  # e.g. a callback registered without REFERRAL_API_SECRETS_KEYS set
-        cause = error.orig if isinstance(error, StatementError) else error
-        if not isinstance(cause, SecretsKeyError):
-            raise
-        typer.echo(f"error: {cause}", err=True)
-        raise SystemExit(2) from None
+    """The entry point: an expected error is one line on stderr and a non-zero exit."""
+    sys.exit(exit_status_of(lambda: app(standalone_mode=False)))
 
 
 if __name__ == "__main__":

@@ -12,23 +12,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 from diversion_common.database import utcnow
+from diversion_common.roles import Role  # noqa: F401 (its home is a light module: the CLI's --help loads it)
 
 KEY_PREFIX = "dl"
-
-
-class Role(StrEnum):
-    police = "police"
-    yju = "yju"
-    court = "court"
-    provider = "provider"
-    admin = "admin"
-    service = "service"  # the other service of this system, calling an internal endpoint
 
 
 class ClientFields(SQLModel):

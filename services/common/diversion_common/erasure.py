@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
 
@@ -54,3 +54,19 @@ def settle_messages(session: Session, table: Any, aggregate_id: uuid.UUID, now: 
         erase_payload(row)
         session.add(row)
     return len(rows)
+
+
+def overwrite_erased_bytes(session: Session) -> None:
+    """On SQLite, make this session's connection zero what it deletes or rewrites, so an erased
+    value does not stay behind in a free page of the file (PostgreSQL's VACUUM reclaims its own)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA secure_delete = ON"))
+
+
+def checkpoint_after_erasure(engine: Engine) -> None:
+    """On SQLite, once an erasure has committed: copy the write-ahead log into the database and
+    empty it, so the erased values' old pages no longer sit in the ``-wal`` file."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # On the driver's connection, outside any transaction (the engine begins each with BEGIN IMMEDIATE).
+            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -4,9 +4,9 @@ Both services run as uvicorn processes on one database each (SQLite, and Postgre
 TEST_POSTGRES_URL is set). The treatment provider is a fake webhook endpoint that verifies
 what the gateway sends it, and sends its own events signed with the public `standardwebhooks`
 package; the police system, the court's system and the YJU's system are fake receivers that
-verify every signature the same way. The time-based rules are run by the CLI
-(`diversion-link breaches run-checks --now ...`) with a controlled clock: the services' own
-scheduler is off.
+verify every signature the same way. The time-based rules are run with a controlled clock by
+a process of the tests' own that calls the scheduler's job function (CLOCKED_RUN_CHECKS below:
+the CLI acts on the real clock only); the services' own scheduler is off.
 
 The processes are shared by the module's tests (starting them is most of the cost), so every
 assertion is about the test's own cases and requests.
@@ -244,10 +244,34 @@ def fact_count(b: Breaches, case_id: str, kind: str) -> int:
         return session.scalar(select(func.count()).select_from(CaseFact).where(CaseFact.case_id == uuid.UUID(case_id), CaseFact.kind == kind))
 
 
+# The scheduler's job function at a time the test chooses, in a process of its own with the services'
+# environment (as the CLI's run would be). It says "ready" once imported, then waits for its clock on
+# stdin, so that several can begin at the same moment.
+CLOCKED_RUN_CHECKS = """
+import json, sys
+from datetime import datetime
+from diversion_common.database import make_engine
+from referral_api.breaches.scheduler import run_checks
+from referral_api.config import Settings
+engine = make_engine(Settings().database_url)
+print("ready", flush=True)
+run = run_checks(engine, datetime.fromisoformat(sys.stdin.readline().strip()))
+print(json.dumps({"due": run.due, "checked": run.checked}))
+"""
+
+
+def clocked_checker(b: Breaches) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLOCKED_RUN_CHECKS], env={**os.environ, **b.system.env},
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def run_checks(b: Breaches, now: datetime) -> dict[str, int]:
-    ran = cli(b.system.env, "breaches", "run-checks", "--now", now.isoformat(), "--json")
-    assert ran.returncode == 0, ran.stderr
-    return json.loads(ran.stdout)
+    checker = clocked_checker(b)
+    out, err = checker.communicate(f"{now.isoformat()}\n", timeout=60)
+    assert checker.returncode == 0, err
+    return json.loads(out.splitlines()[-1])
 
 
 # --- the scenarios -----------------------------------------------------------------------------
@@ -385,29 +409,11 @@ def test_the_checks_remind_before_a_deadline_then_raise_a_breach_once_it_has_pas
     assert next_check is not None and as_utc(next_check) == datetime.fromisoformat(raised["review_due_at"])
 
 
-# `diversion-link breaches run-checks --now <T> --json`, started ahead: it imports the CLI, says so,
-# then waits for its clock on stdin, so that both checkers begin at the same moment.
-GATED_RUN_CHECKS = """
-import sys
-import diversion_cli.main as cli
-print("ready", flush=True)
-now = sys.stdin.readline().strip()
-sys.argv = ["diversion-link", "breaches", "run-checks", "--now", now, "--json"]
-cli.main()
-"""
-
-
 def test_two_checkers_at_once_raise_each_breach_exactly_once(breaches):
     b = breaches
     if b.backend != "postgresql":
         pytest.skip("PostgreSQL only: several processes checking at once (SQLite serialises writers)")
-    checkers = [
-        subprocess.Popen(
-            [sys.executable, "-c", GATED_RUN_CHECKS], env={**os.environ, **b.system.env},
-            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for _ in range(2)
-    ]
+    checkers = [clocked_checker(b) for _ in range(2)]
     try:
         case_ids = accepted(b, *(adult_referral() for _ in range(20)))  # while the checkers start
         now = max(datetime.fromisoformat(case(b, c)["programme"]["completion_due"]) for c in case_ids) + timedelta(minutes=1)
@@ -429,7 +435,7 @@ def test_two_checkers_at_once_raise_each_breach_exactly_once(breaches):
     for checker, (out, err) in zip(checkers, outputs, strict=True):
         assert checker.returncode == 0, err
         assert "Traceback" not in err, err
-    runs = [json.loads(out) for out, _ in outputs]
+    runs = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
     assert sum(run["checked"] for run in runs) == due, runs  # each due case checked by exactly one of them
 
     request_ids = []

@@ -45,6 +45,7 @@ def test_every_call_is_recorded_with_our_id_the_client_and_the_case(api, police,
     uuid.UUID(intake["request_id"])  # ours, not the client's
     assert intake["correlation_id"] == "police-sys-77"
     assert intake["client_id"] == client_id_of(police)
+    assert intake["actor"] == f"client:{client_id_of(police)}"
     assert (intake["role"], intake["method"], intake["route"], intake["status"]) == ("police", "POST", "/v1/referrals", 201)
     assert intake["case_ids"] == [case_id]
 
@@ -71,6 +72,7 @@ def test_refusals_are_recorded_too(api, police, other_police, admin, issue):
         assert by_request(items, response)["status"] == status
 
     assert by_request(items, refused[401])["client_id"] is None
+    assert by_request(items, refused[401])["actor"] == "unauthenticated"
     assert by_request(items, refused[403])["role"] == "court"
     # Another force's try at the case is attributable to that force's client, on that case.
     other = by_request(items, refused[404])

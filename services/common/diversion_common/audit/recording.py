@@ -22,6 +22,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 from starlette.types import Scope
 
+from diversion_common import actors
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.database import utcnow
 from diversion_common.observability import route_template, validated_ids
@@ -74,10 +75,12 @@ class CallAudit:
         record_id = self.record_id if self.written_status is not None else None
         if record_id is None:
             state: dict[str, Any] = self.scope.get("state") or {}
+            client_id = _uuid_or_none(state.get("client_id"))
             record = self.record_table(
                 request_id=self.request_id,
                 correlation_id=state.get("client_correlation_id"),
-                client_id=_uuid_or_none(state.get("client_id")),
+                client_id=client_id,
+                actor=actors.client(client_id) if client_id else actors.UNAUTHENTICATED,
                 role=state.get("client_role"),
                 method=self.scope["method"][:10],
                 route=route_template(self.scope),

@@ -26,12 +26,16 @@ class AuditRecordPublic(BaseModel):
     request_id: str = Field(description="Ours: the X-Request-ID the call was answered with.")
     correlation_id: str | None = Field(description="The id the client sent (X-Correlation-ID or X-Request-ID), if any.")
     client_id: uuid.UUID | None = Field(description="None when the call carried no valid credential.")
+    actor: str | None = Field(
+        description="Who: `client:<id>` (an API client), `operator:<name>` (a person at the command line, "
+        "method `CLI`) or `unauthenticated`; null on records written before actors were recorded."
+    )
     role: str | None
-    method: str
-    route: str | None = Field(description="The route's template; none when no route matched.")
+    method: str = Field(description="The HTTP method, or `CLI` for an operator's command that changed something.")
+    route: str | None = Field(description="The route's template (none when no route matched), or the command, e.g. `diversion-link clients create`.")
     path_ids: dict[str, Any] | None = Field(description="The ids in the path that are ids we issue or reference codes.")
     case_ids: list[uuid.UUID] = Field(description="Every case the call read or changed.")
-    status: int
+    status: int = Field(description="The HTTP status of the answer; 0 for a command (its exit status).")
     at: datetime
 
 
@@ -69,6 +73,7 @@ def audit_admin_router(
         session: Annotated[Session, Depends(get_session, scope="function")],
         client_id: uuid.UUID | None = None,
         case_id: uuid.UUID | None = None,
+        actor: Annotated[str | None, Query(max_length=120, description="Only this actor's records, e.g. `operator:alice`.")] = None,
         status: Annotated[int | None, Query(ge=100, le=599)] = None,
         since: Annotated[DateTime | None, Query(description="Calls at or after this time.")] = None,
         until: Annotated[DateTime | None, Query(description="Calls before this time.")] = None,
@@ -80,6 +85,8 @@ def audit_admin_router(
             query = query.where(records.client_id == client_id)
         if case_id is not None:
             query = query.where(records.id.in_(select(cases.audit_id).where(cases.case_id == case_id)))
+        if actor is not None:
+            query = query.where(records.actor == actor)
         if status is not None:
             query = query.where(records.status == status)
         if since is not None:
@@ -99,7 +106,7 @@ def audit_admin_router(
         return AuditPage(
             items=[
                 AuditRecordPublic(
-                    request_id=row.request_id, correlation_id=row.correlation_id, client_id=row.client_id, role=row.role,
+                    request_id=row.request_id, correlation_id=row.correlation_id, client_id=row.client_id, actor=row.actor, role=row.role,
                     method=row.method, route=row.route, path_ids=row.path_ids, case_ids=touched[row.id],
                     status=row.status, at=as_utc(row.at),
                 )

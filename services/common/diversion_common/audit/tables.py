@@ -1,6 +1,7 @@
 """Columns every service's audit tables share; each service names its own tables.
 
-A record per call, and a row per case the call touched (so "who saw this case" is one
+A record per call (or per operator's command that changed something: method ``CLI``), and
+a row per case the call touched (so "who saw this case" is one
 indexed lookup). Nothing updates or deletes either: no code path does, and the
 migrations add database triggers that refuse it.
 """
@@ -26,6 +27,9 @@ class AuditRecordFields(SQLModel):
     request_id: str = Field(max_length=36, unique=True, index=True)  # ours, always (a UUID)
     correlation_id: str | None = Field(default=None, max_length=128)  # the id the client sent, if any
     client_id: uuid.UUID | None = Field(default=None, index=True)  # none when unauthenticated
+    # Who: client:<id>, operator:<name>, unauthenticated (diversion_common.actors); none on rows
+    # written before actors were recorded.
+    actor: str | None = Field(default=None, max_length=120)
     role: str | None = Field(default=None, max_length=20)
     method: str = Field(max_length=10)
     route: str | None = Field(default=None, max_length=200)  # the template, e.g. /v1/referrals/{case_id}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from diversion_common.database import as_utc
-from diversion_common.erasure import settle_messages
+from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import REFERRAL_CREATED
 from provider_gateway.deliveries.tables import Delivery
@@ -68,7 +69,10 @@ def erase_ended_case(session: Session, case: GatewayCase, now: datetime) -> None
     settle_messages(session, OutboxMessage, case.case_id, now)
 
 
-def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False) -> RetentionRun:
+def run_retention(
+    engine: Engine, *, retention_days: int, now: datetime, dry_run: bool = False,
+    audit: Callable[[Session, list[uuid.UUID]], None] | None = None,
+) -> RetentionRun:
     cutoff = now - timedelta(days=retention_days)
     with Session(engine) as session:
         due = list(session.scalars(select(GatewayCase.case_id).where(*_due(cutoff)).order_by(GatewayCase.updated_at)))  # type: ignore[arg-type]
@@ -77,12 +81,19 @@ def run_retention(engine: Engine, *, retention_days: int, now: datetime, dry_run
     erased: list[uuid.UUID] = []
     for start in range(0, len(due), BATCH):
         with Session(engine) as session:
+            overwrite_erased_bytes(session)
             cases = session.scalars(
                 select(GatewayCase).where(GatewayCase.case_id.in_(due[start:start + BATCH]), *_due(cutoff)).with_for_update()  # type: ignore[attr-defined]
             )
+            batch = []
             for case in cases:
                 erase_ended_case(session, case, now)
-                erased.append(case.case_id)
+                batch.append(case.case_id)
+            if audit is not None and batch:  # in the batch's transaction, before it commits
+                audit(session, batch)
             session.commit()
+            erased += batch
+    if erased:
+        checkpoint_after_erasure(engine)
     log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
     return RetentionRun(cutoff, False, erased)

@@ -30,8 +30,13 @@ from referral_api.lifecycle.fold import CaseState
 _MAX_STEPS = 10
 
 
-def enforce(session: Session, case: Case, now: datetime, *, facts: list[Fact] | None = None, state: CaseState | None = None) -> CaseState:
-    """Record whatever the breach rules say is due now; set the case's next check time. The final state."""
+def enforce(
+    session: Session, case: Case, now: datetime, *, actor: str, facts: list[Fact] | None = None, state: CaseState | None = None,
+) -> CaseState:
+    """Record whatever the breach rules say is due now; set the case's next check time. The final state.
+
+    ``actor`` is who set the rules going (diversion_common.actors): the scheduler, an operator,
+    or the caller whose fact made something due; each fact the rules add names it."""
     facts = facts if facts is not None else case_log.facts_of(session, case.id)
     state = state if state is not None else case_log.fold_facts(facts)
     rules = rules_for(state.pathway)
@@ -39,7 +44,7 @@ def enforce(session: Session, case: Case, now: datetime, *, facts: list[Fact] | 
         dues = assess(state, ordered(facts), now, rules)
         if not dues:
             break
-        _record(session, case, state, dues[0], now, ordered(facts))
+        _record(session, case, state, dues[0], now, ordered(facts), actor)
         facts = case_log.facts_of(session, case.id)
         state = case_log.fold_facts(facts)
     case.next_deadline_at = next_check_at(state, ordered(facts), rules)
@@ -47,11 +52,11 @@ def enforce(session: Session, case: Case, now: datetime, *, facts: list[Fact] | 
     return state
 
 
-def _record(session: Session, case: Case, state: CaseState, due: Due, now: datetime, facts: list[Fact]) -> None:
+def _record(session: Session, case: Case, state: CaseState, due: Due, now: datetime, facts: list[Fact], actor: str) -> None:
     def add(kind: FactKind, data: dict) -> CaseState:
         return case_log.record(
             session, case, kind=kind, occurred_at=now, source=RULES_SOURCE, source_id=f"{case.id}:{due.key}",
-            data=data, apply_breach_rules=False,
+            data=data, acted_by=actor, apply_breach_rules=False,
         ).state
 
     if due.kind is DueKind.breach:

@@ -7,7 +7,10 @@ SKIP LOCKED), and the facts' unique source ids make a second writer's insert fai
 than repeat a breach (SQLite, where writes are serialised anyway).
 
 APScheduler runs the check inside the service (one run at a time per process, missed runs
-coalesced); ``diversion-link breaches run-checks`` runs it once, with a given clock if asked.
+coalesced); ``diversion-link breaches run-checks`` runs it once, on the real clock. What a check
+would do at another time is only ever previewed (``preview_checks``, the CLI's ``--dry-run
+--now``): the rules run in a transaction that is rolled back, so nothing dated in the future
+is ever recorded. ``run_checks`` takes a clock for the tests that run it in process.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,9 +28,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
 from referral_api.breaches.enforcement import enforce
+from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
+from referral_api.lifecycle.facts import Fact
 
 log = logging.getLogger("referral_api.breaches.scheduler")
 
@@ -46,7 +52,11 @@ def _due_case_ids(engine: Engine, now: datetime, after: set[uuid.UUID]) -> list[
         return [case_id for case_id in session.scalars(query) if case_id not in after][:BATCH]
 
 
-def check_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> bool:
+# Called in a checked case's transaction, before it commits: an operator's run audits each case there.
+AuditCase = Callable[[Session, uuid.UUID], None]
+
+
+def check_case(engine: Engine, case_id: uuid.UUID, now: datetime, actor: str, audit: AuditCase | None = None) -> bool:
     """Apply the rules to one due case; False if another process has it or it is no longer due."""
     with Session(engine, expire_on_commit=False) as session:
         case = session.scalars(select(Case).where(Case.id == case_id).with_for_update(skip_locked=True)).first()
@@ -54,7 +64,9 @@ def check_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> bool:
             return False
         try:
             # A second writer's duplicate fact fails at the first flush (inside enforce), not only at commit.
-            enforce(session, case, now)
+            enforce(session, case, now, actor=actor)
+            if audit is not None:
+                audit(session, case_id)
             session.commit()
         except IntegrityError:
             session.rollback()  # another process recorded the same rule's fact first
@@ -62,8 +74,8 @@ def check_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> bool:
         return True
 
 
-def run_checks(engine: Engine, now: datetime | None = None) -> CheckRun:
-    """Check every case due at ``now`` (default: the clock), each once."""
+def run_checks(engine: Engine, now: datetime | None = None, *, actor: str = actors.SCHEDULER, audit: AuditCase | None = None) -> CheckRun:
+    """Check every case due at ``now`` (default: the clock), each once; the facts added name ``actor``."""
     # In UTC, as everything is stored: SQLite compares the stored wall-clock text, so the same
     # instant given in another offset (the CLI's --now) would find the wrong cases.
     now = as_utc(now) if now else utcnow()
@@ -73,10 +85,46 @@ def run_checks(engine: Engine, now: datetime | None = None) -> CheckRun:
         for case_id in batch:
             seen.add(case_id)
             run.due += 1
-            run.checked += check_case(engine, case_id, now)
+            run.checked += check_case(engine, case_id, now, actor, audit)
     if run.due:
         log.info("breach checks", extra={"due": run.due, "checked": run.checked})
     return run
+
+
+@dataclass
+class CasePreview:
+    case_id: uuid.UUID
+    facts: list[Fact] = field(default_factory=list)  # what the rules would record, in order
+
+
+def preview_case(engine: Engine, case_id: uuid.UUID, now: datetime, actor: str) -> CasePreview:
+    """What checking one case at ``now`` would record; nothing is kept (the transaction is rolled back)."""
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        preview = CasePreview(case_id)
+        if case is None:
+            return preview
+        try:
+            before = len(facts_of(session, case_id))
+            enforce(session, case, now, actor=actor)
+            preview.facts = facts_of(session, case_id)[before:]
+        except IntegrityError:
+            pass  # a real run recorded the same rule's fact meanwhile: nothing more would be
+        finally:
+            session.rollback()
+        return preview
+
+
+def preview_checks(engine: Engine, now: datetime, actor: str) -> list[CasePreview]:
+    """What a check at ``now`` (past or future) would record, case by case; writes nothing."""
+    now = as_utc(now)
+    previews: list[CasePreview] = []
+    seen: set[uuid.UUID] = set()
+    while batch := _due_case_ids(engine, now, seen):
+        for case_id in batch:
+            seen.add(case_id)
+            previews.append(preview_case(engine, case_id, now, actor))
+    return previews
 
 
 class BreachScheduler:
@@ -92,7 +140,7 @@ class BreachScheduler:
 
     def run_once(self) -> CheckRun:
         try:
-            return run_checks(self.engine, self.clock())
+            return run_checks(self.engine, self.clock(), actor=actors.SCHEDULER)
         except Exception:  # the next run tries again; the error is logged, never lost silently
             log.exception("breach checks failed")
             return CheckRun()

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from diversion_common import actors
 from diversion_common.contracts import CaseStatus
 from diversion_common.database import as_utc, utcnow
 from referral_api.case_log.tables import CaseFact
@@ -96,6 +97,7 @@ def record(
     source_id: str,
     data: Mapping[str, Any],
     actor: uuid.UUID | None = None,
+    acted_by: str | None = None,
     check: Callable[[CaseState, Fact], Refusal | None] | None = None,
     apply_breach_rules: bool = True,
 ) -> Recorded:
@@ -103,6 +105,7 @@ def record(
 
     Then the breach rules see the new state (a second missed appointment raises a breach
     request in this same transaction); the facts they add are recorded without it.
+    The fact names its actor: ``acted_by``, else the API client ``actor``, else its source.
     """
     facts = facts_of(session, case.id)
     rules = programme_rules()
@@ -125,10 +128,12 @@ def record(
         if refusal is not None:
             raise FactRefused(refusal)
     after = fold([*facts, fact], rules)
+    named = acted_by or (actors.client(actor) if actor else source)
     session.add(
         CaseFact(
             case_id=case.id, seq=fact.seq, kind=kind.value, occurred_at=fact.occurred_at, recorded_at=now,
             source=source, source_id=source_id, actor_client_id=actor, data=dict(data),
+            actor=named,
         )
     )
     previous = before.status if before else None
@@ -141,5 +146,5 @@ def record(
     if apply_breach_rules:
         from referral_api.breaches.enforcement import enforce  # it records through this module
 
-        after = enforce(session, case, now, facts=[*facts, fact], state=after)
+        after = enforce(session, case, now, facts=[*facts, fact], state=after, actor=named)
     return Recorded(case, after, previous, duplicate=False)

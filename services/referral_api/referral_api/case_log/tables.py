@@ -32,4 +32,7 @@ class CaseFact(ReferralTable, table=True):
     source: str = Field(max_length=80)
     source_id: str = Field(max_length=140)
     actor_client_id: uuid.UUID | None = None
+    # Who recorded it (diversion_common.actors): client:<id>, scheduler, operator:<name>, or the
+    # reporting party's source; null on facts recorded before actors were kept.
+    actor: str | None = Field(default=None, max_length=120)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
