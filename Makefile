@@ -24,8 +24,11 @@ run: install
 	$(UV) run diversion-link serve --env-file .run/demo.env
 
 ## The whole test suite: SQLite always, PostgreSQL too when TEST_POSTGRES_URL is set.
+## TEST_WORKERS processes share it (pytest-xdist), a test file to each at a time (its
+## module-scoped apps and processes are started once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(UV) run pytest -q -p no:cacheprovider
+	$(UV) run pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ## Write openapi/*.json from the code.
 openapi: install

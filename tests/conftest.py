@@ -92,12 +92,17 @@ DatabaseFactory = Callable[[str], str]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test marked postgresql_only is not generated for SQLite at all."""
+    """A test marked postgresql_only is not generated for SQLite, nor one marked
+    database_independent for PostgreSQL: each runs where what it tests can differ."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
-        (dropped if on_sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
+        params = callspec.params if callspec is not None else {}
+        on = params.get("backend") or params.get("module_backend")
+        unwanted = (on == "sqlite" and item.get_closest_marker("postgresql_only")) or (
+            on == "postgresql" and item.get_closest_marker("database_independent")
+        )
+        (dropped if unwanted else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

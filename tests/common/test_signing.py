@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import standardwebhooks
 from standardwebhooks import Webhook
 
 from diversion_common.signing import InvalidSignature, new_secret, sign_headers, verify
@@ -74,3 +75,26 @@ def test_a_timestamp_that_is_not_plain_ascii_seconds_is_an_invalid_signature_nev
     headers = {**sign_headers([secret], "msg_6", BODY), "webhook-timestamp": timestamp}
     with pytest.raises(InvalidSignature):
         verify([secret], headers, BODY)
+
+
+def test_signing_and_verifying_are_the_standardwebhooks_packages(monkeypatch):
+    """Ours is only the wrapper (several secrets, strict timestamps): the HMAC is the package's."""
+    secret = new_secret()
+    monkeypatch.setattr(standardwebhooks.Webhook, "sign", lambda self, msg_id, timestamp, data: "v1,ZnJvbSB0aGUgcGFja2FnZQ==")
+    headers = sign_headers([secret], "msg_7", BODY)
+    assert headers["webhook-signature"] == "v1,ZnJvbSB0aGUgcGFja2FnZQ=="
+    assert verify([secret], headers, BODY) == "msg_7"  # the package's verify signs with the same (patched) sign
+
+
+@pytest.mark.parametrize("signature", ["v1", "v1,not base64!", "v1,a,b", "", " "])
+def test_a_malformed_signature_list_is_an_invalid_signature_not_an_error(signature):
+    secret = new_secret()
+    headers = {**sign_headers([secret], "msg_8", BODY), "webhook-signature": signature}
+    with pytest.raises(InvalidSignature):
+        verify([secret], headers, BODY)
+
+
+def test_a_body_that_is_not_utf8_is_an_invalid_signature():
+    secret = new_secret()
+    with pytest.raises(InvalidSignature):
+        verify([secret], sign_headers([secret], "msg_9", BODY), b"\xff\xfe")

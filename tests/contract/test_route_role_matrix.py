@@ -59,6 +59,9 @@ from support.access_matrix import (
 )
 from support.credentials import bearer, issue_key
 
+# Who may call what is decided before any query: one database is enough (schemathesis runs on both).
+pytestmark = pytest.mark.database_independent
+
 UNLIMITED = "1000000/minute"
 RATE_LIMITS = {"rate_limit_per_client": UNLIMITED, "rate_limit_per_address": UNLIMITED, "rate_limit_failed_auth": UNLIMITED}
 ROLE_OF = {Caller.police: Role.police, Caller.yju: Role.yju, Caller.court: Role.court, Caller.provider: Role.provider,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from alembic import command
 from sqlalchemy import inspect
 
 from diversion_common.database import make_engine
-from diversion_common.migrations import alembic_config, check, upgrade
+from diversion_common.migrations import REPO_ROOT, alembic_config, check, upgrade
 
 SERVICES = ["referral_api", "provider_gateway"]
 
@@ -36,3 +38,30 @@ def test_both_services_can_share_one_database(fresh_database):
     upgrade("provider_gateway", url)
     check("referral_api", url)
     check("provider_gateway", url)
+
+
+def _bodies(service: str) -> dict[str, str]:
+    """Each revision's functions (upgrade, downgrade and their helpers), as source, with the service's table
+    prefix taken out (so the same steps on referral_* and gateway_* tables compare equal)."""
+    prefix = "referral" if service == "referral_api" else "gateway"
+    bodies = {}
+    for path in sorted((REPO_ROOT / "migrations" / service / "versions").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                source = "\n".join(ast.unparse(statement) for statement in node.body)
+                bodies[f"{path.name}:{node.name}"] = source.replace(prefix, "<service>")
+    return bodies
+
+
+def test_no_migration_step_is_copied_from_one_service_to_the_other():
+    """A schema change both services need is written once, in diversion_common/migration_steps.py,
+    and each service's revision calls it; copies drift apart."""
+    referral, gateway = _bodies("referral_api"), _bodies("provider_gateway")
+    copied = sorted(
+        f"{mine} = {theirs}"
+        for mine, body in referral.items()
+        for theirs, other in gateway.items()
+        if body == other and "op." in body
+    )
+    assert not copied, "revisions that repeat the other service's steps:\n" + "\n".join(copied)

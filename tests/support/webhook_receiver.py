@@ -33,6 +33,8 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0
+    # Hang until the test sets this (at most a minute): "still busy" without guessing how long.
+    hang_until: threading.Event | None = None
     # A hostile answer: a body announced this long, of which 64 KiB is sent at once and the rest
     # never (the connection then stays open, idle, until the caller goes).
     endless_body_bytes: int = 0
@@ -97,6 +99,8 @@ class WebhookReceiver:
                     answer = receiver.script.popleft() if receiver.script else Answer()
                 if answer.hang_seconds:
                     time.sleep(answer.hang_seconds)
+                if answer.hang_until is not None:
+                    answer.hang_until.wait(timeout=60)
                 status = answer.status if record.verified else 401
                 try:
                     self.send_response(status)

@@ -6,9 +6,7 @@ Create Date: 2026-12-03 09:00:00
 """
 from typing import Sequence, Union
 
-from alembic import op
-import sqlalchemy as sa
-import sqlmodel
+from diversion_common import migration_steps
 
 
 revision: str = '0006'
@@ -18,12 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    # Left empty for deliveries made before: where they went is unknown, so none is redelivered
-    # (diversion_common/webhooks/addressing.py); those still pending are sent as before.
-    with op.batch_alter_table('referral_deliveries', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sent_to_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+    migration_steps.add_sent_to_digest('referral_deliveries')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('referral_deliveries', schema=None) as batch_op:
-        batch_op.drop_column('sent_to_sha256')
+    migration_steps.drop_sent_to_digest('referral_deliveries')

@@ -6,9 +6,7 @@ Create Date: 2026-12-04 09:00:00
 """
 from typing import Sequence, Union
 
-from alembic import op
-import sqlalchemy as sa
-import sqlmodel
+from diversion_common import migration_steps
 
 
 revision: str = '0007'
@@ -18,10 +16,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('referral_clients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('court', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True))
+    migration_steps.add_client_court('referral_clients')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('referral_clients', schema=None) as batch_op:
-        batch_op.drop_column('court')
+    migration_steps.drop_client_court('referral_clients')

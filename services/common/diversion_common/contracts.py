@@ -676,3 +676,71 @@ class BreachRequestMessage(BaseModel):
     type: BreachRequestTopic
     timestamp: datetime
     data: PoliceBreachRequestChanged | BreachRequestChanged
+
+
+# --- webhooks to outside systems (Standard Webhooks payloads: type, timestamp, data) -------
+# Each message a provider or a police system is sent is built from one of these models, so
+# its shape is stated once, here, and checked when it is made.
+
+
+class _Webhook(BaseModel):
+    timestamp: datetime = Field(description="When the message was made.")
+
+
+class ReferralLinks(BaseModel):
+    status: str = Field(description="Where the provider reads the case and its status.")
+
+
+class ReferralCreatedData(ProviderReferral):
+    links: ReferralLinks
+
+
+class ReferralCreated(_Webhook):
+    """A case routed to a provider: the referral, with what the provider needs and no more."""
+
+    type: Literal["referral.created"] = "referral.created"
+    data: ReferralCreatedData
+
+
+class ReferralWithdrawnData(BaseModel):
+    case_id: uuid.UUID
+    reason: ReasonCode
+
+
+class ReferralWithdrawn(_Webhook):
+    """The provider that had the referral stops contacting the person."""
+
+    type: Literal["referral.withdrawn"] = "referral.withdrawn"
+    data: ReferralWithdrawnData
+
+
+class CaseNoticeToProvider(_Webhook):
+    """A warning or a deadline reminder, for the provider the case is with."""
+
+    type: Literal["case.notice"] = "case.notice"
+    data: CaseNotice
+
+
+class CaseLinks(BaseModel):
+    case: str = Field(description="Where the police system reads the case, with the force's key.")
+
+
+class CaseStatusChangedData(BaseModel):
+    """Thin on purpose: no personal data; a receiver that gets two out of order keeps the higher version."""
+
+    case_id: uuid.UUID
+    police_reference: str
+    status: CaseStatus
+    version: int
+    links: CaseLinks
+
+
+class CaseStatusChangedToPolice(_Webhook):
+    type: Literal["case.status_changed"] = "case.status_changed"
+    data: CaseStatusChangedData
+
+
+def webhook_payload(message: _Webhook) -> dict[str, Any]:
+    """The JSON a webhook model is sent as (and stored as until it is delivered). A notice
+    carries only its kind's fields (a warning has no deadline, a reminder no appointment)."""
+    return message.model_dump(mode="json", by_alias=True, exclude_none=isinstance(message, CaseNoticeToProvider))

@@ -7,6 +7,7 @@ Retry and pause times are shrunk so the schedules run in a fraction of a second.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -115,20 +116,21 @@ def test_a_hanging_provider_is_timed_out_and_retried(gateway, admin, referral_se
 
 
 def test_a_slow_provider_does_not_hold_up_another(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
-    slow = FakeProvider().start()
+    slow, released = FakeProvider().start(), threading.Event()
     try:
         register(gateway, admin, gateway_engine, slow, name="Slow Service", district="oxford")
         register(gateway, admin, gateway_engine, fake_provider, name="Quick Service", district="reading")
-        slow.answer_next(*[Answer(200, hang_seconds=3.0)] * 10)
+        slow.answer_next(*[Answer(200, hang_until=released)] * 10)
         slow_cases = [route_a_case(gateway, referral_service, district="oxford") for _ in range(6)]
-        run_worker(WorkerSettings(timeout_seconds=5.0, poll_seconds=0.02, per_endpoint_concurrency=2, retry=FAST.retry))
-        time.sleep(0.3)  # the slow provider's slots are now taken
-        started = time.monotonic()
+        # A timeout longer than the wait below: a quick delivery queued behind the slow ones could not make it.
+        run_worker(WorkerSettings(timeout_seconds=60.0, poll_seconds=0.02, per_endpoint_concurrency=2, retry=FAST.retry))
+        assert wait_for(lambda: len(slow.received) == 2, timeout=15)  # both of the slow provider's slots are taken
         quick = [route_a_case(gateway, referral_service) for _ in range(3)]
-        assert wait_for(lambda: all(delivery_for(gateway_engine, c).status == "delivered" for c in quick), timeout=10)
-        assert time.monotonic() - started < 2.0
+        assert wait_for(lambda: all(delivery_for(gateway_engine, c).status == "delivered" for c in quick), timeout=15)
+        assert len(slow.received) == 2  # delivered while the slow provider still held both its slots
         assert {delivery_for(gateway_engine, c).status for c in slow_cases} == {"pending"}
     finally:
+        released.set()
         slow.stop()
 
 

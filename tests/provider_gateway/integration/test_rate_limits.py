@@ -12,6 +12,9 @@ from diversion_common.problems import PROBLEM_TYPE_BASE
 from provider_gateway.config import Settings
 from provider_gateway.main import create_app
 
+# The limits are counted in memory, before any query: one database is enough.
+pytestmark = pytest.mark.database_independent
+
 
 @pytest.mark.parametrize("body", [b'{"type": "referral.accepted", "case_id": ', b'{"type": 1}'], ids=["broken JSON", "invalid event"])
 def test_an_unauthenticated_event_is_401_whatever_its_body(gateway, body: bytes):

@@ -29,6 +29,9 @@ from support.fake_provider import Answer, FakeProvider
 from support.gateway_flows import delivery_for, register_provider, route_a_case
 from support.processes import wait_for
 
+# The URL policy is decided apart from the database: one database is enough.
+pytestmark = pytest.mark.database_independent
+
 # As in production: no loopback.
 PRODUCTION = WorkerSettings(
     timeout_seconds=0.5,

@@ -29,6 +29,9 @@ from referral_api.police_callbacks.worker import callback_worker
 from support.processes import cli, wait_for
 from support.webhook_receiver import Answer, WebhookReceiver
 
+# The URL policy is decided apart from the database: one database is enough.
+pytestmark = pytest.mark.database_independent
+
 PRODUCTION = WorkerSettings(
     timeout_seconds=0.5,
     poll_seconds=0.02,

@@ -13,6 +13,9 @@ from referral_api.config import Settings
 from referral_api.main import create_app
 from support.referrals import adult_referral
 
+# The limits are counted in memory, before any query: one database is enough.
+pytestmark = pytest.mark.database_independent
+
 AppFactory = Callable[..., TestClient]
 
 

@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from diversion_common.contracts import CaseNotice
+from diversion_common.contracts import (
+    CaseNotice,
+    CaseNoticeToProvider,
+    ReferralCreated,
+    ReferralCreatedData,
+    ReferralWithdrawn,
+    ReferralWithdrawnData,
+    webhook_payload,
+)
 from diversion_common.database import utcnow
 from diversion_common.erasure import erase_payload
 from diversion_common.problems import Conflict, NotFound
@@ -28,18 +36,15 @@ from provider_gateway.deliveries.tables import GATEWAY_DELIVERIES, Delivery, Del
 from provider_gateway.providers.access import is_active
 from provider_gateway.providers.tables import Provider
 
-REFERRAL_CREATED = "referral.created"
-REFERRAL_WITHDRAWN = "referral.withdrawn"
-CASE_NOTICE = "case.notice"
+REFERRAL_CREATED = ReferralCreated.model_fields["type"].default
+REFERRAL_WITHDRAWN = ReferralWithdrawn.model_fields["type"].default
+CASE_NOTICE = CaseNoticeToProvider.model_fields["type"].default
 
 
 def referral_created_payload(provider_payload: dict[str, Any], status_url: str, now: datetime) -> dict[str, Any]:
     """The Standard Webhooks payload: type, timestamp, data; only what the provider needs."""
-    return {
-        "type": REFERRAL_CREATED,
-        "timestamp": now.isoformat(),
-        "data": {**provider_payload, "links": {"status": status_url}},
-    }
+    data = ReferralCreatedData.model_validate({**provider_payload, "links": {"status": status_url}})
+    return webhook_payload(ReferralCreated(timestamp=now, data=data))
 
 
 def _first_status(pull_mode: bool) -> str:
@@ -106,7 +111,7 @@ def tell_provider_of_withdrawal(session: Session, case_id: uuid.UUID, provider_i
     ).first()
     if had_it is None:
         return
-    payload = {"type": REFERRAL_WITHDRAWN, "timestamp": utcnow().isoformat(), "data": {"case_id": str(case_id), "reason": reason}}
+    payload = webhook_payload(ReferralWithdrawn(timestamp=utcnow(), data=ReferralWithdrawnData(case_id=case_id, reason=reason)))
     webhooks.add_delivery(
         session, Delivery, event_type=REFERRAL_WITHDRAWN, payload=payload, status=_first_status(pull_mode),
         case_id=case_id, provider_id=provider_id,
@@ -120,7 +125,7 @@ def tell_provider_of_notice(session: Session, case: GatewayCase, notice: CaseNot
     provider = session.get(Provider, case.provider_id)
     if provider is None or not provider.active:
         return
-    payload = {"type": CASE_NOTICE, "timestamp": utcnow().isoformat(), "data": notice.model_dump(mode="json", exclude_none=True)}
+    payload = webhook_payload(CaseNoticeToProvider(timestamp=utcnow(), data=notice))
     webhooks.add_delivery(
         session, Delivery, event_type=CASE_NOTICE, payload=payload, status=_first_status(provider.delivery_mode == "pull"),
         case_id=case.case_id, provider_id=case.provider_id,

@@ -10,18 +10,19 @@ from sqlalchemy import Index
 from sqlmodel import Field
 
 from diversion_common.webhooks.tables import AttemptFields, CircuitFields, DeliveryFields, DeliveryTables
+from diversion_common.webhooks.tables import DeliveryStatus as SharedDeliveryStatus
 from provider_gateway.db import GatewayTable
 
 
-# The shared states (diversion_common.webhooks.tables.DeliveryStatus), and those only a
-# provider's deliveries have: pull mode and cancelling. (No docstring: it would change the API document.)
-class DeliveryStatus(StrEnum):
-    pending = "pending"  # waiting for its next try (or being tried: next_attempt_at is then its lease)
-    delivered = "delivered"  # the provider's endpoint answered 2xx
-    dead = "dead"  # the schedule is spent, or the provider refused it outright
-    awaiting_pull = "awaiting_pull"  # a pull-mode provider has not fetched it yet
-    acknowledged = "acknowledged"  # a pull-mode provider confirmed it has it
-    cancelled = "cancelled"  # the case was withdrawn or re-routed before delivery
+# The shared states (diversion_common.webhooks.tables.DeliveryStatus: pending, delivered, dead),
+# and those only a provider's deliveries have: awaiting_pull (a pull-mode provider has not
+# fetched it yet), acknowledged (it confirmed it has it), cancelled (the case was withdrawn or
+# re-routed before delivery). Made from the shared enum, so its states are written once.
+DeliveryStatus = StrEnum(  # type: ignore[misc]
+    "DeliveryStatus",
+    {**{state.name: state.value for state in SharedDeliveryStatus}, "awaiting_pull": "awaiting_pull",
+     "acknowledged": "acknowledged", "cancelled": "cancelled"},
+)
 
 
 class Delivery(DeliveryFields, GatewayTable, table=True):

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from diversion_common.contracts import CaseStatus
+from diversion_common.contracts import CaseLinks, CaseStatus, CaseStatusChangedData, CaseStatusChangedToPolice, webhook_payload
 from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import Conflict, NotFound
 from diversion_common.webhooks import service as webhooks
@@ -39,7 +39,7 @@ from referral_api.police_callbacks.schemas import (
 from referral_api.police_callbacks.recipients import RecipientKind, recipient_kind
 from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
 
-CASE_STATUS_CHANGED = "case.status_changed"
+CASE_STATUS_CHANGED = CaseStatusChangedToPolice.model_fields["type"].default
 
 # The statuses a police system acts on: the provider took the case, the person engaged
 # or refused, the case ended, or the YJU kept it from diversion. Routing steps in between
@@ -61,17 +61,8 @@ NOTIFIED_STATUSES = frozenset(
 
 def status_changed_payload(*, case_id: uuid.UUID, police_reference: str, status: CaseStatus, version: int, now: datetime) -> dict[str, Any]:
     case_url = f"{get_settings().public_base_url.rstrip('/')}/v1/referrals/{case_id}"
-    return {
-        "type": CASE_STATUS_CHANGED,
-        "timestamp": now.isoformat(),
-        "data": {
-            "case_id": str(case_id),
-            "police_reference": police_reference,
-            "status": CaseStatus(status).value,
-            "version": version,
-            "links": {"case": case_url},
-        },
-    }
+    data = CaseStatusChangedData(case_id=case_id, police_reference=police_reference, status=status, version=version, links=CaseLinks(case=case_url))
+    return webhook_payload(CaseStatusChangedToPolice(timestamp=now, data=data))
 
 
 def notify_status_changed(
