@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake bench-delivery bench-events test-faults soak
+.PHONY: install run test openapi clean bench-intake bench-delivery bench-events bench-long-case test-faults soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -46,6 +46,10 @@ bench-delivery: install
 ## and the time until the police system is told of the change (p50/p95/p99).
 bench-events: install
 	$(UV) run python scripts/bench_events.py -n 1000 -c 8
+
+## Print GET, timeline and provider event p50/p99 on a case of 10 facts and one of 10,000, and their ratio.
+bench-long-case: install
+	$(UV) run python scripts/bench_long_case.py -n 100
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install
