@@ -20,13 +20,12 @@ from referral_api.lifecycle.enforcement import (
     Due,
     DueKind,
     assess,
-    fact_evidence,
     next_check_at,
     review_due,
     review_overdue,
     rules_for,
 )
-from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, ordered, police_source
+from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, fact_evidence, police_source
 from support.case_log import ADULT, POLICE, T0, YOUTH, CaseLog, at
 
 NOTE = "SYNTHETIC-NOTE: said they were unwell"
@@ -49,7 +48,7 @@ def miss(log: CaseLog, appointment_id: str, hours: float, category: str = "unacc
 
 def due_now(log: CaseLog, now: datetime) -> list[Due]:
     state = log.state()
-    return assess(state, ordered(log.facts), now, rules_for(state.pathway))
+    return assess(state, now, rules_for(state.pathway))
 
 
 def settle(log: CaseLog, now: datetime) -> list[Due]:
@@ -145,7 +144,7 @@ def test_a_providers_closure_is_never_a_breach():
     settle(log, at(40))
     log.event("case.closed_by_provider", at(41), reason="moved_away")
     assert settle(log, at(24 * 400)) == []
-    assert next_check_at(log.state(), ordered(log.facts), RULES) is None
+    assert next_check_at(log.state(), RULES) is None
 
 
 def test_no_contact_after_three_attempts_over_seven_days_raises_a_breach():
@@ -177,7 +176,7 @@ def test_a_young_persons_assessment_is_reminded_two_working_days_before_then_bre
     due = log.state().programme.assessment_due
     assert due == datetime(2026, 11, 16, 23, 59, 59, tzinfo=UTC)  # 10 working days after Mon 2 Nov
     remind_at = datetime(2026, 11, 12, 0, 0, tzinfo=UTC)  # Thursday: two working days before Monday
-    assert next_check_at(log.state(), ordered(log.facts), RULES) == remind_at
+    assert next_check_at(log.state(), RULES) == remind_at
 
     assert settle(log, remind_at - timedelta(seconds=1)) == []
     (reminder,) = settle(log, remind_at)
@@ -194,7 +193,7 @@ def test_an_assessment_done_in_time_clears_its_deadline_and_the_next_check_is_th
     log.event("appointment.attended", at(25), appointment_id="a-1", punctuality="on_time")
     log.event("assessment.completed", at(26), outcome="suitable_for_programme")
     state = log.state()
-    check = next_check_at(state, ordered(log.facts), RULES)
+    check = next_check_at(state, RULES)
     assert check is not None and check < state.programme.completion_due
     assert state.programme.completion_due - check < timedelta(days=5)
     assert all(d.deadline is Deadline.completion for d in settle(log, state.programme.completion_due + timedelta(seconds=1)) if d.deadline)
@@ -270,7 +269,7 @@ def test_rules_are_per_pathway_data():
     miss(log, "a-1", 3)
     miss(log, "a-2", 50)
     state = log.state()
-    assert [d.kind for d in assess(state, ordered(log.facts), at(90), lenient)] == [DueKind.warning]
+    assert [d.kind for d in assess(state, at(90), lenient)] == [DueKind.warning]
     assert rules_for(ADULT) == rules_for(YOUTH) == BreachRules()
 
 

@@ -22,37 +22,59 @@ from referral_api.cases.tables import Case
 from referral_api.config import get_settings
 from referral_api.lifecycle.breach_requests import Addressee
 from referral_api.lifecycle.enforcement import Due, DueKind, assess, attendance_record, next_check_at, review_due, rules_for, warning_history
-from referral_api.lifecycle.facts import RULES_SOURCE, Fact, FactKind, ordered
-from referral_api.lifecycle.fold import CaseState
+from referral_api.lifecycle.facts import RULES_SOURCE, FactKind
+from referral_api.lifecycle.fold import CaseSnapshot, CaseState, state_of
 
 # More than any case can need (withdraw, raise, warn, two reminders): a guard against a rule
 # that never settles, not a limit anyone reaches.
 _MAX_STEPS = 10
 
 
-def enforce(session: Session, case: Case, now: datetime, *, facts: list[Fact] | None = None, state: CaseState | None = None) -> CaseState:
-    """Record whatever the breach rules say is due now; set the case's next check time. The final state."""
-    facts = facts if facts is not None else case_log.facts_of(session, case.id)
-    state = state if state is not None else case_log.fold_facts(facts)
+def enforce(
+    session: Session, case: Case, now: datetime, *, snapshot: CaseSnapshot | None = None, state: CaseState | None = None
+) -> tuple[CaseSnapshot, CaseState]:
+    """Record whatever the breach rules say is due now; set the case's next check time. The final snapshot and state."""
+    if snapshot is None or state is None:
+        snapshot = case_log.snapshot_of(session, case.id)
+        state = state_of(snapshot, case_log.programme_rules())
     rules = rules_for(state.pathway)
     for _ in range(_MAX_STEPS):
-        dues = assess(state, ordered(facts), now, rules)
+        dues = assess(state, now, rules)
         if not dues:
             break
-        _record(session, case, state, dues[0], now, ordered(facts))
-        facts = case_log.facts_of(session, case.id)
-        state = case_log.fold_facts(facts)
-    case.next_deadline_at = next_check_at(state, ordered(facts), rules)
+        recorded = _record(session, case, state, dues[0], now)
+        if recorded.duplicate:
+            break  # already on the log: asking again would only find it again
+        snapshot, state = recorded.snapshot, recorded.state
+    case.next_deadline_at = next_check_at(state, rules)
     session.add(case)
-    return state
+    return snapshot, state
 
 
-def _record(session: Session, case: Case, state: CaseState, due: Due, now: datetime, facts: list[Fact]) -> None:
+def _record(session: Session, case: Case, state: CaseState, due: Due, now: datetime) -> case_log.Recorded:
+    recorded: list[case_log.Recorded] = []
+
     def add(kind: FactKind, data: dict) -> CaseState:
-        return case_log.record(
+        recorded.append(case_log.record(
             session, case, kind=kind, occurred_at=now, source=RULES_SOURCE, source_id=f"{case.id}:{due.key}",
             data=data, apply_breach_rules=False,
-        ).state
+        ))
+        if recorded[-1].duplicate:
+            raise _AlreadyRecorded
+        return recorded[-1].state
+
+    try:
+        _record_due(session, case, state, due, now, add)
+    except _AlreadyRecorded:
+        pass  # nobody is told twice
+    return recorded[-1]
+
+
+class _AlreadyRecorded(Exception):
+    pass
+
+
+def _record_due(session: Session, case: Case, state: CaseState, due: Due, now: datetime, add) -> None:  # type: ignore[no-untyped-def]
 
     if due.kind is DueKind.breach:
         assert due.rule is not None and state.pathway is not None
@@ -63,7 +85,7 @@ def _record(session: Session, case: Case, state: CaseState, due: Due, now: datet
         after = add(FactKind.breach_raised, {
             "breach_request_id": str(request_id), "rule": due.rule.value, "basis_key": due.key,
             "addressee": (Addressee.court if adult else Addressee.yju).value, "court": court,
-            "evidence": list(due.evidence), "warnings": warning_history(facts), "attendance": attendance_record(state),
+            "evidence": list(due.evidence), "warnings": warning_history(state), "attendance": attendance_record(state),
             "deadlines": {
                 "deadline": due.deadline.value if due.deadline else None, "due_at": due.due_at.isoformat() if due.due_at else None,
                 "assessment_due": _iso(state.programme.assessment_due), "completion_due": _iso(state.programme.completion_due),

@@ -45,7 +45,7 @@ from referral_api.lifecycle.breach_requests import (
     next_status,
     outcome_allowed,
 )
-from referral_api.lifecycle.facts import Fact, FactKind, court_source, police_source, yju_source
+from referral_api.lifecycle.facts import FactKind, court_source, police_source, yju_source
 from referral_api.lifecycle.fold import BreachRequestState
 
 BreachView = PoliceBreachRequest | CourtBreachRequest | YjuBreachRequest
@@ -71,13 +71,14 @@ def _row(session: Session, principal: Principal, request_id: uuid.UUID) -> Breac
 
 
 def _view(session: Session, principal: Principal, case: Case, request_id: uuid.UUID) -> BreachView:
-    facts = case_log.facts_of(session, case.id)
-    request = case_log.fold_facts(facts).breach_request(request_id)
+    request = case_log.current_state(session, case.id).breach_request(request_id)
     assert request is not None, "a breach request's row without its facts"
-    return _view_of(principal, case, request, facts)
+    return _view_of(session, principal, case, request)
 
 
-def _view_of(principal: Principal, case: Case, request: BreachRequestState, facts: list[Fact]) -> BreachView:
+def _view_of(session: Session, principal: Principal, case: Case, request: BreachRequestState) -> BreachView:
+    # Only what was reported after the officer sent it: never the whole log.
+    facts = case_log.facts_recorded_after(session, case.id, request.submitted_at) if request.submitted_at else []
     if principal.role is Role.police:
         return police_view(case, request, facts, utcnow())
     if principal.role is Role.court:
@@ -144,7 +145,7 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
     row = _row(session, principal, request_id)
     case = session.get(Case, row.case_id, with_for_update=True)  # one step at a time per case
     assert case is not None
-    state = case_log.fold_facts(case_log.facts_of(session, case.id))
+    state = case_log.current_state(session, case.id)
     request = state.breach_request(request_id)
     assert request is not None
     if next_status(request.addressee, request.status, step) is None:
@@ -160,7 +161,7 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
     sync_request(session, case, after)
     notifications.breach_request_changed(session, case, after)
     record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
-    view = _view_of(principal, case, after, case_log.facts_of(session, case.id))  # the state is folded already
+    view = _view_of(session, principal, case, after)  # the state is folded already
     session.commit()
     return view
 

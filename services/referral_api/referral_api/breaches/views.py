@@ -1,4 +1,8 @@
-"""Building each party's view of a breach request from the case and its fold."""
+"""Building each party's view of a breach request from the case and its fold.
+
+``facts`` are the case's facts recorded since the request was submitted (none before): what
+was reported after the officer sent it.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ from referral_api.breaches.schemas import (
     YjuBreachRequest,
 )
 from referral_api.cases.tables import Case
-from referral_api.lifecycle.enforcement import fact_evidence, review_overdue
-from referral_api.lifecycle.facts import PROVIDER_KINDS, Fact
+from referral_api.lifecycle.enforcement import review_overdue
+from referral_api.lifecycle.facts import PROVIDER_KINDS, Fact, fact_evidence
 from referral_api.lifecycle.fold import BreachRequestState
 
 
@@ -40,14 +44,13 @@ def _reported_after_submission(request: BreachRequestState, facts: Sequence[Fact
 
 
 def _common(case: Case, request: BreachRequestState, facts: Sequence[Fact]) -> dict[str, Any]:
-    raised = next(f for f in facts if f.kind.value == "breach.raised" and f.data.get("breach_request_id") == str(request.id))
     return {
         "id": request.id,
         "status": request.status,
         "version": request.steps,
         "rule": request.rule,
         "evidence": _evidence(request.evidence),
-        "attendance": _evidence(raised.data.get("attendance", [])),
+        "attendance": _evidence(request.attendance),
         "warnings": [Warning(**w) for w in request.warnings],
         "deadlines": Deadlines(**{k: v for k, v in request.deadlines.items() if k in Deadlines.model_fields}),
         "acknowledged_at": request.acknowledged_at,

@@ -209,9 +209,8 @@ def _reason_of(fact: Fact) -> str | None:
 
 
 def to_detail(session: Session, case: Case, state: CaseState | None = None) -> CaseDetail:
-    log = case_log.facts_of(session, case.id)
-    state = state or case_log.fold_facts(log)
-    facts = {f.seq: f for f in log}
+    state = state or case_log.current_state(session, case.id)
+    facts = case_log.facts_at(session, case.id, {step.seq for step in state.transitions})
     return CaseDetail(
         **to_public(case).model_dump(),
         version=case.version,

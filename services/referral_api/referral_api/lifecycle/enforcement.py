@@ -14,7 +14,7 @@ configurable per pathway:
 A provider's closure (moved away, in custody...) is never a breach. A correction that
 removes the basis of a request the officer has not yet submitted withdraws it.
 
-``assess`` is pure: the case's folded state, its facts and a clock in; what is due out,
+``assess`` is pure: the case's folded state and a clock in; what is due out,
 most urgent first. The caller records the first, folds again and asks again.
 """
 
@@ -29,7 +29,6 @@ from typing import Any
 
 from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, Pathway
 from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
-from referral_api.lifecycle.facts import Fact, FactKind
 from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
 from referral_api.lifecycle.programme import ASSESSMENT, add_working_days, end_of_day, is_working_day, local_date
@@ -88,7 +87,6 @@ class _View:
     """What the rules read about the current provider's work with the person."""
 
     state: CaseState
-    facts: Sequence[Fact]
     rules: BreachRules
     unacceptable: list[Appointment] = field(default_factory=list)
 
@@ -98,22 +96,14 @@ class _View:
             if a.outcome is AppointmentStatus.missed and a.reason_category is AbsenceCategory.unacceptable
         ]
 
-    def current_provider_facts(self, kind: FactKind) -> list[Fact]:
-        provider = self.state.provider_id
-        return [f for f in self.facts if f.kind is kind and provider is not None and f.provider_id == provider]
-
-    def first_done_at(self, kind: FactKind) -> datetime | None:
-        times = [f.occurred_at for f in self.current_provider_facts(kind)]
-        return min(times) if times else None
-
 
 def rules_for(pathway: Pathway | None, table: Mapping[Pathway, BreachRules] = DEFAULT_BREACH_RULES) -> BreachRules:
     return table.get(pathway, BreachRules()) if pathway is not None else BreachRules()
 
 
-def assess(state: CaseState, facts: Sequence[Fact], now: datetime, rules: BreachRules) -> list[Due]:
+def assess(state: CaseState, now: datetime, rules: BreachRules) -> list[Due]:
     """What is due now, most urgent first: withdrawals, a breach, warnings, reminders."""
-    view = _View(state, facts, rules)
+    view = _View(state, rules)
     withdrawals = _withdrawals(view)
     if withdrawals:
         return withdrawals
@@ -125,9 +115,9 @@ def assess(state: CaseState, facts: Sequence[Fact], now: datetime, rules: Breach
     return [*_warnings(view), *(d for d in due_now if d.kind is DueKind.reminder)]
 
 
-def next_check_at(state: CaseState, facts: Sequence[Fact], rules: BreachRules) -> datetime | None:
+def next_check_at(state: CaseState, rules: BreachRules) -> datetime | None:
     """When a time-based rule next falls due (None: nothing will without a new fact)."""
-    times = [trigger.at for trigger in _triggers(_View(state, facts, rules))]
+    times = [trigger.at for trigger in _triggers(_View(state, rules))]
     return min(times) if times else None
 
 
@@ -153,7 +143,7 @@ def _event_breach(view: _View) -> Due | None:
     if state.status is CaseStatus.engagement_refused and rules.breach_on_refusal:
         key = BreachRule.engagement_refused.value
         if not _raised(state, key):
-            return Due(DueKind.breach, key, BreachRule.engagement_refused, tuple(fact_evidence(f) for f in view.current_provider_facts(FactKind.engagement_refused)))
+            return Due(DueKind.breach, key, BreachRule.engagement_refused, state.engagement.refusals)
         return None
     if state.status not in _ENGAGING:
         return None
@@ -161,12 +151,13 @@ def _event_breach(view: _View) -> Due | None:
         key = f"{BreachRule.missed_appointments.value}:{view.unacceptable[-1].appointment_id}"
         if not _raised(state, key):
             return Due(DueKind.breach, key, BreachRule.missed_appointments, _missed_evidence(view))
-    attempts = view.current_provider_facts(FactKind.contact_attempted)
-    if _no_contact(view) and len(attempts) >= rules.no_contact_attempts:
-        span = max(f.occurred_at for f in attempts) - min(f.occurred_at for f in attempts)
-        key = f"{BreachRule.no_contact.value}:{len(attempts)}"
+    engagement, attempts = state.engagement, state.programme.contact_attempts
+    if _no_contact(view) and attempts >= rules.no_contact_attempts:
+        assert engagement.first_attempt_at is not None and engagement.last_attempt_at is not None
+        span = engagement.last_attempt_at - engagement.first_attempt_at
+        key = f"{BreachRule.no_contact.value}:{attempts}"
         if span >= timedelta(days=rules.no_contact_over_days) and not _raised(state, key):
-            return Due(DueKind.breach, key, BreachRule.no_contact, tuple(fact_evidence(f) for f in attempts))
+            return Due(DueKind.breach, key, BreachRule.no_contact, engagement.unanswered_attempts)
     return None
 
 
@@ -194,7 +185,7 @@ def _withdrawals(view: _View) -> list[Due]:
     for request in state.breach_requests:
         if not request.open:
             continue
-        if state.status is CaseStatus.withdrawn or any(f.kind is FactKind.withdrawn for f in view.facts):
+        if state.status is CaseStatus.withdrawn:
             out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.referral_withdrawn))
         elif request.status is BreachStatus.pending_oic_review and not _basis_holds(view, request):
             out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.basis_corrected))
@@ -212,8 +203,10 @@ def _basis_holds(view: _View, request: BreachRequestState) -> bool:
     due = _instant(request.deadlines.get("due_at"))
     if due is None:
         return True
-    kind = FactKind.assessment_completed if request.rule is BreachRule.assessment_overdue else FactKind.course_completed
-    done_at = view.first_done_at(kind)
+    if request.rule is BreachRule.assessment_overdue:
+        done_at = view.state.engagement.assessed_at
+    else:
+        done_at = programme.course_completed_at
     return done_at is None or done_at > due
 
 
@@ -273,24 +266,6 @@ def _instant(value: Any) -> datetime | None:
 # --- evidence: what the court or YJU sees of why -----------------------------------------
 
 
-def fact_evidence(fact: Fact) -> dict[str, Any]:
-    """A fact as evidence: what, when, who reported it and when. Only coded values: no free text."""
-    coded = {k: v for k, v in fact.data.items() if k in _CODED_FIELDS}
-    if fact.kind is FactKind.assessment_completed:
-        coded.pop("outcome", None)  # the assessment's result is health information: the court never sees it
-    return {
-        "fact": fact.kind.value,
-        "occurred_at": fact.occurred_at.isoformat(),
-        "reported_at": fact.recorded_at.isoformat(),
-        "reported_by": fact.source.partition(":")[0],
-        "seq": fact.seq,
-        **coded,
-    }
-
-
-_CODED_FIELDS = frozenset({"appointment_id", "kind", "starts_at", "mode", "reason_category", "punctuality", "method", "outcome", "cancelled_by"})
-
-
 def _missed_evidence(view: _View) -> tuple[dict[str, Any], ...]:
     return tuple(_appointment_evidence(a) for a in view.unacceptable)
 
@@ -317,8 +292,5 @@ def attendance_record(state: CaseState) -> list[dict[str, Any]]:
     return [_appointment_evidence(a) for a in state.programme.appointments]
 
 
-def warning_history(facts: Sequence[Fact]) -> list[dict[str, Any]]:
-    return [
-        {"appointment_id": f.data.get("appointment_id"), "issued_at": f.occurred_at.isoformat()}
-        for f in facts if f.kind is FactKind.warning_issued
-    ]
+def warning_history(state: CaseState) -> list[dict[str, Any]]:
+    return [dict(warning) for warning in state.warnings]

@@ -70,7 +70,7 @@ def _projection(case_id: uuid.UUID, state: CaseState) -> CaseProjection:
 def _projection_now(session: Session, message: ProviderEventReported) -> CaseProjection:
     """A repeat is answered with the case as it is now."""
     case = _case(session, message.event.data.case_id)
-    return _projection(case.id, case_log.state_of(session, case.id))
+    return _projection(case.id, case_log.current_state(session, case.id))
 
 
 HANDLERS = {

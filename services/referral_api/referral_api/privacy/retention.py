@@ -29,6 +29,7 @@ from diversion_common.contracts import TERMINAL_STATUSES
 from diversion_common.database import as_utc
 from diversion_common.erasure import settle_messages
 from diversion_common.webhooks.service import erase_settled_payloads
+from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind
@@ -98,6 +99,8 @@ def erase_case(session: Session, case: Case, now: datetime) -> None:
         if scrubbed != fact.data:
             fact.data = scrubbed  # a new dict, so the change is seen
             session.add(fact)
+    session.flush()
+    case_log.rebuild_state(session, case)  # the snapshot holds notes too (a breach request's)
     settle_messages(session, OutboxMessage, case.id, now)
     erase_settled_payloads(session, CallbackDelivery, CallbackDelivery.case_id == case.id)
 
