@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from urllib.parse import urlencode
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +39,9 @@ from referral_api.errors import CaseStatusConflict, DuplicateReferral, Idempoten
 from referral_api.lifecycle import pathway as pathways
 from referral_api.lifecycle.facts import Fact, FactKind
 from referral_api.lifecycle.fold import CaseState
-from referral_api.lifecycle.timeline import corrected, describe
+from referral_api.lifecycle.fold import superseded
+from referral_api.lifecycle.timeline import describe
+from referral_api.case_log.tables import CaseFact
 
 
 def case_location(case_id: uuid.UUID) -> str:
@@ -296,27 +299,41 @@ def withdraw_case(
     return detail
 
 
-def timeline(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> TimelinePage:
-    """Every fact in the order it happened, in plain words for an officer."""
+TIMELINE_PAGE = 100  # entries on a page unless the caller asks otherwise
+TIMELINE_PAGE_MAX = 500
+
+
+def timeline(
+    session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None, *,
+    cursor: str | None = None, limit: int = TIMELINE_PAGE,
+) -> TimelinePage:
+    """One page of the case's facts in the order they happened, in plain words for an officer.
+    The page is read by the log's (case, occurred_at, seq) index; corrections come from the snapshot."""
     case = _force_case(session, principal, case_id)
     record_access(session, principal, [case.id], "timeline", request_id)
-    facts = case_log.facts_of(session, case.id)
-    superseded = corrected(facts)
-    ordered = sorted(facts, key=lambda f: (f.occurred_at, f.seq))
-    entries = [
-        TimelineEntry(
+    snapshot = case_log.snapshot_of(session, case.id)
+    page = pagination.keyset_page(
+        session, select(CaseFact).where(CaseFact.case_id == case.id), at=CaseFact.occurred_at, key=CaseFact.seq,  # type: ignore[arg-type]
+        cursor=cursor, limit=limit, key_from_text=int,
+    )
+    entries = []
+    for fact in (case_log.to_fact(row) for row in page.rows):
+        late = abs((fact.recorded_at - fact.occurred_at).total_seconds()) > REPORTED_LATE_SECONDS
+        entries.append(TimelineEntry(
             seq=fact.seq,
             kind=fact.kind.value,
             at=fact.occurred_at,
-            reported_at=fact.recorded_at if abs((fact.recorded_at - fact.occurred_at).total_seconds()) > REPORTED_LATE_SECONDS else None,
+            reported_at=fact.recorded_at if late else None,
             source=fact.source.split(":", 1)[0],
             description=describe(fact),
-            superseded=(fact.source, fact.source_id) in superseded,
-        )
-        for fact in ordered
-    ]
+            superseded=superseded(snapshot, fact),
+        ))
     session.commit()
-    return TimelinePage(case_id=case.id, status=CaseStatus(case.status), version=case.version, items=entries)
+    following = f"{case_location(case.id)}/timeline?{urlencode({'cursor': page.next_cursor, 'limit': limit})}" if page.next_cursor else None
+    return TimelinePage(
+        case_id=case.id, status=CaseStatus(case.status), version=case.version, items=entries,
+        next_cursor=page.next_cursor, next=following,
+    )
 
 
 # A fact reported within this long of happening is shown with one time only.
