@@ -114,9 +114,9 @@ def main() -> int:
         "REFERRAL_API_LOG_LEVEL": "WARNING", "PROVIDER_GATEWAY_LOG_LEVEL": "WARNING",
         "REFERRAL_API_RELAY_POLL_SECONDS": "0.2", "PROVIDER_GATEWAY_RELAY_POLL_SECONDS": "0.2",
     })
-    system.gateway.start()
-    system.referral_api.start()
     try:
+        system.gateway.start(timeout=180)  # a busy shared machine can take a while to start them
+        system.referral_api.start(timeout=180)
         api, gateway = system.referral_api.url, system.gateway.url
         created = httpx.post(f"{gateway}/v1/admin/providers", headers=system.headers("admin"), json={
             "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from diversion_common.database import as_utc, utcnow
-from referral_api.breaches.enforcement import enforce
+from referral_api.case_events.recording import apply_breach_rules
 from referral_api.cases.tables import Case
 
 log = logging.getLogger("referral_api.breaches.scheduler")
@@ -53,8 +53,8 @@ def check_case(engine: Engine, case_id: uuid.UUID, now: datetime) -> bool:
         if case is None or case.next_deadline_at is None or as_utc(case.next_deadline_at) > now:
             return False
         try:
-            # A second writer's duplicate fact fails at the first flush (inside enforce), not only at commit.
-            enforce(session, case, now)
+            # A second writer's duplicate fact fails at the first flush (inside apply_breach_rules), not only at commit.
+            apply_breach_rules(session, case, now)
             session.commit()
         except IntegrityError:
             session.rollback()  # another process recorded the same rule's fact first

@@ -19,8 +19,6 @@ from diversion_common import pagination
 from diversion_common.credentials import Principal, Role
 from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
-from referral_api.breaches import notifications
-from referral_api.breaches.projection import sync_request
 from referral_api.breaches.schemas import (
     CourtBreachRequest,
     CourtBreachRequestPage,
@@ -34,6 +32,7 @@ from referral_api.breaches.schemas import (
 )
 from referral_api.breaches.tables import BreachRequestRow
 from referral_api.breaches.views import court_view, police_view, yju_view
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.service import record_access
 from referral_api.cases.tables import Case
@@ -152,14 +151,12 @@ def _step(session: Session, principal: Principal, request_id: uuid.UUID, step: B
         raise BreachStepConflict(f"a breach request in status {request.status.value} cannot take the step {step.value}", breach_status=request.status.value)
     # Steps keep their order on the log even if this clock is behind the one that raised it.
     occurred_at = max(utcnow(), as_utc(request.updated_at))
-    recorded = case_log.record(
+    recorded = recording.record(
         session, case, kind=_KIND[step], occurred_at=occurred_at, source=_SOURCE[principal.role](principal.client_id),
         source_id=str(uuid.uuid4()), data={"breach_request_id": str(request_id), **data}, actor=principal.client_id,
     )
     after = recorded.state.breach_request(request_id)
     assert after is not None
-    sync_request(session, case, after)
-    notifications.breach_request_changed(session, case, after)
     record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
     view = _view_of(session, principal, case, after)  # the state is folded already
     session.commit()

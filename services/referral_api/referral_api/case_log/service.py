@@ -21,11 +21,11 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseStatus
 from diversion_common.database import as_utc, utcnow
 from referral_api.case_log.tables import CaseFact, CaseSnapshotRow
-from referral_api.cases.announcements import announce
 from referral_api.cases.tables import Case
 from referral_api.config import get_settings
 from referral_api.lifecycle.facts import GATEWAY_SOURCE, Fact, FactKind, police_source, provider_source, yju_source  # noqa: F401 (re-exported)
-from referral_api.lifecycle.fold import CaseSnapshot, CaseState, evolve, fold_snapshot, state_of as state_from
+from referral_api.lifecycle.events import DomainEvent
+from referral_api.lifecycle.fold import CaseSnapshot, CaseState, fold_snapshot, state_of as state_from, step
 from referral_api.lifecycle.snapshots import FORMAT, snapshot_from_json, snapshot_to_json
 from referral_api.lifecycle.programme import ProgrammeRules
 from referral_api.lifecycle.rules import Refusal
@@ -50,6 +50,8 @@ class Recorded:
     snapshot: CaseSnapshot
     previous_status: CaseStatus | None
     duplicate: bool
+    events: tuple[DomainEvent, ...] = ()
+    recorded_at: datetime | None = None
 
     @property
     def status_changed(self) -> bool:
@@ -154,7 +156,7 @@ def existing_fact(session: Session, source: str, source_id: str) -> CaseFact | N
     return session.scalars(select(CaseFact).where(CaseFact.source == source, CaseFact.source_id == source_id)).first()
 
 
-def record(
+def append(
     session: Session,
     case: Case,
     *,
@@ -165,13 +167,10 @@ def record(
     data: Mapping[str, Any],
     actor: uuid.UUID | None = None,
     check: Callable[[CaseState, Fact], Refusal | None] | None = None,
-    apply_breach_rules: bool = True,
 ) -> Recorded:
-    """Append a fact (a repeat from the same source changes nothing) and fold it onto the case's snapshot.
-
-    Then the breach rules see the new state (a second missed appointment raises a breach
-    request in this same transaction); the facts they add are recorded without it.
-    """
+    """Append a fact (a repeat from the same source changes nothing), fold it onto the case's
+    snapshot, and keep the projection row in step. What it caused is in ``Recorded.events``: acting
+    on them (and on the breach rules) is case_events.recording's."""
     snapshot = snapshot_of(session, case.id)
     rules = programme_rules()
     before = state_from(snapshot, rules) if snapshot.version else None
@@ -193,8 +192,7 @@ def record(
         refusal = check(before, fact)
         if refusal is not None:
             raise FactRefused(refusal)
-    folded = evolve(snapshot, fact)
-    after = state_from(folded, rules)
+    folded, after, events = step(snapshot, before, fact, rules)
     session.add(
         CaseFact(
             case_id=case.id, seq=fact.seq, kind=kind.value, occurred_at=fact.occurred_at, recorded_at=now,
@@ -202,15 +200,9 @@ def record(
         )
     )
     _store(session, case.id, snapshot, folded)
-    previous = before.status if before else None
     case.status = after.status.value
     case.version = after.version
     case.next_deadline_at = after.next_deadline_at
     case.updated_at = now
     session.add(case)
-    announce(session, case, after, previous, fact)
-    if apply_breach_rules:
-        from referral_api.breaches.enforcement import enforce  # it records through this module
-
-        folded, after = enforce(session, case, now, snapshot=folded, state=after)
-    return Recorded(case, after, folded, previous, duplicate=False)
+    return Recorded(case, after, folded, before.status if before else None, duplicate=False, events=events, recorded_at=now)

@@ -20,6 +20,7 @@ from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
 from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
 from referral_api.cases.outgoing import routing_requested
@@ -171,7 +172,7 @@ def build_case(referral: ReferralCreate, principal: Principal, now: datetime) ->
 def record_intake(session: Session, case: Case, client_id: uuid.UUID, now: datetime) -> None:
     """The first fact of every case: the referral, and whether the Youth Justice Unit must decide first."""
     pathway = Pathway(case.pathway)
-    case_log.record(
+    recording.record(
         session,
         case,
         kind=FactKind.referral_received,
@@ -283,7 +284,7 @@ def withdraw_case(
     case = _force_case(session, principal, case_id, for_update=True)
     if CaseStatus(case.status) in TERMINAL_STATUSES:
         raise CaseStatusConflict(f"a case in status {case.status} cannot be withdrawn", case_status=case.status)
-    recorded = case_log.record(
+    recorded = recording.record(
         session,
         case,
         kind=FactKind.withdrawn,

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from diversion_common.contracts import (
+    Deadline,
     AbsenceCategory,
     AppointmentKind,
     AppointmentMode,
@@ -48,6 +49,7 @@ from referral_api.lifecycle.facts import (
     fact_evidence,
     ordered,
 )
+from referral_api.lifecycle.events import BreachRequestChanged, DomainEvent, ReminderSent, StatusChanged, WarningIssued
 from referral_api.lifecycle.programme import DEFAULT_RULES, ProgrammeRules
 from referral_api.lifecycle.status import Signals, derive_status
 
@@ -439,6 +441,40 @@ def _appointment_step(appointment: Appointment | None, appointment_id: str, fact
         cancelled_by=CancelledBy(data["cancelled_by"]) if outcome is AppointmentStatus.cancelled else None,
         updated_at=at,
     )
+
+
+def step(
+    snapshot: CaseSnapshot, before: CaseState | None, fact: Fact, rules: ProgrammeRules = DEFAULT_RULES
+) -> tuple[CaseSnapshot, CaseState, tuple[DomainEvent, ...]]:
+    """One new fact onto the snapshot (whose state is ``before``; None for a case's first fact):
+    the new snapshot, its state, and the domain events the fact caused."""
+    folded = evolve(snapshot, fact)
+    after = state_of(folded, rules)
+    return folded, after, happened(before, after, fact)
+
+
+def happened(before: CaseState | None, after: CaseState, fact: Fact) -> tuple[DomainEvent, ...]:
+    """The events a new fact caused, given the state before it (None: the case's first fact) and after."""
+    events: list[DomainEvent] = []
+    previous = before.status if before is not None else None
+    if after.status != previous:
+        reason = fact.data.get("reason") if fact.kind is FactKind.withdrawn else None
+        events.append(StatusChanged(previous, after.status, reason))
+    if fact.kind in BREACH_STEP_KINDS:
+        request_id = uuid.UUID(str(fact.data["breach_request_id"]))
+        now, then = after.breach_request(request_id), before.breach_request(request_id) if before is not None else None
+        if now is not None and (then is None or now.steps != then.steps):
+            events.append(BreachRequestChanged(request_id))  # a step the request could not take changes nothing
+    elif fact.kind is FactKind.warning_issued:
+        events.append(WarningIssued(fact.data.get("appointment_id")))
+    elif fact.kind is FactKind.reminder_sent:
+        deadline, due_at, request = fact.data.get("deadline"), fact.data.get("due_at"), fact.data.get("breach_request_id")
+        events.append(ReminderSent(
+            Deadline(deadline) if deadline else None,
+            datetime.fromisoformat(due_at) if due_at else None,
+            uuid.UUID(str(request)) if request else None,
+        ))
+    return tuple(events)
 
 
 def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseState:

@@ -12,6 +12,7 @@ from diversion_common.messaging import enqueue
 from diversion_common.problems import NotFound
 from diversion_common.contracts import CaseStatus, Pathway
 from diversion_common.database import as_utc, utcnow
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases import service as cases
 from referral_api.cases.outgoing import routing_requested
@@ -93,7 +94,7 @@ def decide(
     case = _yju_case(session, principal, case_id, for_update=True)
     if case.status != CaseStatus.awaiting_yju_decision.value:
         raise CaseStatusConflict(f"a case in status {case.status} is not waiting for a decision", case_status=case.status)
-    case_log.record(
+    recording.record(
         session,
         case,
         kind=FactKind.yju_decided,
