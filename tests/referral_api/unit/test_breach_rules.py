@@ -291,3 +291,52 @@ def test_one_breach_at_most_however_misses_arrive(categories, order):
     assert len(state.breach_requests) == (1 if unacceptable >= 2 else 0)
     assert len([f for f in log.facts if f.kind is FactKind.warning_issued]) <= 1
     assert settle(log, at(24 * 30)) == []  # settled: asking again records nothing
+
+
+# --- one object per rule: the basis that raises a request is the basis that keeps it ---------
+
+
+def test_every_breach_rule_is_one_object_in_the_table():
+    from referral_api.lifecycle.enforcement import CLOCK_RULES, FACT_RULES, RULES
+
+    assert set(RULES) == set(BreachRule)
+    assert len(FACT_RULES) + len(CLOCK_RULES) == len(BreachRule)
+
+
+def test_a_raised_requests_key_and_evidence_are_its_rules_basis_and_it_stands_while_the_basis_does():
+    from referral_api.lifecycle.enforcement import RULES, _View
+
+    log = accepted()
+    miss(log, "a-1", 3)
+    miss(log, "a-2", 50)
+    settle(log, at(90))
+    state = log.state()
+    request = state.open_breach_request
+    basis = RULES[request.rule].basis(_View(state, RULES_FOR_ADULT), None)
+    assert (request.basis_key, request.evidence) == (basis.key, basis.evidence)
+    log.event("appointment.missed", at(91), appointment_id="a-1", reason_category="acceptable")  # the basis goes
+    assert RULES[request.rule].basis(_View(log.state(), RULES_FOR_ADULT), None) is None
+    assert [d.kind for d in settle(log, at(92))][0] is DueKind.withdraw
+
+
+def test_a_programme_completed_after_its_deadline_keeps_the_request_one_completed_in_time_withdraws_it():
+    def overdue() -> tuple[CaseLog, datetime]:
+        log = accepted()
+        log.book("a-1", at(3), at(24))
+        log.event("appointment.attended", at(25), appointment_id="a-1", punctuality="on_time")
+        log.event("assessment.completed", at(26), outcome="suitable_for_programme")
+        due = log.state().programme.completion_due
+        settle(log, due + timedelta(seconds=1))
+        assert log.state().open_breach_request.rule is BreachRule.completion_overdue
+        return log, due
+
+    late, due = overdue()
+    late.event("course.completed", due + timedelta(hours=2))
+    assert settle(late, due + timedelta(hours=3)) == [] and late.state().open_breach_request is not None
+
+    corrected, due = overdue()
+    corrected.event("course.completed", due - timedelta(days=1))  # reported late: it was done in time
+    assert [d.reason for d in settle(corrected, due + timedelta(hours=3))] == [WithdrawalReason.basis_corrected]
+
+
+RULES_FOR_ADULT = rules_for(ADULT)
