@@ -13,7 +13,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diversion_common.contracts import CaseStatus
+from diversion_common.contracts import CaseStatus, Deadline
 from referral_api.lifecycle.breach_requests import BreachStatus
 from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, police_source
 from referral_api.lifecycle.fold import CaseSnapshot, evolve, fold, fold_snapshot, state_of
@@ -183,3 +183,39 @@ def test_one_new_fact_on_a_long_log_is_folded_onto_the_snapshot_alone():
     fact = log.event("case.closed_by_provider", at(400), reason="moved_away")
     assert state_of(evolve(snapshot_from_json(stored), fact)) == fold(log.facts)
     assert fold(log.facts).status is CaseStatus.closed_by_provider
+
+
+# --- the domain events a fact causes ------------------------------------------------------------
+
+
+def events_of_last(log: CaseLog):
+    from referral_api.lifecycle.fold import step
+
+    *earlier, last = log.facts
+    before = fold(earlier) if earlier else None
+    return step(fold_snapshot(earlier), before, last)[2]
+
+
+def test_the_fold_says_what_a_fact_did_as_domain_events():
+    from referral_api.lifecycle.events import BreachRequestChanged, ReminderSent, StatusChanged, WarningIssued
+
+    log = CaseLog()
+    assert events_of_last(log) == (StatusChanged(None, CaseStatus.awaiting_routing, None),)
+    log.routed(at(1))
+    assert events_of_last(log) == (StatusChanged(CaseStatus.awaiting_routing, CaseStatus.routed, None),)
+    log.event("contact.attempted", at(2), method="sms", outcome="no_answer")
+    assert events_of_last(log) == (StatusChanged(CaseStatus.routed, CaseStatus.accepted_by_provider, None),)
+    log.event("contact.attempted", at(3), method="sms", outcome="no_answer")
+    assert events_of_last(log) == ()  # the programme moved, the status did not: nobody is told
+    log.add(FactKind.warning_issued, at(4), RULES_SOURCE, {"rule": "missed_appointments", "appointment_id": "a-1", "evidence": []})
+    assert events_of_last(log) == (WarningIssued("a-1"),)
+    log.add(FactKind.reminder_sent, at(5), RULES_SOURCE, {"key": "k", "deadline": "completion", "due_at": at(90).isoformat()})
+    assert events_of_last(log) == (ReminderSent(Deadline.completion, at(90), None),)
+    _raise(log, at(6), REQUESTS[0])
+    assert events_of_last(log) == (
+        StatusChanged(CaseStatus.accepted_by_provider, CaseStatus.breach_requested, None), BreachRequestChanged(REQUESTS[0]),
+    )
+    STEPS["outcome"](log, at(7), REQUESTS[0])  # not a step a pending request can take
+    assert events_of_last(log) == ()
+    log.withdrew(at(8), reason="charged_instead")
+    assert events_of_last(log) == (StatusChanged(CaseStatus.breach_requested, CaseStatus.withdrawn, "charged_instead"),)

@@ -132,10 +132,6 @@ def current_state(session: Session, case_id: uuid.UUID) -> CaseState:
     return state_from(snapshot_of(session, case_id), programme_rules())
 
 
-def fold_facts(facts: list[Fact]) -> CaseState:
-    return state_from(fold_snapshot(facts), programme_rules())
-
-
 def _store(session: Session, case_id: uuid.UUID, before: CaseSnapshot, after: CaseSnapshot) -> None:
     state = snapshot_to_json(after)
     if before.version == 0 and session.get(CaseSnapshotRow, case_id) is None:
