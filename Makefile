@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake bench-delivery bench-events bench-mixed test-faults soak
+.PHONY: install run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -58,6 +58,10 @@ bench-events: install
 BENCH_MIXED_ARGS ?=
 bench-mixed: install
 	$(UV) run python scripts/bench_mixed.py $(BENCH_MIXED_ARGS)
+
+## Print GET, timeline and provider event p50/p99 on a case of 10 facts and one of 10,000, and their ratio.
+bench-long-case: install
+	$(UV) run python scripts/bench_long_case.py -n 100
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install

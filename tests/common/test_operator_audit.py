@@ -137,8 +137,8 @@ def test_retention_and_key_rotation_are_audited_with_the_cases_they_erase(databa
     ended = accepted_adult_case(engine, utcnow() - timedelta(days=500))
     with Session(engine) as session:
         case = session.get(Case, ended)
-        case_log.record(session, case, kind=FactKind.withdrawn, occurred_at=utcnow() - timedelta(days=490), source=police_source(POLICE.client_id),
-                        source_id=str(uuid.uuid4()), data={"reason": "other", "note": None}, actor=POLICE.client_id, apply_breach_rules=False)
+        case_log.append(session, case, kind=FactKind.withdrawn, occurred_at=utcnow() - timedelta(days=490), source=police_source(POLICE.client_id),
+                        source_id=str(uuid.uuid4()), data={"reason": "other", "note": None}, actor=POLICE.client_id)
         session.flush()
         session.execute(text("UPDATE referral_cases SET updated_at = :at WHERE id = :id"), {"at": utcnow() - timedelta(days=400), "id": case.id.hex if engine.dialect.name == "sqlite" else case.id})
         issue_secret(session, CallbackSecret, "thames-valley")

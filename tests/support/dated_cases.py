@@ -17,7 +17,7 @@ from sqlmodel import Session
 from diversion_common import actors
 from diversion_common.contracts import ProviderEvent
 from diversion_common.credentials import Principal, Role
-from referral_api.breaches.enforcement import enforce
+from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log import service as case_log
 from referral_api.cases.schemas import ReferralCreate
 from referral_api.cases.service import build_case
@@ -50,10 +50,10 @@ def accepted_adult_case(engine: Engine, accepted_at: datetime) -> uuid.UUID:
         session.flush()
         for kind, at, source, source_id, data in history:
             police_said = kind is FactKind.referral_received  # as intake records it: with the police client's id
-            case_log.record(
+            case_log.append(
                 session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data,
-                actor=POLICE.client_id if police_said else None, apply_breach_rules=False,
+                actor=POLICE.client_id if police_said else None,
             )
-            enforce(session, case, at, actor=actors.SCHEDULER)
+            apply_breach_rules(session, case, at, actor=actors.SCHEDULER)
         session.commit()
     return case.id

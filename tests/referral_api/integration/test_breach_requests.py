@@ -25,6 +25,7 @@ from referral_api.case_log.tables import CaseFact
 from referral_api.clients.tables import Client
 from referral_api.police_callbacks.worker import callback_worker
 from support.credentials import bearer, issue_key
+from support.breach_cases import accepted_case, breach_requests, miss, provider
 from support.processes import wait_for
 from support.gateway_flows import register_provider
 from support.provider_events import AT_BOOKING, Provider, event
@@ -50,31 +51,12 @@ EVIDENCE_FIELDS = {
 }
 
 
-def provider(linked, pathways=("adult_deferred_summons",), name="Reading Drug Service") -> Provider:
-    record = register_provider(linked.gateway, linked.admin, name=name, pathways=pathways, district="reading")
-    return Provider(linked.gateway, record, linked.provider_key(record["id"]))
-
-
 def court_key(linked, court: str = "reading-magistrates") -> dict[str, str]:
     return bearer(issue_key(linked.referral_engine, Client, Role.court, court=court))
 
 
 def yju_key(linked, force: str = "thames-valley") -> dict[str, str]:
     return bearer(issue_key(linked.referral_engine, Client, Role.yju, force=force))
-
-
-def accepted_case(linked, service: Provider, referral=None) -> str:
-    response = linked.api.post("/v1/referrals", json=referral or adult_referral(), headers=linked.police)
-    assert response.status_code == 201, response.text
-    case_id = response.json()["id"]
-    linked.wait_for_status(case_id, "routed")
-    service.report("referral.accepted", case_id)
-    return case_id
-
-
-def miss(service: Provider, case_id: str, appointment_id: str, reason: str = "unacceptable") -> dict:
-    service.report("appointment.booked", case_id, appointment_id=appointment_id, kind="session", starts_at=AT_BOOKING, mode="in_person")
-    return service.report("appointment.missed", case_id, appointment_id=appointment_id, reason_category=reason)
 
 
 def submitted_request(linked, young: bool = False) -> tuple[Provider, str, dict]:
@@ -90,12 +72,6 @@ def submitted_request(linked, young: bool = False) -> tuple[Provider, str, dict]
     confirmed = linked.api.post(f"/v1/breach-requests/{raised['id']}/confirm", headers=linked.police)
     assert confirmed.status_code == 200, confirmed.text
     return service, case_id, raised
-
-
-def breach_requests(linked, headers) -> list[dict]:
-    response = linked.api.get("/v1/breach-requests", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
 
 
 def timeline_kinds(linked, case_id: str) -> list[str]:

@@ -52,9 +52,9 @@ def ended_case_with_a_note(engine) -> uuid.UUID:
     case_id = accepted_adult_case(engine, utcnow() - timedelta(days=420))
     with Session(engine) as session:
         case = session.get(Case, case_id)
-        case_log.record(
+        case_log.append(
             session, case, kind=FactKind.withdrawn, occurred_at=utcnow() - timedelta(days=400), source=police_source(POLICE.client_id),
-            source_id=str(uuid.uuid4()), data={"reason": "other", "note": REMOVED_NOTE}, actor=POLICE.client_id, apply_breach_rules=False,
+            source_id=str(uuid.uuid4()), data={"reason": "other", "note": REMOVED_NOTE}, actor=POLICE.client_id,
         )
         case.updated_at = utcnow() - timedelta(days=400)
         session.add(CaseAccess(case_id=case_id, client_id=POLICE.client_id, action="read"))

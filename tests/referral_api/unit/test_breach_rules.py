@@ -20,13 +20,12 @@ from referral_api.lifecycle.enforcement import (
     Due,
     DueKind,
     assess,
-    fact_evidence,
     next_check_at,
     review_due,
     review_overdue,
     rules_for,
 )
-from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, ordered, police_source
+from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, fact_evidence, police_source
 from support.case_log import ADULT, POLICE, T0, YOUTH, CaseLog, at
 
 NOTE = "SYNTHETIC-NOTE: said they were unwell"
@@ -49,7 +48,7 @@ def miss(log: CaseLog, appointment_id: str, hours: float, category: str = "unacc
 
 def due_now(log: CaseLog, now: datetime) -> list[Due]:
     state = log.state()
-    return assess(state, ordered(log.facts), now, rules_for(state.pathway))
+    return assess(state, now, rules_for(state.pathway))
 
 
 def settle(log: CaseLog, now: datetime) -> list[Due]:
@@ -145,7 +144,7 @@ def test_a_providers_closure_is_never_a_breach():
     settle(log, at(40))
     log.event("case.closed_by_provider", at(41), reason="moved_away")
     assert settle(log, at(24 * 400)) == []
-    assert next_check_at(log.state(), ordered(log.facts), RULES) is None
+    assert next_check_at(log.state(), RULES) is None
 
 
 def test_no_contact_after_three_attempts_over_seven_days_raises_a_breach():
@@ -177,7 +176,7 @@ def test_a_young_persons_assessment_is_reminded_two_working_days_before_then_bre
     due = log.state().programme.assessment_due
     assert due == datetime(2026, 11, 16, 23, 59, 59, tzinfo=UTC)  # 10 working days after Mon 2 Nov
     remind_at = datetime(2026, 11, 12, 0, 0, tzinfo=UTC)  # Thursday: two working days before Monday
-    assert next_check_at(log.state(), ordered(log.facts), RULES) == remind_at
+    assert next_check_at(log.state(), RULES) == remind_at
 
     assert settle(log, remind_at - timedelta(seconds=1)) == []
     (reminder,) = settle(log, remind_at)
@@ -194,7 +193,7 @@ def test_an_assessment_done_in_time_clears_its_deadline_and_the_next_check_is_th
     log.event("appointment.attended", at(25), appointment_id="a-1", punctuality="on_time")
     log.event("assessment.completed", at(26), outcome="suitable_for_programme")
     state = log.state()
-    check = next_check_at(state, ordered(log.facts), RULES)
+    check = next_check_at(state, RULES)
     assert check is not None and check < state.programme.completion_due
     assert state.programme.completion_due - check < timedelta(days=5)
     assert all(d.deadline is Deadline.completion for d in settle(log, state.programme.completion_due + timedelta(seconds=1)) if d.deadline)
@@ -270,7 +269,7 @@ def test_rules_are_per_pathway_data():
     miss(log, "a-1", 3)
     miss(log, "a-2", 50)
     state = log.state()
-    assert [d.kind for d in assess(state, ordered(log.facts), at(90), lenient)] == [DueKind.warning]
+    assert [d.kind for d in assess(state, at(90), lenient)] == [DueKind.warning]
     assert rules_for(ADULT) == rules_for(YOUTH) == BreachRules()
 
 
@@ -292,3 +291,52 @@ def test_one_breach_at_most_however_misses_arrive(categories, order):
     assert len(state.breach_requests) == (1 if unacceptable >= 2 else 0)
     assert len([f for f in log.facts if f.kind is FactKind.warning_issued]) <= 1
     assert settle(log, at(24 * 30)) == []  # settled: asking again records nothing
+
+
+# --- one object per rule: the basis that raises a request is the basis that keeps it ---------
+
+
+def test_every_breach_rule_is_one_object_in_the_table():
+    from referral_api.lifecycle.enforcement import CLOCK_RULES, FACT_RULES, RULES
+
+    assert set(RULES) == set(BreachRule)
+    assert len(FACT_RULES) + len(CLOCK_RULES) == len(BreachRule)
+
+
+def test_a_raised_requests_key_and_evidence_are_its_rules_basis_and_it_stands_while_the_basis_does():
+    from referral_api.lifecycle.enforcement import RULES, _View
+
+    log = accepted()
+    miss(log, "a-1", 3)
+    miss(log, "a-2", 50)
+    settle(log, at(90))
+    state = log.state()
+    request = state.open_breach_request
+    basis = RULES[request.rule].basis(_View(state, RULES_FOR_ADULT), None)
+    assert (request.basis_key, request.evidence) == (basis.key, basis.evidence)
+    log.event("appointment.missed", at(91), appointment_id="a-1", reason_category="acceptable")  # the basis goes
+    assert RULES[request.rule].basis(_View(log.state(), RULES_FOR_ADULT), None) is None
+    assert [d.kind for d in settle(log, at(92))][0] is DueKind.withdraw
+
+
+def test_a_programme_completed_after_its_deadline_keeps_the_request_one_completed_in_time_withdraws_it():
+    def overdue() -> tuple[CaseLog, datetime]:
+        log = accepted()
+        log.book("a-1", at(3), at(24))
+        log.event("appointment.attended", at(25), appointment_id="a-1", punctuality="on_time")
+        log.event("assessment.completed", at(26), outcome="suitable_for_programme")
+        due = log.state().programme.completion_due
+        settle(log, due + timedelta(seconds=1))
+        assert log.state().open_breach_request.rule is BreachRule.completion_overdue
+        return log, due
+
+    late, due = overdue()
+    late.event("course.completed", due + timedelta(hours=2))
+    assert settle(late, due + timedelta(hours=3)) == [] and late.state().open_breach_request is not None
+
+    corrected, due = overdue()
+    corrected.event("course.completed", due - timedelta(days=1))  # reported late: it was done in time
+    assert [d.reason for d in settle(corrected, due + timedelta(hours=3))] == [WithdrawalReason.basis_corrected]
+
+
+RULES_FOR_ADULT = rules_for(ADULT)

@@ -66,8 +66,8 @@ def breach_request_changed(
     fact_reported: FactReported | None = None,
 ) -> None:
     """A request was raised, took a step, or a fact was reported after its submission: the police are
-    told; the court or YJU too once it is submitted. ``facts``: the case's log, if the caller has it."""
-    facts = facts if facts is not None else case_log.facts_of(session, case.id)
+    told; the court or YJU too once it is submitted. ``facts``: those recorded since its submission, if the caller has them."""
+    facts = facts if facts is not None else case_log.facts_since_submission(session, case.id, request)
     link = _link(f"/v1/breach-requests/{request.id}")
     common = {"breach_request_id": request.id, "status": request.status, "version": version(request, facts), "fact_reported": fact_reported}
     police = PoliceBreachRequestChanged(
@@ -92,8 +92,8 @@ def fact_recorded(session: Session, case: Case, state: CaseState, source: str, s
     submitted = [r for r in state.breach_requests if r.open and r.submitted_at is not None]
     if not submitted:
         return
-    facts = case_log.facts_of(session, case.id)
     for request in submitted:
+        facts = case_log.facts_since_submission(session, case.id, request)
         for fact, corrects in reported_after_submission(request, facts):
             if fact.key == (source, source_id):
                 reported = FactReported(

@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
-from referral_api.breaches.enforcement import enforce
+from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import Fact
@@ -63,8 +63,8 @@ def check_case(engine: Engine, case_id: uuid.UUID, now: datetime, actor: str, au
         if case is None or case.next_deadline_at is None or as_utc(case.next_deadline_at) > now:
             return False
         try:
-            # A second writer's duplicate fact fails at the first flush (inside enforce), not only at commit.
-            enforce(session, case, now, actor=actor)
+            # A second writer's duplicate fact fails at the first flush (inside apply_breach_rules), not only at commit.
+            apply_breach_rules(session, case, now, actor=actor)
             if audit is not None:
                 audit(session, case_id)
             session.commit()
@@ -106,7 +106,7 @@ def preview_case(engine: Engine, case_id: uuid.UUID, now: datetime, actor: str) 
             return preview
         try:
             before = len(facts_of(session, case_id))
-            enforce(session, case, now, actor=actor)
+            apply_breach_rules(session, case, now, actor=actor)
             preview.facts = facts_of(session, case_id)[before:]
         except IntegrityError:
             pass  # a real run recorded the same rule's fact meanwhile: nothing more would be

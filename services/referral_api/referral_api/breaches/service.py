@@ -21,8 +21,6 @@ from diversion_common import pagination
 from diversion_common.credentials import Principal, Role
 from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
-from referral_api.breaches import notifications
-from referral_api.breaches.projection import sync_request
 from referral_api.breaches.schemas import (
     CourtBreachRequestPage,
     HearingRequest,
@@ -33,6 +31,7 @@ from referral_api.breaches.schemas import (
 )
 from referral_api.breaches.tables import BreachRequestRow
 from referral_api.breaches.views import view
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.service import record_access
 from referral_api.cases.tables import Case
@@ -45,7 +44,7 @@ from referral_api.lifecycle.breach_requests import (
     next_status,
     outcome_allowed,
 )
-from referral_api.lifecycle.facts import Fact, FactKind, court_source, police_source, yju_source
+from referral_api.lifecycle.facts import FactKind, court_source, police_source, yju_source
 from referral_api.lifecycle.fold import BreachRequestState
 
 BreachView = BaseModel  # the caller's own view of the request, by role and phase (views.BREACH_REQUEST_VIEWS)
@@ -71,14 +70,14 @@ def _row(session: Session, principal: Principal, request_id: uuid.UUID) -> Breac
 
 
 def _view(session: Session, principal: Principal, case: Case, request_id: uuid.UUID) -> BreachView:
-    facts = case_log.facts_of(session, case.id)
-    request = case_log.fold_facts(facts).breach_request(request_id)
+    request = case_log.current_state(session, case.id).breach_request(request_id)
     assert request is not None, "a breach request's row without its facts"
-    return _view_of(principal, case, request, facts)
+    return _view_of(session, principal, case, request)
 
 
-def _view_of(principal: Principal, case: Case, request: BreachRequestState, facts: list[Fact]) -> BreachView:
-    return view(principal.role, case, request, facts, utcnow())
+def _view_of(session: Session, principal: Principal, case: Case, request: BreachRequestState) -> BreachView:
+    # Only what was recorded since the officer sent it: never the whole log.
+    return view(principal.role, case, request, case_log.facts_since_submission(session, case.id, request), utcnow())
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -145,7 +144,7 @@ def _step(
     row = _row(session, principal, request_id)
     case = session.get(Case, row.case_id, with_for_update=True)  # one step at a time per case
     assert case is not None
-    state = case_log.fold_facts(case_log.facts_of(session, case.id))
+    state = case_log.current_state(session, case.id)
     request = state.breach_request(request_id)
     assert request is not None
     if next_status(request.addressee, request.status, step) is None:
@@ -154,17 +153,14 @@ def _step(
         check(request)
     # Steps keep their order on the log even if this clock is behind the one that raised it.
     occurred_at = max(utcnow(), as_utc(request.updated_at))
-    recorded = case_log.record(
+    recorded = recording.record(
         session, case, kind=_KIND[step], occurred_at=occurred_at, source=_SOURCE[principal.role](principal.client_id),
         source_id=str(uuid.uuid4()), data={"breach_request_id": str(request_id), **data}, actor=principal.client_id,
     )
     after = recorded.state.breach_request(request_id)
     assert after is not None
-    sync_request(session, case, after)
-    facts = case_log.facts_of(session, case.id)  # the state is folded already
-    notifications.breach_request_changed(session, case, after, facts)
     record_access(session, principal, [case.id], f"breach_request.{step.value}", audit_id)
-    view = _view_of(principal, case, after, facts)
+    view = _view_of(session, principal, case, after)  # the state is folded already
     session.commit()
     return view
 

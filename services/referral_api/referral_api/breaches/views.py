@@ -1,4 +1,8 @@
-"""Building each party's view of a breach request from the case and its fold (see ``referral_api.visibility``)."""
+"""Building each party's view of a breach request from the case and its fold (see ``referral_api.visibility``).
+
+``facts`` are the case's facts recorded since the request was submitted (``case_log.facts_since``):
+what was reported after the officer sent it, never the whole log.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ from referral_api.breaches.schemas import (
     YjuBreachRequestRecord,
 )
 from referral_api.cases.tables import Case
-from referral_api.lifecycle.enforcement import fact_evidence, review_overdue
-from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, BREACH_STEP_KINDS, PROVIDER_KINDS, Fact, FactKind
+from referral_api.lifecycle.enforcement import review_overdue
+from referral_api.lifecycle.facts import APPOINTMENT_OUTCOME_KINDS, BREACH_STEP_KINDS, PROVIDER_KINDS, Fact, FactKind, fact_evidence
 from referral_api.lifecycle.fold import BreachRequestState
 from referral_api.visibility import Phase, build
 
@@ -43,10 +47,12 @@ def reported_after_submission(request: BreachRequestState, facts: Sequence[Fact]
     """The providers' facts recorded after the request was submitted and before it was closed, in the
     order they happened, each with whether it corrects the request's evidence (a later report about
     an appointment it cites). By the order of recording, whatever the clocks said."""
-    steps = [f for f in facts if f.kind in BREACH_STEP_KINDS and f.data.get("breach_request_id") == str(request.id)]
-    submitted = next((f.seq for f in steps if f.kind is FactKind.breach_submitted), None)
-    if submitted is None:
+    if request.submitted_at is None:
         return []
+    steps = [f for f in facts if f.kind in BREACH_STEP_KINDS and f.data.get("breach_request_id") == str(request.id)]
+    # ``facts`` start at the submission (case_log.facts_since_submission), its own fact included when
+    # the clocks agree: whatever comes after it.
+    submitted = next((f.seq for f in steps if f.kind is FactKind.breach_submitted), 0)
     closed = min((f.seq for f in steps if f.kind in _CLOSING and f.seq > submitted), default=None)
     cited = {str(e["appointment_id"]) for e in request.evidence if e.get("appointment_id")}
     late = [f for f in facts if f.kind in PROVIDER_KINDS and f.seq > submitted and (closed is None or f.seq < closed)]
@@ -83,8 +89,7 @@ class _Seen:
 
 
 def _attendance(seen: _Seen) -> list[Evidence]:
-    raised = next(f for f in seen.facts if f.kind is FactKind.breach_raised and f.data.get("breach_request_id") == str(seen.request.id))
-    return _evidence(raised.data.get("attendance", []))
+    return _evidence(seen.request.attendance)  # frozen when raised
 
 
 def _outcome(request: BreachRequestState) -> dict[str, Any] | None:

@@ -1,8 +1,10 @@
-"""Recording a fact on a case's log and keeping the case's projection in step.
+"""Recording a fact on a case's log and keeping the case's snapshot and projection in step.
 
-Everything here runs in the caller's transaction: the fact, the projection row
-(status, version, next deadline) and the messages a change causes commit
-together, or not at all. The caller holds the case row locked.
+Everything here runs in the caller's transaction: the fact, the case's folded snapshot, the
+projection row (status, version, next deadline) and the messages a change causes commit
+together, or not at all. The caller holds the case row locked; the snapshot's write is checked
+against the version the fact was folded onto as well, so two writers can never both extend
+the same snapshot. A new fact folds one fact onto the stored snapshot; a read folds nothing.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from diversion_common import actors
 from diversion_common.contracts import CaseStatus
 from diversion_common.database import as_utc, utcnow
-from referral_api.case_log.tables import CaseFact
-from referral_api.cases.announcements import announce
+from referral_api.case_log.tables import CaseFact, CaseSnapshotRow
 from referral_api.cases.tables import Case
 from referral_api.config import get_settings
 from referral_api.lifecycle.facts import GATEWAY_SOURCE, Fact, FactKind, police_source, provider_source, yju_source  # noqa: F401 (re-exported)
-from referral_api.lifecycle.fold import CaseState, fold
+from referral_api.lifecycle.events import DomainEvent
+from referral_api.lifecycle.fold import CaseSnapshot, CaseState, fold_snapshot, state_of as state_from, step
+from referral_api.lifecycle.snapshots import FORMAT, snapshot_from_json, snapshot_to_json
 from referral_api.lifecycle.programme import ProgrammeRules
 from referral_api.lifecycle.rules import Refusal
 
@@ -37,12 +40,19 @@ class FactRefused(Exception):
         self.refusal = refusal
 
 
+class SnapshotConflict(Exception):
+    """Another writer extended the case's snapshot first: the caller's transaction must not commit."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     case: Case
     state: CaseState
+    snapshot: CaseSnapshot
     previous_status: CaseStatus | None
     duplicate: bool
+    events: tuple[DomainEvent, ...] = ()
+    recorded_at: datetime | None = None
 
     @property
     def status_changed(self) -> bool:
@@ -58,7 +68,7 @@ def programme_rules() -> ProgrammeRules:
     )
 
 
-def _to_fact(row: CaseFact) -> Fact:
+def to_fact(row: CaseFact) -> Fact:
     return Fact(
         kind=FactKind(row.kind),
         occurred_at=as_utc(row.occurred_at),
@@ -71,23 +81,91 @@ def _to_fact(row: CaseFact) -> Fact:
 
 
 def facts_of(session: Session, case_id: uuid.UUID) -> list[Fact]:
+    """The whole log: for rebuilding a snapshot and for exports, never on a request's path."""
     rows = session.scalars(select(CaseFact).where(CaseFact.case_id == case_id).order_by(CaseFact.seq))  # type: ignore[arg-type]
-    return [_to_fact(row) for row in rows]
+    return [to_fact(row) for row in rows]
 
 
-def fold_facts(facts: list[Fact]) -> CaseState:
-    return fold(facts, programme_rules())
+def facts_at(session: Session, case_id: uuid.UUID, seqs: set[int]) -> dict[int, Fact]:
+    """The named facts of a case, by seq."""
+    if not seqs:
+        return {}
+    rows = session.scalars(select(CaseFact).where(CaseFact.case_id == case_id, CaseFact.seq.in_(seqs)))  # type: ignore[attr-defined]
+    return {row.seq: to_fact(row) for row in rows}
 
 
-def state_of(session: Session, case_id: uuid.UUID) -> CaseState:
-    return fold_facts(facts_of(session, case_id))
+def first_fact_of_kind(session: Session, case_id: uuid.UUID, kind: FactKind) -> Fact | None:
+    row = session.scalars(
+        select(CaseFact).where(CaseFact.case_id == case_id, CaseFact.kind == kind.value).order_by(CaseFact.seq).limit(1)  # type: ignore[arg-type]
+    ).first()
+    return to_fact(row) if row is not None else None
+
+
+def facts_since_submission(session: Session, case_id: uuid.UUID, request: Any) -> list[Fact]:
+    """The facts recorded since a breach request was submitted, its submission included (a fact's
+    recorded_at is never before its occurred_at): what was reported after the officer sent it,
+    read by the (case, recorded_at) order rather than the whole log. None before submission."""
+    if request.submitted_at is None:
+        return []
+    rows = session.scalars(
+        select(CaseFact).where(CaseFact.case_id == case_id, CaseFact.recorded_at >= request.submitted_at).order_by(CaseFact.seq)  # type: ignore[arg-type]
+    )
+    return [to_fact(row) for row in rows]
+
+
+def snapshot_of(session: Session, case_id: uuid.UUID) -> CaseSnapshot:
+    """The case's stored snapshot; one missing or of an older shape is rebuilt from the log (and kept)."""
+    row = session.get(CaseSnapshotRow, case_id)
+    if row is not None and row.format == FORMAT:
+        return snapshot_from_json(row.state)
+    return _store_rebuilt(session, case_id, row)
+
+
+def _store_rebuilt(session: Session, case_id: uuid.UUID, row: CaseSnapshotRow | None) -> CaseSnapshot:
+    snapshot = fold_snapshot(facts_of(session, case_id))
+    if row is None:
+        session.add(CaseSnapshotRow(case_id=case_id, version=snapshot.version, format=FORMAT, state=snapshot_to_json(snapshot)))
+    else:
+        row.version, row.format, row.state = snapshot.version, FORMAT, snapshot_to_json(snapshot)
+        session.add(row)
+    session.flush()
+    return snapshot
+
+
+def rebuild_state(session: Session, case: Case) -> CaseState:
+    """Refold the case from its whole log into its snapshot and projection (a backfill, an erasure)."""
+    snapshot = _store_rebuilt(session, case.id, session.get(CaseSnapshotRow, case.id))
+    state = state_from(snapshot, programme_rules())
+    case.status, case.version = state.status.value, state.version
+    session.add(case)
+    return state
+
+
+def current_state(session: Session, case_id: uuid.UUID) -> CaseState:
+    return state_from(snapshot_of(session, case_id), programme_rules())
+
+
+def _store(session: Session, case_id: uuid.UUID, before: CaseSnapshot, after: CaseSnapshot) -> None:
+    state = snapshot_to_json(after)
+    if before.version == 0 and session.get(CaseSnapshotRow, case_id) is None:
+        session.add(CaseSnapshotRow(case_id=case_id, version=after.version, format=FORMAT, state=state))
+        session.flush()
+        return
+    written = session.execute(
+        update(CaseSnapshotRow)
+        .where(CaseSnapshotRow.case_id == case_id, CaseSnapshotRow.version == before.version)  # type: ignore[arg-type]
+        .values(version=after.version, format=FORMAT, state=state)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:
+        raise SnapshotConflict(f"case {case_id}: the snapshot moved past version {before.version}")
 
 
 def existing_fact(session: Session, source: str, source_id: str) -> CaseFact | None:
     return session.scalars(select(CaseFact).where(CaseFact.source == source, CaseFact.source_id == source_id)).first()
 
 
-def record(
+def append(
     session: Session,
     case: Case,
     *,
@@ -99,25 +177,23 @@ def record(
     actor: uuid.UUID | None = None,
     acted_by: str | None = None,
     check: Callable[[CaseState, Fact], Refusal | None] | None = None,
-    apply_breach_rules: bool = True,
 ) -> Recorded:
-    """Append a fact (a repeat from the same source changes nothing) and re-fold the case.
-
-    Then the breach rules see the new state (a second missed appointment raises a breach
-    request in this same transaction); the facts they add are recorded without it.
-    The fact names its actor: ``acted_by``, else the API client ``actor``, else its source.
-    """
-    facts = facts_of(session, case.id)
+    """Append a fact (a repeat from the same source changes nothing), fold it onto the case's
+    snapshot, and keep the projection row in step. What it caused is in ``Recorded.events``: acting
+    on them (and on the breach rules) is case_events.recording's. The fact names its actor:
+    ``acted_by``, else the API client ``actor``, else its source."""
+    snapshot = snapshot_of(session, case.id)
     rules = programme_rules()
-    before = fold(facts, rules) if facts else None
-    if any(f.source == source and f.source_id == source_id for f in facts):
+    before = state_from(snapshot, rules) if snapshot.version else None
+    repeat = existing_fact(session, source, source_id)
+    if repeat is not None and repeat.case_id == case.id:
         assert before is not None
-        return Recorded(case, before, before.status, duplicate=True)
+        return Recorded(case, before, snapshot, before.status, duplicate=True)
     now = utcnow()
     fact = Fact(
         kind=kind,
         occurred_at=as_utc(occurred_at),
-        seq=(facts[-1].seq if facts else 0) + 1,
+        seq=snapshot.version + 1,  # the log's seqs run 1..version: (case_id, seq) is unique too
         source=source,
         source_id=source_id,
         data=dict(data),
@@ -127,7 +203,7 @@ def record(
         refusal = check(before, fact)
         if refusal is not None:
             raise FactRefused(refusal)
-    after = fold([*facts, fact], rules)
+    folded, after, events = step(snapshot, before, fact, rules)
     named = acted_by or (actors.client(actor) if actor else source)
     session.add(
         CaseFact(
@@ -136,15 +212,10 @@ def record(
             actor=named,
         )
     )
-    previous = before.status if before else None
+    _store(session, case.id, snapshot, folded)
     case.status = after.status.value
     case.version = after.version
     case.next_deadline_at = after.next_deadline_at
     case.updated_at = now
     session.add(case)
-    announce(session, case, after, previous, fact)
-    if apply_breach_rules:
-        from referral_api.breaches.enforcement import enforce  # it records through this module
-
-        after = enforce(session, case, now, facts=[*facts, fact], state=after, actor=named)
-    return Recorded(case, after, previous, duplicate=False)
+    return Recorded(case, after, folded, before.status if before else None, duplicate=False, events=events, recorded_at=now)

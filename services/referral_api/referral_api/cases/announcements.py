@@ -7,7 +7,6 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseStatus, CaseStatusChanged, ProgrammeSummary, BookedAppointment, Topic
 from diversion_common.messaging import enqueue
 from referral_api.cases.tables import Case
-from referral_api.lifecycle.facts import Fact, FactKind
 from referral_api.lifecycle.fold import CaseState
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.police_callbacks.service import notify_status_changed
@@ -38,14 +37,11 @@ def programme_summary(state: CaseState) -> ProgrammeSummary:
     )
 
 
-def announce(session: Session, case: Case, state: CaseState, previous: CaseStatus | None, fact: Fact) -> None:
-    """Called with every new fact, in its transaction. Only a change of status is announced: a
-    provider's fact that moves only the programme reaches the gateway's mirror in referral_api's
-    answer to that fact."""
-    if state.status == previous:
-        return
+def announce(session: Session, case: Case, state: CaseState, previous: CaseStatus | None, reason: str | None) -> None:
+    """A change of status, in the transaction of the fact that made it. Only a change of status is
+    announced: a provider's fact that moves only the programme reaches the gateway's mirror in
+    referral_api's answer to that fact."""
     if previous not in _NOT_AT_GATEWAY:
-        reason = fact.data.get("reason") if fact.kind is FactKind.withdrawn else None
         message = CaseStatusChanged(
             case_id=case.id, status=state.status, version=state.version, reason=reason, programme=programme_summary(state)
         )

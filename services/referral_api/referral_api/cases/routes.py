@@ -115,12 +115,21 @@ def read_referral(case_id: uuid.UUID, principal: PoliceSystem, session: DbSessio
     description=(
         "Each fact once, ordered by when it happened (a late report takes its place in the past, with "
         "when we were told). A corrected report (a missed appointment later reported attended) stays, "
-        "marked `superseded`. No health or assessment detail beyond the assessment's outcome."
+        "marked `superseded`. No health or assessment detail beyond the assessment's outcome. "
+        f"Paged: {service.TIMELINE_PAGE} entries unless `limit` says otherwise (at most {service.TIMELINE_PAGE_MAX}); "
+        "follow `next` (or pass `next_cursor` as `cursor`) for the next page. A fact reported late, dated "
+        "before the page already read, appears on no later page: read again from the start to see it."
     ),
     responses=problem_responses(401, 403, 404, 422),
 )
-def read_timeline(case_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> TimelinePage:
-    return service.timeline(session, principal, case_id, request_id_var.get())
+def read_timeline(
+    case_id: uuid.UUID,
+    principal: PoliceSystem,
+    session: DbSession,
+    cursor: CursorQuery = None,
+    limit: Annotated[int, Query(ge=1, le=service.TIMELINE_PAGE_MAX)] = service.TIMELINE_PAGE,
+) -> TimelinePage:
+    return service.timeline(session, principal, case_id, request_id_var.get(), cursor=cursor, limit=limit)
 
 
 @router.post(

@@ -267,6 +267,8 @@ class TimelinePage(BaseModel):
     status: CaseStatus
     version: int
     items: list[TimelineEntry]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next: str | None = Field(description="The next page's path (with its cursor and limit); null on the last page.")
 
 
 class CasePage(BaseModel):

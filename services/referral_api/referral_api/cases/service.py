@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from urllib.parse import urlencode
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
 from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
 from referral_api.cases.outgoing import routing_requested
@@ -38,7 +40,9 @@ from referral_api.errors import CaseStatusConflict, DuplicateReferral, Idempoten
 from referral_api.lifecycle import pathway as pathways
 from referral_api.lifecycle.facts import Fact, FactKind
 from referral_api.lifecycle.fold import CaseState
-from referral_api.lifecycle.timeline import corrected, describe
+from referral_api.lifecycle.fold import superseded
+from referral_api.lifecycle.timeline import describe
+from referral_api.case_log.tables import CaseFact
 
 
 def case_location(case_id: uuid.UUID) -> str:
@@ -168,7 +172,7 @@ def build_case(referral: ReferralCreate, principal: Principal, now: datetime) ->
 def record_intake(session: Session, case: Case, client_id: uuid.UUID, now: datetime) -> None:
     """The first fact of every case: the referral, and whether the Youth Justice Unit must decide first."""
     pathway = Pathway(case.pathway)
-    case_log.record(
+    recording.record(
         session,
         case,
         kind=FactKind.referral_received,
@@ -209,9 +213,8 @@ def _reason_of(fact: Fact) -> str | None:
 
 
 def to_detail(session: Session, case: Case, state: CaseState | None = None) -> CaseDetail:
-    log = case_log.facts_of(session, case.id)
-    state = state or case_log.fold_facts(log)
-    facts = {f.seq: f for f in log}
+    state = state or case_log.current_state(session, case.id)
+    facts = case_log.facts_at(session, case.id, {step.seq for step in state.transitions})
     return CaseDetail(
         **to_public(case).model_dump(),
         version=case.version,
@@ -281,7 +284,7 @@ def withdraw_case(
     case = _force_case(session, principal, case_id, for_update=True)
     if CaseStatus(case.status) in TERMINAL_STATUSES:
         raise CaseStatusConflict(f"a case in status {case.status} cannot be withdrawn", case_status=case.status)
-    recorded = case_log.record(
+    recorded = recording.record(
         session,
         case,
         kind=FactKind.withdrawn,
@@ -297,27 +300,41 @@ def withdraw_case(
     return detail
 
 
-def timeline(session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None) -> TimelinePage:
-    """Every fact in the order it happened, in plain words for an officer."""
+TIMELINE_PAGE = 100  # entries on a page unless the caller asks otherwise
+TIMELINE_PAGE_MAX = 500
+
+
+def timeline(
+    session: Session, principal: Principal, case_id: uuid.UUID, request_id: str | None, *,
+    cursor: str | None = None, limit: int = TIMELINE_PAGE,
+) -> TimelinePage:
+    """One page of the case's facts in the order they happened, in plain words for an officer.
+    The page is read by the log's (case, occurred_at, seq) index; corrections come from the snapshot."""
     case = _force_case(session, principal, case_id)
     record_access(session, principal, [case.id], "timeline", request_id)
-    facts = case_log.facts_of(session, case.id)
-    superseded = corrected(facts)
-    ordered = sorted(facts, key=lambda f: (f.occurred_at, f.seq))
-    entries = [
-        TimelineEntry(
+    snapshot = case_log.snapshot_of(session, case.id)
+    page = pagination.keyset_page(
+        session, select(CaseFact).where(CaseFact.case_id == case.id), at=CaseFact.occurred_at, key=CaseFact.seq,  # type: ignore[arg-type]
+        cursor=cursor, limit=limit, key_from_text=int,
+    )
+    entries = []
+    for fact in (case_log.to_fact(row) for row in page.rows):
+        late = abs((fact.recorded_at - fact.occurred_at).total_seconds()) > REPORTED_LATE_SECONDS
+        entries.append(TimelineEntry(
             seq=fact.seq,
             kind=fact.kind.value,
             at=fact.occurred_at,
-            reported_at=fact.recorded_at if abs((fact.recorded_at - fact.occurred_at).total_seconds()) > REPORTED_LATE_SECONDS else None,
+            reported_at=fact.recorded_at if late else None,
             source=fact.source.split(":", 1)[0],
             description=describe(fact),
-            superseded=(fact.source, fact.source_id) in superseded,
-        )
-        for fact in ordered
-    ]
+            superseded=superseded(snapshot, fact),
+        ))
     session.commit()
-    return TimelinePage(case_id=case.id, status=CaseStatus(case.status), version=case.version, items=entries)
+    following = f"{case_location(case.id)}/timeline?{urlencode({'cursor': page.next_cursor, 'limit': limit})}" if page.next_cursor else None
+    return TimelinePage(
+        case_id=case.id, status=CaseStatus(case.status), version=case.version, items=entries,
+        next_cursor=page.next_cursor, next=following,
+    )
 
 
 # A fact reported within this long of happening is shown with one time only.

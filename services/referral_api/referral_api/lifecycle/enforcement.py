@@ -14,14 +14,14 @@ configurable per pathway:
 A provider's closure (moved away, in custody...) is never a breach. A correction that
 removes the basis of a request the officer has not yet submitted withdraws it.
 
-``assess`` is pure: the case's folded state, its facts and a clock in; what is due out,
+``assess`` is pure: the case's folded state and a clock in; what is due out,
 most urgent first. The caller records the first, folds again and asks again.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -29,10 +29,9 @@ from typing import Any
 
 from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, Pathway
 from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
-from referral_api.lifecycle.facts import Fact, FactKind
-from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState
+from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState, ProgrammeState
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
-from referral_api.lifecycle.programme import ASSESSMENT, add_working_days, end_of_day, is_working_day, local_date
+from referral_api.lifecycle.programme import add_working_days, end_of_day, is_working_day, local_date
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,6 @@ class _View:
     """What the rules read about the current provider's work with the person."""
 
     state: CaseState
-    facts: Sequence[Fact]
     rules: BreachRules
     unacceptable: list[Appointment] = field(default_factory=list)
 
@@ -98,22 +96,14 @@ class _View:
             if a.outcome is AppointmentStatus.missed and a.reason_category is AbsenceCategory.unacceptable
         ]
 
-    def current_provider_facts(self, kind: FactKind) -> list[Fact]:
-        provider = self.state.provider_id
-        return [f for f in self.facts if f.kind is kind and provider is not None and f.provider_id == provider]
-
-    def first_done_at(self, kind: FactKind) -> datetime | None:
-        times = [f.occurred_at for f in self.current_provider_facts(kind)]
-        return min(times) if times else None
-
 
 def rules_for(pathway: Pathway | None, table: Mapping[Pathway, BreachRules] = DEFAULT_BREACH_RULES) -> BreachRules:
     return table.get(pathway, BreachRules()) if pathway is not None else BreachRules()
 
 
-def assess(state: CaseState, facts: Sequence[Fact], now: datetime, rules: BreachRules) -> list[Due]:
+def assess(state: CaseState, now: datetime, rules: BreachRules) -> list[Due]:
     """What is due now, most urgent first: withdrawals, a breach, warnings, reminders."""
-    view = _View(state, facts, rules)
+    view = _View(state, rules)
     withdrawals = _withdrawals(view)
     if withdrawals:
         return withdrawals
@@ -125,9 +115,9 @@ def assess(state: CaseState, facts: Sequence[Fact], now: datetime, rules: Breach
     return [*_warnings(view), *(d for d in due_now if d.kind is DueKind.reminder)]
 
 
-def next_check_at(state: CaseState, facts: Sequence[Fact], rules: BreachRules) -> datetime | None:
+def next_check_at(state: CaseState, rules: BreachRules) -> datetime | None:
     """When a time-based rule next falls due (None: nothing will without a new fact)."""
-    times = [trigger.at for trigger in _triggers(_View(state, facts, rules))]
+    times = [trigger.at for trigger in _triggers(_View(state, rules))]
     return min(times) if times else None
 
 
@@ -147,26 +137,15 @@ def _raised(state: CaseState, key: str) -> bool:
 
 
 def _event_breach(view: _View) -> Due | None:
-    state, rules = view.state, view.rules
+    state = view.state
     if state.open_breach_request is not None or state.pathway is None:
         return None
-    if state.status is CaseStatus.engagement_refused and rules.breach_on_refusal:
-        key = BreachRule.engagement_refused.value
-        if not _raised(state, key):
-            return Due(DueKind.breach, key, BreachRule.engagement_refused, tuple(fact_evidence(f) for f in view.current_provider_facts(FactKind.engagement_refused)))
-        return None
-    if state.status not in _ENGAGING:
-        return None
-    if len(view.unacceptable) >= rules.breach_after_unacceptable_misses:
-        key = f"{BreachRule.missed_appointments.value}:{view.unacceptable[-1].appointment_id}"
-        if not _raised(state, key):
-            return Due(DueKind.breach, key, BreachRule.missed_appointments, _missed_evidence(view))
-    attempts = view.current_provider_facts(FactKind.contact_attempted)
-    if _no_contact(view) and len(attempts) >= rules.no_contact_attempts:
-        span = max(f.occurred_at for f in attempts) - min(f.occurred_at for f in attempts)
-        key = f"{BreachRule.no_contact.value}:{len(attempts)}"
-        if span >= timedelta(days=rules.no_contact_over_days) and not _raised(state, key):
-            return Due(DueKind.breach, key, BreachRule.no_contact, tuple(fact_evidence(f) for f in attempts))
+    for rule in FACT_RULES:
+        if state.status not in rule.watches or not rule.enabled(view.rules):
+            continue
+        basis = rule.basis(view, None)
+        if basis is not None and not _raised(state, basis.key):
+            return Due(DueKind.breach, basis.key, rule.rule, basis.evidence)
     return None
 
 
@@ -194,7 +173,7 @@ def _withdrawals(view: _View) -> list[Due]:
     for request in state.breach_requests:
         if not request.open:
             continue
-        if state.status is CaseStatus.withdrawn or any(f.kind is FactKind.withdrawn for f in view.facts):
+        if state.status is CaseStatus.withdrawn:
             out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.referral_withdrawn))
         elif request.status is BreachStatus.pending_oic_review and not _basis_holds(view, request):
             out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.basis_corrected))
@@ -202,19 +181,8 @@ def _withdrawals(view: _View) -> list[Due]:
 
 
 def _basis_holds(view: _View, request: BreachRequestState) -> bool:
-    programme = view.state.programme
-    if request.rule is BreachRule.missed_appointments:
-        return len(view.unacceptable) >= view.rules.breach_after_unacceptable_misses
-    if request.rule is BreachRule.no_contact:
-        return _no_contact(view)
-    if request.rule is BreachRule.engagement_refused:
-        return programme.engagement_refused_at is not None
-    due = _instant(request.deadlines.get("due_at"))
-    if due is None:
-        return True
-    kind = FactKind.assessment_completed if request.rule is BreachRule.assessment_overdue else FactKind.course_completed
-    done_at = view.first_done_at(kind)
-    return done_at is None or done_at > due
+    """Asked of the rule that raised it, with the deadline it was raised on: never written again."""
+    return RULES[request.rule].basis(view, _instant(request.deadlines.get("due_at"))) is not None
 
 
 # --- rules fired by the clock ------------------------------------------------------------
@@ -231,21 +199,19 @@ def _triggers(view: _View) -> list[_Trigger]:
     if state.status not in _ENGAGING or state.open_breach_request is not None:
         return triggers
     programme = state.programme
-    deadlines = []
-    if ASSESSMENT not in programme.done and programme.assessment_due is not None:
-        deadlines.append((Deadline.assessment, programme.assessment_due, BreachRule.assessment_overdue, rules.breach_on_assessment_overdue))
-    if programme.course_completed_at is None and programme.completion_due is not None:
-        deadlines.append((Deadline.completion, programme.completion_due, BreachRule.completion_overdue, rules.breach_on_completion_overdue))
-    for deadline, due_at, rule, breaches in deadlines:
-        reminder_key = f"reminder:{deadline.value}:{due_at.isoformat()}"
+    for rule in CLOCK_RULES:
+        assert rule.deadline is not None and rule.due is not None and rule.done is not None
+        due_at = rule.due(programme)
+        if due_at is None or rule.done(state) is not None:
+            continue
+        reminder_key = f"reminder:{rule.deadline.value}:{due_at.isoformat()}"
         if reminder_key not in state.reminders_sent:
             remind_at = _start_of_day(_working_days_before(local_date(due_at), rules.reminder_working_days_before))
-            triggers.append(_Trigger(remind_at, Due(DueKind.reminder, reminder_key, deadline=deadline, due_at=due_at)))
-        breach_key = f"{rule.value}:{due_at.isoformat()}"
-        if breaches and not _raised(state, breach_key):
-            evidence = (_deadline_evidence(deadline, due_at, programme.remaining), *(_appointment_evidence(a) for a in programme.appointments))
+            triggers.append(_Trigger(remind_at, Due(DueKind.reminder, reminder_key, deadline=rule.deadline, due_at=due_at)))
+        basis = rule.basis(view, due_at) if rule.enabled(rules) else None
+        if basis is not None and not _raised(state, basis.key):
             # Overdue once the deadline's last second has passed: the whole deadline day is the person's.
-            triggers.append(_Trigger(due_at + _PAST, Due(DueKind.breach, breach_key, rule, evidence, deadline=deadline, due_at=due_at)))
+            triggers.append(_Trigger(due_at + _PAST, Due(DueKind.breach, basis.key, rule.rule, basis.evidence, deadline=rule.deadline, due_at=due_at)))
     return triggers
 
 
@@ -271,24 +237,6 @@ def _instant(value: Any) -> datetime | None:
 
 
 # --- evidence: what the court or YJU sees of why -----------------------------------------
-
-
-def fact_evidence(fact: Fact) -> dict[str, Any]:
-    """A fact as evidence: what, when, who reported it and when. Only coded values: no free text."""
-    coded = {k: v for k, v in fact.data.items() if k in _CODED_FIELDS}
-    if fact.kind is FactKind.assessment_completed:
-        coded.pop("outcome", None)  # the assessment's result is health information: the court never sees it
-    return {
-        "fact": fact.kind.value,
-        "occurred_at": fact.occurred_at.isoformat(),
-        "reported_at": fact.recorded_at.isoformat(),
-        "reported_by": fact.source.partition(":")[0],
-        "seq": fact.seq,
-        **coded,
-    }
-
-
-_CODED_FIELDS = frozenset({"appointment_id", "kind", "starts_at", "mode", "reason_category", "punctuality", "method", "outcome", "cancelled_by"})
 
 
 def _missed_evidence(view: _View) -> tuple[dict[str, Any], ...]:
@@ -317,8 +265,86 @@ def attendance_record(state: CaseState) -> list[dict[str, Any]]:
     return [_appointment_evidence(a) for a in state.programme.appointments]
 
 
-def warning_history(facts: Sequence[Fact]) -> list[dict[str, Any]]:
-    return [
-        {"appointment_id": f.data.get("appointment_id"), "issued_at": f.occurred_at.isoformat()}
-        for f in facts if f.kind is FactKind.warning_issued
-    ]
+def warning_history(state: CaseState) -> list[dict[str, Any]]:
+    return [dict(warning) for warning in state.warnings]
+
+
+# --- the rules, one object each ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a breach request is raised on: its key (the same basis never raises a second request)
+    and the facts it cites as evidence."""
+
+    key: str
+    evidence: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One breach rule: when it fires (the statuses it watches, the setting that enables it) and the
+    basis it finds, citing its facts. Whether a raised request's basis still holds is ``basis``
+    asked again, with the deadline the request was raised on."""
+
+    rule: BreachRule
+    watches: frozenset[CaseStatus]
+    enabled: Callable[[BreachRules], bool]
+    basis: Callable[[_View, datetime | None], Basis | None]  # the second argument: a deadline's due time
+    deadline: Deadline | None = None  # a rule fired by the clock: its deadline,
+    due: Callable[[ProgrammeState], datetime | None] | None = None  # when it falls due,
+    done: Callable[[CaseState], datetime | None] | None = None  # and when what it asks for was first done
+
+
+def _refusal(view: _View, _due: datetime | None) -> Basis | None:
+    if view.state.programme.engagement_refused_at is None:
+        return None
+    return Basis(BreachRule.engagement_refused.value, view.state.engagement.refusals)
+
+
+def _misses(view: _View, _due: datetime | None) -> Basis | None:
+    if len(view.unacceptable) < view.rules.breach_after_unacceptable_misses:
+        return None
+    return Basis(f"{BreachRule.missed_appointments.value}:{view.unacceptable[-1].appointment_id}", _missed_evidence(view))
+
+
+def _silence(view: _View, _due: datetime | None) -> Basis | None:
+    engagement, attempts = view.state.engagement, view.state.programme.contact_attempts
+    if not _no_contact(view) or attempts < view.rules.no_contact_attempts:
+        return None
+    assert engagement.first_attempt_at is not None and engagement.last_attempt_at is not None
+    if engagement.last_attempt_at - engagement.first_attempt_at < timedelta(days=view.rules.no_contact_over_days):
+        return None
+    return Basis(f"{BreachRule.no_contact.value}:{attempts}", engagement.unanswered_attempts)
+
+
+def _overdue(rule: BreachRule, deadline: Deadline, due: Callable[[ProgrammeState], datetime | None],
+             done: Callable[[CaseState], datetime | None]) -> Rule:
+    def basis(view: _View, due_at: datetime | None) -> Basis | None:
+        programme = view.state.programme
+        due_at = due_at or due(programme)
+        done_at = done(view.state)
+        if due_at is None or (done_at is not None and done_at <= due_at):
+            return None
+        evidence = (_deadline_evidence(deadline, due_at, programme.remaining), *(_appointment_evidence(a) for a in programme.appointments))
+        return Basis(f"{rule.value}:{due_at.isoformat()}", evidence)
+
+    enabled = {
+        BreachRule.assessment_overdue: lambda rules: rules.breach_on_assessment_overdue,
+        BreachRule.completion_overdue: lambda rules: rules.breach_on_completion_overdue,
+    }[rule]
+    return Rule(rule, _ENGAGING, enabled, basis, deadline, due, done)
+
+
+# Fired by a fact, tried in this order.
+FACT_RULES = (
+    Rule(BreachRule.engagement_refused, frozenset({CaseStatus.engagement_refused}), lambda rules: rules.breach_on_refusal, _refusal),
+    Rule(BreachRule.missed_appointments, _ENGAGING, lambda rules: True, _misses),
+    Rule(BreachRule.no_contact, _ENGAGING, lambda rules: True, _silence),
+)
+# Fired by the clock.
+CLOCK_RULES = (
+    _overdue(BreachRule.assessment_overdue, Deadline.assessment, lambda p: p.assessment_due, lambda s: s.engagement.assessed_at),
+    _overdue(BreachRule.completion_overdue, Deadline.completion, lambda p: p.completion_due, lambda s: s.programme.course_completed_at),
+)
+RULES: Mapping[BreachRule, Rule] = {rule.rule: rule for rule in (*FACT_RULES, *CLOCK_RULES)}

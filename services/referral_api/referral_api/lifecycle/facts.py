@@ -156,6 +156,24 @@ def provider_fact_from_event(
     )
 
 
+def fact_evidence(fact: Fact) -> dict[str, Any]:
+    """A fact as evidence: what, when, who reported it and when. Only coded values: no free text."""
+    coded = {k: v for k, v in fact.data.items() if k in _CODED_FIELDS}
+    if fact.kind is FactKind.assessment_completed:
+        coded.pop("outcome", None)  # the assessment's result is health information: the court never sees it
+    return {
+        "fact": fact.kind.value,
+        "occurred_at": fact.occurred_at.isoformat(),
+        "reported_at": fact.recorded_at.isoformat(),
+        "reported_by": fact.source.partition(":")[0],
+        "seq": fact.seq,
+        **coded,
+    }
+
+
+_CODED_FIELDS = frozenset({"appointment_id", "kind", "starts_at", "mode", "reason_category", "punctuality", "method", "outcome", "cancelled_by"})
+
+
 def ordered(facts: Iterable[Fact]) -> list[Fact]:
     """Distinct facts in the order they happened.
 

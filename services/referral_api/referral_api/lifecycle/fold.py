@@ -1,8 +1,17 @@
-"""A case's state as a pure fold over its log.
+"""A case's state, folded one fact at a time onto its stored snapshot. No I/O.
 
-Facts are folded in the order they happened (occurred_at, then seq), once each;
-so a late, repeated or corrected fact re-folds to the same answer as if it had
-arrived on time. Only the current provider's facts shape the programme.
+``evolve(snapshot, fact)`` folds one more fact onto a ``CaseSnapshot`` in the order facts
+were recorded (seq), so a new fact costs one step however long the log is. What the state
+says about *when* things happened does not depend on that order: each part of the snapshot
+is a reduction (the earliest withdrawal, the earliest acceptance, the latest assessment
+outcome, every routing by its time...), and ``state_of`` sweeps the case's status history
+over those moments (a handful per case). So a late, repeated or corrected fact lands where
+it happened, as if it had arrived on time. Two things follow recording order on purpose:
+the reports about one appointment (a later report corrects an earlier one), and the steps
+of a breach request (each decision follows the facts it was taken on, whatever their dates).
+
+``fold(facts)`` is the same from nothing: the test oracle, and how a snapshot is rebuilt.
+Only the current provider's facts shape the programme.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from diversion_common.contracts import (
+    Deadline,
     AbsenceCategory,
     AppointmentKind,
     AppointmentMode,
@@ -29,9 +39,40 @@ from diversion_common.contracts import (
 )
 from referral_api.lifecycle import programme
 from referral_api.lifecycle.breach_requests import OPEN_STATUSES, Addressee, BreachRule, BreachStatus, BreachStep, next_status
-from referral_api.lifecycle.facts import BREACH_STEP_KINDS, PROGRAMME_KINDS, PROVIDER_KINDS, Fact, FactKind, ordered
+from referral_api.lifecycle.facts import (
+    APPOINTMENT_OUTCOME_KINDS,
+    BREACH_STEP_KINDS,
+    PROGRAMME_KINDS,
+    PROVIDER_KINDS,
+    Fact,
+    FactKind,
+    fact_evidence,
+    ordered,
+)
+from referral_api.lifecycle.events import BreachRequestChanged, DomainEvent, ReminderSent, StatusChanged, WarningIssued
 from referral_api.lifecycle.programme import DEFAULT_RULES, ProgrammeRules
 from referral_api.lifecycle.status import Signals, derive_status
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A moment in the case's history: when a fact happened, its seq (which breaks ties), its kind."""
+
+    at: datetime
+    seq: int
+    kind: FactKind
+
+
+def _mark(fact: Fact) -> Mark:
+    return Mark(fact.occurred_at, fact.seq, fact.kind)
+
+
+def _earliest(current: Mark | None, new: Mark) -> Mark:
+    return new if current is None or new < current else current
+
+
+def _reached_by(mark: Mark | None, point: Mark) -> bool:
+    return mark is not None and mark <= point
+
 
 # Statuses in which the person is expected to be working through the programme.
 ACTIVE_STATUSES = frozenset({CaseStatus.accepted_by_provider, CaseStatus.in_programme})
@@ -112,6 +153,9 @@ class BreachRequestState:
     withdrawn_at: datetime | None
     updated_at: datetime
     steps: int  # facts about it, from its raising: its version
+    attendance: tuple[Mapping[str, Any], ...] = ()  # the attendance record when it was raised
+    # Each step taken, in the order recorded, with the status it led to: the case's history reads it.
+    history: tuple[tuple[Mark, BreachStatus], ...] = ()
 
     @property
     def open(self) -> bool:
@@ -127,32 +171,34 @@ _STEP_OF = {
 }
 
 
-def _apply_breach_fact(requests: dict[uuid.UUID, BreachRequestState], fact: Fact) -> None:
-    data, at = fact.data, fact.occurred_at
+def _breach_step(requests: Mapping[uuid.UUID, BreachRequestState], fact: Fact) -> Mapping[uuid.UUID, BreachRequestState]:
+    """The requests after one step, taken in the order it was recorded."""
+    data, at, mark = fact.data, fact.occurred_at, _mark(fact)
     request_id = uuid.UUID(str(data["breach_request_id"]))
-    if fact.kind is FactKind.breach_raised:
-        if request_id not in requests:
-            requests[request_id] = BreachRequestState(
-                id=request_id, rule=BreachRule(data["rule"]), addressee=Addressee(data["addressee"]), court=data.get("court"),
-                basis_key=data["basis_key"], raised_at=at,
-                review_due_at=_instant(data["review_due_at"]) if data.get("review_due_at") else None,
-                evidence=tuple(data.get("evidence", ())), warnings=tuple(data.get("warnings", ())),
-                deadlines=dict(data.get("deadlines", {})), status=BreachStatus.pending_oic_review,
-                submitted_at=None, acknowledged_at=None, hearing_at=None, court_room=None, outcome=None,
-                outcome_note=None, outcome_at=None, withdrawal_reason=None, withdrawal_note=None, withdrawn_at=None,
-                updated_at=at, steps=1,
-            )
-        return
     request = requests.get(request_id)
+    if fact.kind is FactKind.breach_raised:
+        if request is not None:
+            return requests
+        raised = BreachRequestState(
+            id=request_id, rule=BreachRule(data["rule"]), addressee=Addressee(data["addressee"]), court=data.get("court"),
+            basis_key=data["basis_key"], raised_at=at,
+            review_due_at=_instant(data["review_due_at"]) if data.get("review_due_at") else None,
+            evidence=tuple(data.get("evidence", ())), warnings=tuple(data.get("warnings", ())),
+            deadlines=dict(data.get("deadlines", {})), status=BreachStatus.pending_oic_review,
+            submitted_at=None, acknowledged_at=None, hearing_at=None, court_room=None, outcome=None,
+            outcome_note=None, outcome_at=None, withdrawal_reason=None, withdrawal_note=None, withdrawn_at=None,
+            updated_at=at, steps=1, attendance=tuple(data.get("attendance", ())),
+            history=((mark, BreachStatus.pending_oic_review),),
+        )
+        return {**requests, request_id: raised}
     if request is None:
-        return  # a step about a request this case never raised changes nothing
-    step = _STEP_OF[fact.kind]
-    if fact.kind is FactKind.breach_withdrawn and request.status is BreachStatus.pending_oic_review:
-        step = BreachStep.withdraw  # either withdrawal is allowed from here
-    status = next_status(request.addressee, request.status, step)
+        return requests  # a step about a request this case never raised (or not yet) changes nothing
+    status = next_status(request.addressee, request.status, _STEP_OF[fact.kind])
     if status is None:
-        return  # the service refuses illegal steps; a log holding one anyway does not move
-    changes: dict[str, Any] = {"status": status, "updated_at": at, "steps": request.steps + 1}
+        return requests  # the service refuses illegal steps; a log holding one anyway does not move
+    changes: dict[str, Any] = {
+        "status": status, "updated_at": at, "steps": request.steps + 1, "history": (*request.history, (mark, status)),
+    }
     if fact.kind is FactKind.breach_submitted:
         changes["submitted_at"] = at
     elif fact.kind is FactKind.breach_acknowledged:
@@ -163,7 +209,14 @@ def _apply_breach_fact(requests: dict[uuid.UUID, BreachRequestState], fact: Fact
         changes["outcome"], changes["outcome_note"], changes["outcome_at"] = data["outcome"], data.get("note"), at
     elif fact.kind is FactKind.breach_withdrawn:
         changes["withdrawal_reason"], changes["withdrawal_note"], changes["withdrawn_at"] = data["reason"], data.get("note"), at
-    requests[request_id] = replace(request, **changes)
+    return {**requests, request_id: replace(request, **changes)}
+
+
+def _status_by(request: BreachRequestState, point: Mark) -> BreachStatus | None:
+    """The request's status at a moment of the case's history: after the last step recorded of
+    those that had happened by then (None: not raised by then)."""
+    taken = [(mark.seq, status) for mark, status in request.history if mark <= point]
+    return max(taken)[1] if taken else None
 
 
 class Transition(NamedTuple):
@@ -171,6 +224,17 @@ class Transition(NamedTuple):
     kind: FactKind  # the fact after which the case had this status
     at: datetime
     seq: int
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """What the breach rules cite from the current provider's facts, as evidence (each with its seq)."""
+
+    unanswered_attempts: tuple[Mapping[str, Any], ...] = ()  # every contact attempt, while nobody has been reached
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    refusals: tuple[Mapping[str, Any], ...] = ()  # every engagement.refused
+    assessed_at: datetime | None = None  # the first assessment.completed
 
 
 @dataclass(frozen=True)
@@ -192,6 +256,9 @@ class CaseState:
     breach_requests: tuple[BreachRequestState, ...] = ()  # in the order they were raised
     warned_appointments: frozenset[str] = frozenset()  # appointments a warning was issued for
     reminders_sent: frozenset[str] = frozenset()  # their keys (see lifecycle.enforcement)
+    warnings: tuple[Mapping[str, Any], ...] = ()  # {"appointment_id", "issued_at"}, in the order issued
+    # Evidence carries each fact's seq, which says nothing about the case's state: not compared.
+    engagement: Engagement = field(default_factory=Engagement, compare=False)
 
     @property
     def open_breach_request(self) -> BreachRequestState | None:
@@ -205,214 +272,307 @@ class CaseState:
         return self.status in TERMINAL_STATUSES
 
 
-@dataclass
-class _AppointmentLog:
-    """Every report about one appointment. Its outcome follows the reports in the order they
-    were made (a later report corrects an earlier one), not their occurred_at: a correction
-    says what happened at the appointment's own time."""
+@dataclass(frozen=True)
+class ProviderWork:
+    """One provider's side of the case, as reductions that do not depend on arrival order."""
 
-    facts: list[Fact] = field(default_factory=list)
-
-    def in_report_order(self) -> list[Fact]:
-        return sorted(self.facts, key=lambda f: f.seq)
-
-
-@dataclass
-class _ProviderLog:
-    """One provider's side of the case; facts arrive in the order they happened."""
-
-    accepted_at: datetime | None = None
-    first_activity_at: datetime | None = None
-    engaged_at: datetime | None = None  # the person reached, or an appointment made: in the programme
-    completed_at: datetime | None = None
-    closed_at: datetime | None = None
+    accepted: Mark | None = None
+    first_activity: Mark | None = None
+    engaged: Mark | None = None  # the person reached, or an appointment made: in the programme
+    completed: Mark | None = None
+    closed: Mark | None = None
     closure_reason: ProviderClosureReason | None = None
-    refused_at: datetime | None = None
-    appointments: dict[str, _AppointmentLog] = field(default_factory=dict)
+    refused: Mark | None = None
+    assessed: Mark | None = None  # the first assessment.completed
+    assessment_reported: Mark | None = None  # the latest one: its outcome stands
+    assessment_outcome: AssessmentOutcome | None = None
+    appointments: Mapping[str, Appointment] = field(default_factory=dict)
+    last_report: Mapping[str, int] = field(default_factory=dict)  # each appointment's latest report's seq
     contact_attempts: int = 0
     contacted: bool = False
-    assessment_outcome: AssessmentOutcome | None = None
-    done: set[str] = field(default_factory=set)
-
-    def apply(self, fact: Fact) -> None:
-        kind, data, at = fact.kind, fact.data, fact.occurred_at
-        if kind in PROGRAMME_KINDS and self.first_activity_at is None:
-            self.first_activity_at = at
-        reached = kind is FactKind.contact_attempted and ContactOutcome(data["outcome"]) is ContactOutcome.reached
-        if self.engaged_at is None and (reached or (kind in PROGRAMME_KINDS and kind is not FactKind.contact_attempted)):
-            self.engaged_at = at
-        if kind is FactKind.referral_accepted:
-            self.accepted_at = self.accepted_at or at
-        elif kind is FactKind.contact_attempted:
-            self.contact_attempts += 1
-            self.contacted = self.contacted or reached
-        elif kind in _OUTCOME_OF:
-            self.appointments.setdefault(data["appointment_id"], _AppointmentLog()).facts.append(fact)
-        elif kind is FactKind.assessment_completed:
-            self.assessment_outcome = AssessmentOutcome(data["outcome"])
-            self.done.add(programme.ASSESSMENT)
-        elif kind is FactKind.intervention_completed:
-            self.done.add(programme.requirement_name(data["intervention"], data.get("session_number")))
-        elif kind is FactKind.course_completed:
-            self.completed_at = self.completed_at or at
-        elif kind is FactKind.engagement_refused:
-            self.refused_at = self.refused_at or at
-        elif kind is FactKind.closed_by_provider:
-            if self.closed_at is None:
-                self.closed_at = at
-                self.closure_reason = ProviderClosureReason(data["reason"])
+    engagement: Engagement = field(default_factory=Engagement)
+    done: frozenset[str] = frozenset()
 
     @property
-    def acceptance(self) -> datetime | None:
+    def acceptance(self) -> Mark | None:
         # Work with the person cannot precede taking the case on, so the earlier of the two.
-        known = [at for at in (self.accepted_at, self.first_activity_at) if at is not None]
+        known = [mark for mark in (self.accepted, self.first_activity) if mark is not None]
         return min(known) if known else None
 
 
-_NO_PROVIDER = _ProviderLog()
+_NO_PROVIDER = ProviderWork()
+
+
+@dataclass(frozen=True)
+class Routing:
+    mark: Mark
+    provider_id: uuid.UUID | None  # None: no provider could take it
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    """Everything the fold keeps about a case: stored beside it, one fact folded on at a time."""
+
+    version: int = 0
+    first: Mark | None = None  # the earliest fact
+    referral: Mark | None = None
+    pathway: Pathway | None = None
+    needs_yju: bool = False
+    yju_decided: Mark | None = None
+    yju_declined: Mark | None = None
+    withdrawn: Mark | None = None
+    withdrawal_reason: str | None = None
+    routings: tuple[Routing, ...] = ()  # by when they happened
+    providers: Mapping[uuid.UUID, ProviderWork] = field(default_factory=dict)
+    rejections: Mapping[uuid.UUID, Mark] = field(default_factory=dict)  # each provider's first
+    breach_requests: Mapping[uuid.UUID, BreachRequestState] = field(default_factory=dict)
+    warnings: tuple[tuple[Mark, str], ...] = ()  # (when, appointment id), by when
+    reminders_sent: frozenset[str] = frozenset()
+
+
+def evolve(snapshot: CaseSnapshot, fact: Fact) -> CaseSnapshot:
+    """The snapshot with one more fact: a new one, recorded after every fact already folded."""
+    kind, data, mark = fact.kind, fact.data, _mark(fact)
+    changes: dict[str, Any] = {"version": snapshot.version + 1, "first": _earliest(snapshot.first, mark)}
+    if kind is FactKind.referral_received:
+        if snapshot.referral is None or mark < snapshot.referral:
+            changes.update(referral=mark, pathway=Pathway(data["pathway"]), needs_yju=bool(data.get("needs_yju", False)))
+    elif kind is FactKind.yju_decided:
+        decision = data["decision"]
+        if decision not in ("divert", "decline"):
+            raise ValueError(f"unknown YJU decision {decision!r}")
+        changes["yju_decided"] = _earliest(snapshot.yju_decided, mark)
+        if decision == "decline":
+            changes["yju_declined"] = _earliest(snapshot.yju_declined, mark)
+    elif kind in (FactKind.routed, FactKind.unroutable):
+        provider = uuid.UUID(str(data["provider_id"])) if kind is FactKind.routed else None
+        changes["routings"] = tuple(sorted((*snapshot.routings, Routing(mark, provider)), key=lambda r: r.mark))
+    elif kind is FactKind.withdrawn:
+        if snapshot.withdrawn is None or mark < snapshot.withdrawn:
+            changes.update(withdrawn=mark, withdrawal_reason=data.get("reason"))
+    elif kind in BREACH_STEP_KINDS:
+        changes["breach_requests"] = _breach_step(snapshot.breach_requests, fact)
+    elif kind is FactKind.warning_issued:
+        changes["warnings"] = tuple(sorted((*snapshot.warnings, (mark, str(data["appointment_id"]))), key=lambda w: w[0]))
+    elif kind is FactKind.reminder_sent:
+        changes["reminders_sent"] = snapshot.reminders_sent | {str(data["key"])}
+    elif kind in PROVIDER_KINDS:
+        provider_id = fact.provider_id
+        if provider_id is None:
+            raise ValueError(f"a {kind.value} fact must come from a provider, not {fact.source!r}")
+        if kind is FactKind.referral_rejected and (provider_id not in snapshot.rejections or mark < snapshot.rejections[provider_id]):
+            changes["rejections"] = {**snapshot.rejections, provider_id: mark}
+        work = _provider_step(snapshot.providers.get(provider_id, _NO_PROVIDER), fact)
+        changes["providers"] = {**snapshot.providers, provider_id: work}
+    return replace(snapshot, **changes)
+
+
+def _provider_step(work: ProviderWork, fact: Fact) -> ProviderWork:
+    kind, data, mark = fact.kind, fact.data, _mark(fact)
+    changes: dict[str, Any] = {}
+    if kind in PROGRAMME_KINDS:
+        changes["first_activity"] = _earliest(work.first_activity, mark)
+    reached = kind is FactKind.contact_attempted and ContactOutcome(data["outcome"]) is ContactOutcome.reached
+    if reached or (kind in PROGRAMME_KINDS and kind is not FactKind.contact_attempted):
+        changes["engaged"] = _earliest(work.engaged, mark)
+    if kind is FactKind.referral_accepted:
+        changes["accepted"] = _earliest(work.accepted, mark)
+    elif kind is FactKind.contact_attempted:
+        contacted = work.contacted or reached
+        engagement = work.engagement
+        changes.update(contact_attempts=work.contact_attempts + 1, contacted=contacted, engagement=replace(
+            engagement,
+            # Once someone reached the person, no-contact can never be their breach: nothing to cite.
+            unanswered_attempts=() if contacted else _by_time((*engagement.unanswered_attempts, fact_evidence(fact))),
+            first_attempt_at=min(filter(None, (engagement.first_attempt_at, fact.occurred_at))),
+            last_attempt_at=max(filter(None, (engagement.last_attempt_at, fact.occurred_at))),
+        ))
+    elif kind in _OUTCOME_OF:
+        appointment_id = str(data["appointment_id"])
+        changes["appointments"] = {**work.appointments, appointment_id: _appointment_step(work.appointments.get(appointment_id), appointment_id, fact)}
+        changes["last_report"] = {**work.last_report, appointment_id: fact.seq}
+    elif kind is FactKind.assessment_completed:
+        changes["assessed"] = _earliest(work.assessed, mark)
+        changes["engagement"] = replace(work.engagement, assessed_at=changes["assessed"].at)
+        if work.assessment_reported is None or mark > work.assessment_reported:
+            changes.update(assessment_reported=mark, assessment_outcome=AssessmentOutcome(data["outcome"]))
+        changes["done"] = work.done | {programme.ASSESSMENT}
+    elif kind is FactKind.intervention_completed:
+        changes["done"] = work.done | {programme.requirement_name(data["intervention"], data.get("session_number"))}
+    elif kind is FactKind.course_completed:
+        changes["completed"] = _earliest(work.completed, mark)
+    elif kind is FactKind.engagement_refused:
+        changes["refused"] = _earliest(work.refused, mark)
+        changes["engagement"] = replace(work.engagement, refusals=_by_time((*work.engagement.refusals, fact_evidence(fact))))
+    elif kind is FactKind.closed_by_provider:
+        if work.closed is None or mark < work.closed:
+            changes.update(closed=mark, closure_reason=ProviderClosureReason(data["reason"]))
+    return replace(work, **changes)
+
+
+def _by_time(evidence: tuple[Mapping[str, Any], ...]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(sorted(evidence, key=lambda item: (item["occurred_at"], item["seq"])))
+
+
+def _appointment_step(appointment: Appointment | None, appointment_id: str, fact: Fact) -> Appointment:
+    """One more report about an appointment, in the order reports were made: a later one corrects an earlier one."""
+    data, at = fact.data, fact.occurred_at
+    if appointment is None:
+        appointment = Appointment(
+            appointment_id=appointment_id, outcome=AppointmentStatus.booked, kind=None, starts_at=None, mode=None,
+            out_of_hours=False, booked_at=None, punctuality=None, reason_category=None, cancelled_by=None, updated_at=at,
+        )
+    if fact.kind is FactKind.appointment_booked:
+        booking = {
+            "kind": AppointmentKind(data["kind"]), "starts_at": _instant(data["starts_at"]), "mode": AppointmentMode(data["mode"]),
+            "out_of_hours": bool(data.get("out_of_hours", False)), "booked_at": at,
+        }
+        # A booking again reschedules one still open or cancelled; it never erases an attendance or a miss.
+        if appointment.outcome in (AppointmentStatus.booked, AppointmentStatus.cancelled):
+            return replace(appointment, **booking, outcome=AppointmentStatus.booked, punctuality=None,
+                           reason_category=None, cancelled_by=None, updated_at=at)
+        return replace(appointment, **booking)
+    outcome = _OUTCOME_OF[fact.kind]
+    return replace(
+        appointment,
+        outcome=outcome,
+        punctuality=Punctuality(data.get("punctuality", Punctuality.on_time)) if outcome is AppointmentStatus.attended else None,
+        reason_category=AbsenceCategory(data["reason_category"]) if outcome is AppointmentStatus.missed else None,
+        cancelled_by=CancelledBy(data["cancelled_by"]) if outcome is AppointmentStatus.cancelled else None,
+        updated_at=at,
+    )
+
+
+def step(
+    snapshot: CaseSnapshot, before: CaseState | None, fact: Fact, rules: ProgrammeRules = DEFAULT_RULES
+) -> tuple[CaseSnapshot, CaseState, tuple[DomainEvent, ...]]:
+    """One new fact onto the snapshot (whose state is ``before``; None for a case's first fact):
+    the new snapshot, its state, and the domain events the fact caused."""
+    folded = evolve(snapshot, fact)
+    after = state_of(folded, rules)
+    return folded, after, happened(before, after, fact)
+
+
+def happened(before: CaseState | None, after: CaseState, fact: Fact) -> tuple[DomainEvent, ...]:
+    """The events a new fact caused, given the state before it (None: the case's first fact) and after."""
+    events: list[DomainEvent] = []
+    previous = before.status if before is not None else None
+    if after.status != previous:
+        reason = fact.data.get("reason") if fact.kind is FactKind.withdrawn else None
+        events.append(StatusChanged(previous, after.status, reason))
+    if fact.kind in BREACH_STEP_KINDS:
+        request_id = uuid.UUID(str(fact.data["breach_request_id"]))
+        now, then = after.breach_request(request_id), before.breach_request(request_id) if before is not None else None
+        if now is not None and (then is None or now.steps != then.steps):
+            events.append(BreachRequestChanged(request_id))  # a step the request could not take changes nothing
+    elif fact.kind is FactKind.warning_issued:
+        events.append(WarningIssued(fact.data.get("appointment_id")))
+    elif fact.kind is FactKind.reminder_sent:
+        deadline, due_at, request = fact.data.get("deadline"), fact.data.get("due_at"), fact.data.get("breach_request_id")
+        events.append(ReminderSent(
+            Deadline(deadline) if deadline else None,
+            datetime.fromisoformat(due_at) if due_at else None,
+            uuid.UUID(str(request)) if request else None,
+        ))
+    return tuple(events)
 
 
 def fold(facts: Iterable[Fact], rules: ProgrammeRules = DEFAULT_RULES) -> CaseState:
-    log = ordered(facts)
-    pathway: Pathway | None = None
-    needs_yju = False
-    yju_decided = False
-    yju_declined_at: datetime | None = None
-    withdrawn_at: datetime | None = None
-    withdrawal_reason: str | None = None
+    """The state from nothing: each distinct fact (a redelivery counts once, as first recorded), in the order recorded."""
+    return state_of(fold_snapshot(facts), rules)
+
+
+def fold_snapshot(facts: Iterable[Fact]) -> CaseSnapshot:
+    snapshot = CaseSnapshot()
+    for fact in sorted(ordered(facts), key=lambda f: f.seq):
+        snapshot = evolve(snapshot, fact)
+    return snapshot
+
+
+def state_of(snapshot: CaseSnapshot, rules: ProgrammeRules = DEFAULT_RULES) -> CaseState:
+    """The case as the snapshot says: its status history swept over the moments that can change it."""
+    providers, requests = snapshot.providers, tuple(snapshot.breach_requests.values())
+    routings = {routing.mark: routing for routing in snapshot.routings}
+    moments = {snapshot.first, snapshot.referral, snapshot.yju_decided, snapshot.yju_declined, snapshot.withdrawn, *routings}
+    for work in providers.values():
+        moments |= {work.accepted, work.first_activity, work.engaged, work.completed, work.closed, work.refused}
+    moments |= {mark for request in requests for mark, _ in request.history}
+    status: CaseStatus | None = None
     current: uuid.UUID | None = None
     routed_at: datetime | None = None
     unroutable = False
-    providers: dict[uuid.UUID, _ProviderLog] = {}
-    rejected_by: list[uuid.UUID] = []
     transitions: list[Transition] = []
-    status: CaseStatus | None = None
-    breach_requests: dict[uuid.UUID, BreachRequestState] = {}
-    warned: set[str] = set()
-    reminders: set[str] = set()
-
-    for fact in log:
-        kind, data = fact.kind, fact.data
-        if kind is FactKind.referral_received:
-            if pathway is None:
-                pathway = Pathway(data["pathway"])
-                needs_yju = bool(data.get("needs_yju", False))
-        elif kind is FactKind.yju_decided:
-            yju_decided = True
-            decision = data["decision"]
-            if decision not in ("divert", "decline"):
-                raise ValueError(f"unknown YJU decision {decision!r}")
-            if decision == "decline" and yju_declined_at is None:
-                yju_declined_at = fact.occurred_at
-        elif kind in (FactKind.routed, FactKind.unroutable) and status in TERMINAL_STATUSES:
-            pass  # an ended case is routed nowhere: a late routing changes nothing
-        elif kind is FactKind.routed:
-            current, unroutable = uuid.UUID(str(data["provider_id"])), False
-            routed_at = fact.occurred_at
-        elif kind is FactKind.unroutable:
-            current, routed_at, unroutable = None, None, True
-        elif kind is FactKind.withdrawn:
-            if withdrawn_at is None:
-                withdrawn_at, withdrawal_reason = fact.occurred_at, data.get("reason")
-        elif kind in BREACH_STEP_KINDS:
-            _apply_breach_fact(breach_requests, fact)
-        elif kind is FactKind.warning_issued:
-            warned.add(str(data["appointment_id"]))
-        elif kind is FactKind.reminder_sent:
-            reminders.add(str(data["key"]))
-        elif kind in PROVIDER_KINDS:
-            provider_id = fact.provider_id
-            if provider_id is None:
-                raise ValueError(f"a {kind.value} fact must come from a provider, not {fact.source!r}")
-            if kind is FactKind.referral_rejected and provider_id not in rejected_by:
-                rejected_by.append(provider_id)
-            providers.setdefault(provider_id, _ProviderLog()).apply(fact)
-
+    for point in sorted(m for m in moments if m is not None):
+        routing = routings.get(point)
+        # An ended case is routed nowhere: a routing after its end changes nothing.
+        if routing is not None and status not in TERMINAL_STATUSES:
+            current, unroutable = routing.provider_id, routing.provider_id is None
+            routed_at = point.at if routing.provider_id is not None else None
         mine = providers.get(current, _NO_PROVIDER) if current is not None else _NO_PROVIDER
+        by_then = [s for s in (_status_by(request, point) for request in requests) if s is not None]
         new_status = derive_status(
             Signals(
-                withdrawn=withdrawn_at is not None,
-                yju_declined=yju_declined_at is not None,
-                awaiting_yju=needs_yju and not yju_decided,
-                breach_decided=any(r.status is BreachStatus.outcome_recorded for r in breach_requests.values()),
-                breach_open=any(r.open for r in breach_requests.values()),
-                completed=mine.completed_at is not None,
-                closed=mine.closed_at is not None,
-                refused=mine.refused_at is not None,
-                in_programme=mine.engaged_at is not None,
-                accepted=mine.acceptance is not None,
+                withdrawn=_reached_by(snapshot.withdrawn, point),
+                yju_declined=_reached_by(snapshot.yju_declined, point),
+                awaiting_yju=_reached_by(snapshot.referral, point) and snapshot.needs_yju and not _reached_by(snapshot.yju_decided, point),
+                breach_decided=BreachStatus.outcome_recorded in by_then,
+                breach_open=any(s in OPEN_STATUSES for s in by_then),
+                completed=_reached_by(mine.completed, point),
+                closed=_reached_by(mine.closed, point),
+                refused=_reached_by(mine.refused, point),
+                in_programme=_reached_by(mine.engaged, point),
+                accepted=_reached_by(mine.acceptance, point),
                 has_provider=current is not None,
                 unroutable=unroutable,
             )
         )
         if new_status != status:
-            transitions.append(Transition(new_status, kind, fact.occurred_at, fact.seq))
+            transitions.append(Transition(new_status, point.kind, point.at, point.seq))
             status = new_status
 
     if status is None:
         status = CaseStatus.awaiting_routing
     mine = providers.get(current, _NO_PROVIDER) if current is not None else _NO_PROVIDER
-    accepted_at = mine.acceptance
-    state_programme = _programme(mine, pathway, accepted_at, rules)
-    ended_at = {
-        CaseStatus.withdrawn: withdrawn_at,
-        CaseStatus.declined_by_yju: yju_declined_at,
-        CaseStatus.completed: mine.completed_at,
-        CaseStatus.closed_by_provider: mine.closed_at,
-        CaseStatus.breach_decided: max(
-            (r.outcome_at for r in breach_requests.values() if r.outcome_at is not None), default=None
-        ),
+    acceptance = mine.acceptance
+    accepted_at = acceptance.at if acceptance is not None else None
+    state_programme = _programme(mine, snapshot.pathway, accepted_at, rules)
+    ended: Mark | datetime | None = {
+        CaseStatus.withdrawn: snapshot.withdrawn,
+        CaseStatus.declined_by_yju: snapshot.yju_declined,
+        CaseStatus.completed: mine.completed,
+        CaseStatus.closed_by_provider: mine.closed,
+        CaseStatus.breach_decided: max((r.outcome_at for r in requests if r.outcome_at is not None), default=None),
     }.get(status)
     return CaseState(
         status=status,
-        version=len(log),
-        pathway=pathway,
-        needs_yju=needs_yju,
+        version=snapshot.version,
+        pathway=snapshot.pathway,
+        needs_yju=snapshot.needs_yju,
         provider_id=current,
         routed_at=routed_at,
         accepted_at=accepted_at,
-        ended_at=ended_at,
+        ended_at=ended.at if isinstance(ended, Mark) else ended,
         next_deadline_at=_next_deadline(status, state_programme),
         programme=state_programme,
         transitions=tuple(transitions),
-        withdrawal_reason=withdrawal_reason,
+        withdrawal_reason=snapshot.withdrawal_reason,
         closure_reason=mine.closure_reason if status is CaseStatus.closed_by_provider else None,
-        rejected_by=tuple(rejected_by),
-        breach_requests=tuple(sorted(breach_requests.values(), key=lambda r: (r.raised_at, str(r.id)))),
-        warned_appointments=frozenset(warned),
-        reminders_sent=frozenset(reminders),
+        rejected_by=tuple(sorted(snapshot.rejections, key=lambda provider: snapshot.rejections[provider])),
+        breach_requests=tuple(sorted(requests, key=lambda r: (r.raised_at, str(r.id)))),
+        warned_appointments=frozenset(appointment_id for _, appointment_id in snapshot.warnings),
+        reminders_sent=snapshot.reminders_sent,
+        warnings=tuple({"appointment_id": appointment_id, "issued_at": mark.at.isoformat()} for mark, appointment_id in snapshot.warnings),
+        engagement=mine.engagement,
     )
 
 
-def _appointment(appointment_id: str, entry: _AppointmentLog) -> Appointment:
-    reports = entry.in_report_order()
-    booking_fact: Fact | None = None
-    latest = reports[0]
-    outcome = AppointmentStatus.booked
-    for report in reports:
-        if report.kind is FactKind.appointment_booked:
-            booking_fact = report
-            # A booking again reschedules one still open or cancelled; it never erases an attendance or a miss.
-            if outcome in (AppointmentStatus.booked, AppointmentStatus.cancelled):
-                outcome, latest = AppointmentStatus.booked, report
-        else:
-            outcome, latest = _OUTCOME_OF[report.kind], report
-    booking: Mapping[str, Any] = booking_fact.data if booking_fact is not None else {}
-    return Appointment(
-        appointment_id=appointment_id,
-        outcome=outcome,
-        kind=AppointmentKind(booking["kind"]) if booking else None,
-        starts_at=_instant(booking["starts_at"]) if booking else None,
-        mode=AppointmentMode(booking["mode"]) if booking else None,
-        out_of_hours=bool(booking.get("out_of_hours", False)),
-        booked_at=booking_fact.occurred_at if booking_fact is not None else None,
-        punctuality=Punctuality(latest.data.get("punctuality", Punctuality.on_time))
-        if outcome is AppointmentStatus.attended
-        else None,
-        reason_category=AbsenceCategory(latest.data["reason_category"]) if outcome is AppointmentStatus.missed else None,
-        cancelled_by=CancelledBy(latest.data["cancelled_by"]) if outcome is AppointmentStatus.cancelled else None,
-        updated_at=latest.occurred_at,
-    )
+def superseded(snapshot: CaseSnapshot, fact: Fact) -> bool:
+    """Whether a later report about the same appointment corrected this one (the fold no longer counts it)."""
+    if fact.kind not in APPOINTMENT_OUTCOME_KINDS or fact.provider_id is None:
+        return False
+    work = snapshot.providers.get(fact.provider_id, _NO_PROVIDER)
+    return work.last_report.get(str(fact.data["appointment_id"]), fact.seq) > fact.seq
+
 
 def _instant(value: str | datetime) -> datetime:
     # Data holds JSON (an RFC 3339 string); callers building facts by hand may pass a datetime.
@@ -420,11 +580,11 @@ def _instant(value: str | datetime) -> datetime:
 
 
 def _programme(
-    log: _ProviderLog, pathway: Pathway | None, accepted_at: datetime | None, rules: ProgrammeRules
+    work: ProviderWork, pathway: Pathway | None, accepted_at: datetime | None, rules: ProgrammeRules
 ) -> ProgrammeState:
     required = programme.requirements(pathway)
     appointments = sorted(
-        (_appointment(appointment_id, entry) for appointment_id, entry in log.appointments.items()),
+        work.appointments.values(),
         key=lambda a: (a.starts_at is None, a.starts_at or datetime.min, a.appointment_id),
     )
     booked = [a for a in appointments if a.outcome is AppointmentStatus.booked and a.starts_at is not None]
@@ -436,20 +596,20 @@ def _programme(
     return ProgrammeState(
         requirements=required,
         # A requirement outside the pathway (an adult's "session_2") fulfils nothing.
-        done=tuple(name for name in required if name in log.done),
-        remaining=tuple(name for name in required if name not in log.done),
+        done=tuple(name for name in required if name in work.done),
+        remaining=tuple(name for name in required if name not in work.done),
         appointments=tuple(appointments),
         next_appointment=booked[0] if booked else None,
         attended=sum(a.outcome is AppointmentStatus.attended for a in appointments),
         missed=missed,
         cancelled=sum(a.outcome is AppointmentStatus.cancelled for a in appointments),
-        contact_attempts=log.contact_attempts,
-        contacted=log.contacted,
-        assessment_outcome=log.assessment_outcome,
-        course_completed_at=log.completed_at,
-        engagement_refused_at=log.refused_at,
-        completion_due=programme.completion_due(pathway, accepted_at, rules) if can_have_deadlines else None,
-        assessment_due=programme.assessment_due(pathway, accepted_at, rules) if can_have_deadlines else None,
+        contact_attempts=work.contact_attempts,
+        contacted=work.contacted,
+        assessment_outcome=work.assessment_outcome,
+        course_completed_at=work.completed.at if work.completed else None,
+        engagement_refused_at=work.refused.at if work.refused else None,
+        completion_due=programme.completion_due(pathway, accepted_at, rules) if can_have_deadlines else None,  # type: ignore[arg-type]
+        assessment_due=programme.assessment_due(pathway, accepted_at, rules) if can_have_deadlines else None,  # type: ignore[arg-type]
     )
 
 

@@ -25,7 +25,8 @@ from diversion_common.contracts import (
     Punctuality,
     RejectionReason,
 )
-from referral_api.lifecycle.facts import APPOINTMENT_KINDS, APPOINTMENT_OUTCOME_KINDS, Fact, FactKind, ordered
+from referral_api.lifecycle.facts import Fact, FactKind, ordered
+from referral_api.lifecycle.fold import fold_snapshot, superseded
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -213,18 +214,8 @@ def describe(fact: Fact) -> str:
 
 
 def corrected(facts: Iterable[Fact]) -> set[tuple[str, str]]:
-    """The (source, source_id) of appointment outcomes that a later fact about the same appointment
-    supersedes: the fold no longer counts them, so the timeline marks them."""
-    latest: dict[tuple[str, str], Fact] = {}
-    superseded: set[tuple[str, str]] = set()
-    # In the order they were reported, as the fold reads an appointment's reports.
-    for fact in sorted(ordered(facts), key=lambda f: f.seq):
-        if fact.kind not in APPOINTMENT_KINDS:
-            continue
-        # Appointment ids are unique per provider, not across providers.
-        appointment = (fact.source, str(fact.data["appointment_id"]))
-        previous = latest.get(appointment)
-        if previous is not None and previous.kind in APPOINTMENT_OUTCOME_KINDS:
-            superseded.add(previous.key)
-        latest[appointment] = fact
-    return superseded
+    """The (source, source_id) of appointment outcomes that a later report about the same appointment
+    supersedes (the fold no longer counts them), over a whole log: ``fold.superseded`` decides."""
+    distinct = ordered(facts)
+    snapshot = fold_snapshot(distinct)
+    return {fact.key for fact in distinct if superseded(snapshot, fact)}

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseProjection, CaseRouted, CaseUnroutable, ProviderEventReported, Topic
 from diversion_common.messaging import MessageEnvelope, MessageRefused, TopicHandler
 from referral_api.breaches import notifications as breach_notifications
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
 from referral_api.cases.tables import Case
@@ -31,7 +32,7 @@ def _case(session: Session, case_id: uuid.UUID) -> Case:
 
 
 def _routed(session: Session, message: CaseRouted, envelope: MessageEnvelope) -> None:
-    case_log.record(
+    recording.record(
         session, _case(session, message.case_id), kind=FactKind.routed, occurred_at=message.occurred_at,
         source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id),
         data={"provider_id": str(message.provider_id), "reason": message.reason},
@@ -39,7 +40,7 @@ def _routed(session: Session, message: CaseRouted, envelope: MessageEnvelope) ->
 
 
 def _unroutable(session: Session, message: CaseUnroutable, envelope: MessageEnvelope) -> None:
-    case_log.record(
+    recording.record(
         session, _case(session, message.case_id), kind=FactKind.unroutable, occurred_at=message.occurred_at,
         source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id), data={"reason": message.reason},
     )
@@ -49,7 +50,7 @@ def _provider_event(session: Session, message: ProviderEventReported, _envelope:
     event = message.event
     case = _case(session, event.data.case_id)
     try:
-        recorded = case_log.record(
+        recorded = recording.record(
             session,
             case,
             kind=FactKind(event.type),
@@ -73,7 +74,7 @@ def _projection(case_id: uuid.UUID, state: CaseState) -> CaseProjection:
 def _projection_now(session: Session, message: ProviderEventReported) -> CaseProjection:
     """A repeat is answered with the case as it is now."""
     case = _case(session, message.event.data.case_id)
-    return _projection(case.id, case_log.state_of(session, case.id))
+    return _projection(case.id, case_log.current_state(session, case.id))
 
 
 HANDLERS = {

@@ -31,6 +31,7 @@ from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from diversion_common.webhooks.service import erase_settled_payloads
 from referral_api.case_log.erasure import erasure_permitted
+from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind
@@ -101,6 +102,8 @@ def erase_case(session: Session, case: Case, now: datetime) -> None:
             if scrubbed != fact.data:
                 fact.data = scrubbed  # a new dict, so the change is seen
                 session.add(fact)
+    session.flush()
+    case_log.rebuild_state(session, case)  # the snapshot holds notes too (a breach request's)
     settle_messages(session, OutboxMessage, case.id, now)
     erase_settled_payloads(session, CallbackDelivery, CallbackDelivery.case_id == case.id)
 

@@ -15,6 +15,7 @@ from diversion_common.messaging import enqueue
 from diversion_common.problems import NotFound
 from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
 from diversion_common.database import as_utc, utcnow
+from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases import service as cases
 from referral_api.cases.outgoing import routing_requested
@@ -52,16 +53,12 @@ class _Seen:
 
     case: Case
     state: CaseState
-    facts: list[Fact]
+    decision: Fact | None  # the unit's decision, once made
     police_detail: CaseDetail  # the force's own view: the history with its reasons
 
     @property
     def referral(self) -> dict[str, Any]:
         return self.case.referral or {}  # empty once an ended case's personal data has been erased
-
-    @property
-    def decision(self) -> Fact | None:
-        return next((f for f in self.facts if f.kind is FactKind.yju_decided), None)
 
 
 def _young_person(seen: _Seen) -> dict[str, Any] | None:
@@ -110,9 +107,9 @@ def case_phase(status: CaseStatus) -> Phase:
 
 
 def _detail(session: Session, case: Case) -> YjuCaseDetail | YjuCaseRecord:
-    facts = case_log.facts_of(session, case.id)
-    state = case_log.fold_facts(facts)
-    seen = _Seen(case, state, facts, cases.to_detail(session, case, state))
+    state = case_log.current_state(session, case.id)
+    decision = case_log.first_fact_of_kind(session, case.id, FactKind.yju_decided)
+    seen = _Seen(case, state, decision, cases.to_detail(session, case, state))
     return build(YJU_CASE_VIEWS[case_phase(CaseStatus(case.status))], FIELD_BUILDERS, seen)
 
 
@@ -142,7 +139,7 @@ def decide(
     case = _yju_case(session, principal, case_id, for_update=True)
     if case.status != CaseStatus.awaiting_yju_decision.value:
         raise CaseStatusConflict(f"a case in status {case.status} is not waiting for a decision", case_status=case.status)
-    case_log.record(
+    recording.record(
         session,
         case,
         kind=FactKind.yju_decided,

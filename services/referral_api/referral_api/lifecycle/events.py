@@ -1,0 +1,40 @@
+"""What a new fact did to a case, as domain events: the fold (fold.step) says what happened, and
+one handler table (case_events/handlers.py) says who is told and what is kept in step. No I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from diversion_common.contracts import CaseStatus, Deadline
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    previous: CaseStatus | None
+    status: CaseStatus
+    reason: str | None  # the police's reason code, when a withdrawal changed it
+
+
+@dataclass(frozen=True)
+class BreachRequestChanged:
+    """A breach request was raised or took a step."""
+
+    request_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class WarningIssued:
+    appointment_id: str | None
+
+
+@dataclass(frozen=True)
+class ReminderSent:
+    deadline: Deadline | None
+    due_at: datetime | None
+    breach_request_id: uuid.UUID | None
+
+
+DomainEvent = StatusChanged | BreachRequestChanged | WarningIssued | ReminderSent
