@@ -15,7 +15,7 @@ from referral_api.lifecycle.facts import FactKind, court_source, police_source
 from referral_api.visibility import Phase, unbuilt
 from referral_api.youth_justice import service as yju
 from referral_api.lifecycle.enforcement import Due, DueKind, assess, rules_for
-from referral_api.lifecycle.facts import RULES_SOURCE, ordered
+from referral_api.lifecycle.facts import RULES_SOURCE
 from support.case_log import ADULT, POLICE, CaseLog, at
 
 # Anything that says who the person is, what they did, or anyone's free text about them.
@@ -64,7 +64,7 @@ def submitted_log() -> tuple[CaseLog, uuid.UUID]:
     for appointment_id, hours in (("a-1", 3), ("a-2", 50)):
         log.book(appointment_id, at(hours), at(hours + 24))
         log.event("appointment.missed", at(hours + 25), appointment_id=appointment_id, reason_category="unacceptable")
-    while dues := [d for d in assess(log.state(), ordered(log.facts), at(90), rules_for(ADULT)) if d.kind is not DueKind.reminder]:
+    while dues := [d for d in assess(log.state(), at(90), rules_for(ADULT)) if d.kind is not DueKind.reminder]:
         raise_or_warn(log, dues[0])
     request = log.state().open_breach_request
     log.add(FactKind.breach_submitted, at(92), police_source(POLICE), {"breach_request_id": str(request.id)})
