@@ -1,4 +1,4 @@
-"""Revision 0009 stores each case's folded snapshot: cases that existed before it are backfilled
+"""Revision 0011 stores each case's folded snapshot: cases that existed before it are backfilled
 by refolding their logs, and it runs back."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ LOG = [
 
 def test_cases_before_the_revision_are_backfilled_with_their_refolded_snapshot(fresh_database):
     url = fresh_database("referral_api")
-    command.downgrade(alembic_config("referral_api", url), "0008")
+    command.downgrade(alembic_config("referral_api", url), "0010")
     engine = make_engine(url)
     case_id = uuid.uuid4()
     try:
@@ -67,7 +67,7 @@ def test_cases_before_the_revision_are_backfilled_with_their_refolded_snapshot(f
         assert snapshot_from_json(row["state"]) == fold_snapshot(log)
         assert snapshot_from_json(row["state"]).providers[PROVIDER].accepted.at == NOW + timedelta(hours=1.5)
 
-        command.downgrade(alembic_config("referral_api", url), "0008")
+        command.downgrade(alembic_config("referral_api", url), "0010")
         assert "referral_case_snapshots" not in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()

@@ -51,7 +51,7 @@ def next_check(engine, case_id: uuid.UUID):
 
 def completion_due(engine, case_id: uuid.UUID):
     with Session(engine) as session:
-        return as_utc(case_log.state_of(session, case_id).programme.completion_due)
+        return as_utc(case_log.current_state(session, case_id).programme.completion_due)
 
 
 def test_a_chosen_time_without_dry_run_is_refused_in_one_line_and_records_nothing(database):

@@ -1,8 +1,8 @@
 """case snapshots: each case's folded state stored beside it, backfilled by refolding each log;
 an index for the timeline's pages
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06 21:30:00
 """
 from typing import Sequence, Union
@@ -11,8 +11,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0009'
-down_revision: Union[str, None] = '0008'
+revision: str = '0011'
+down_revision: Union[str, None] = '0010'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
