@@ -28,7 +28,7 @@ from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind, police_source
-from referral_api.police_callbacks.tables import CallbackSecret
+from referral_api.callbacks.tables import CallbackSecret
 from support.dated_cases import POLICE, accepted_adult_case
 from support.processes import REPO, cli
 
@@ -116,7 +116,7 @@ def test_client_and_callback_commands_are_audited_in_each_service_they_change(da
     assert revoked.returncode == 0, revoked.stderr
     again = cli(databases, "--operator", "erin", "clients", "revoke", str(uuid.uuid4()))  # no such client: nothing changed
     assert again.returncode != 0
-    callback = cli({**databases, "REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS": "true"}, "--operator", "frank", "police-callbacks", "set",
+    callback = cli({**databases, "REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS": "true"}, "--operator", "frank", "callbacks", "set",
                    "--force", "thames-valley", "--url", "https://police.example/hooks")
     assert callback.returncode == 0, callback.stderr
 
@@ -127,7 +127,7 @@ def test_client_and_callback_commands_are_audited_in_each_service_they_change(da
         assert rows[0]["ids"]["client_id"] == client_id and rows[0]["ids"]["role"] == "admin" and rows[1]["ids"] == {"client_id": client_id}
         assert all(r["client_id"] is None for r in rows)  # no API client did it
     assert [(r["actor"], r["route"], r["ids"]) for r in referral_rows(engines)[2:]] == [
-        ("operator:frank", "diversion-link police-callbacks set", {"recipient": "thames-valley"}),
+        ("operator:frank", "diversion-link callbacks set", {"recipient": "thames-valley"}),
     ]
     assert len(gateway_rows(engines)) == 2
 

@@ -24,7 +24,7 @@ from diversion_common.webhooks.secrets import issue_secret
 from provider_gateway.providers.tables import ProviderSecret
 from referral_api.cases.tables import Case
 from referral_api.clients.tables import Client
-from referral_api.police_callbacks.tables import CallbackSecret
+from referral_api.callbacks.tables import CallbackSecret
 from support.credentials import issue_key
 from support.processes import REPO, cli
 from support.referrals import adult_referral

@@ -12,7 +12,7 @@ from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine
 from diversion_common.secrets_at_rest import SecretsKeyError, new_key
 from diversion_common.webhooks.secrets import issue_secret, secrets_in_force
-from referral_api.police_callbacks.tables import CallbackSecret
+from referral_api.callbacks.tables import CallbackSecret
 
 KEYS = "REFERRAL_API_SECRETS_KEYS"
 

@@ -15,9 +15,9 @@ SERVICES = Path(__file__).resolve().parents[2] / "services"
 KNOWN_COPIES = {
     ("diversion_common/contracts.py:NoticeKind", "referral_api/lifecycle/enforcement.py:DueKind"),
     ("referral_api/cases/schemas.py:ContactMethod", "diversion_common/contracts.py:ContactMethod"),
-    ("referral_api/police_callbacks/recipients.py:RecipientKind", "diversion_common/roles.py:Role"),
+    ("referral_api/callbacks/recipients.py:RecipientKind", "diversion_common/roles.py:Role"),
     ("referral_api/lifecycle/breach_requests.py:Addressee", "diversion_common/roles.py:Role"),
-    ("referral_api/lifecycle/breach_requests.py:Addressee", "referral_api/police_callbacks/recipients.py:RecipientKind"),
+    ("referral_api/lifecycle/breach_requests.py:Addressee", "referral_api/callbacks/recipients.py:RecipientKind"),
 }
 
 

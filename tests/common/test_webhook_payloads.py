@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from diversion_common.contracts import CaseStatusChangedToPolice, ReferralCreated
 from provider_gateway.deliveries.service import referral_created_payload
-from referral_api.police_callbacks.service import status_changed_payload
+from referral_api.callbacks.service import status_changed_payload
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 PROVIDER_PAYLOAD = {

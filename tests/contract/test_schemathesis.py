@@ -68,8 +68,8 @@ from referral_api.cases.schemas import ReferralCreate
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
-from referral_api.police_callbacks.service import CASE_STATUS_CHANGED
-from referral_api.police_callbacks.tables import CallbackDelivery, CallbackSecret, PoliceCallback
+from referral_api.callbacks.service import CASE_STATUS_CHANGED
+from referral_api.callbacks.tables import CallbackDelivery, CallbackSecret, PoliceCallback
 from support.referrals import adult_referral, youth_referral
 
 # `make test` runs a fixed sample: derandomised, at most MAX_EXAMPLES generated cases per

@@ -39,7 +39,7 @@ import httpx
 from diversion_common.credentials import Role
 from diversion_common.database import make_engine
 from provider_gateway.clients.tables import Client as GatewayClient
-from referral_api.police_callbacks.service import NOTIFIED_STATUSES
+from referral_api.callbacks.service import NOTIFIED_STATUSES
 from support.credentials import bearer, issue_key
 from support.delivery_system import DeliverySystem
 from support.gateway_flows import signed_event

@@ -29,8 +29,12 @@ app = typer.Typer(
 )
 clients_app = typer.Typer(help="API clients and their keys.", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
-police_callbacks_app = typer.Typer(help="Where each force's system is told of status changes.", no_args_is_help=True)
-app.add_typer(police_callbacks_app, name="police-callbacks")
+callbacks_app = typer.Typer(
+    help="Where each recipient's system (a force's, a court's, a YJU's) is told of what concerns it.", no_args_is_help=True
+)
+app.add_typer(callbacks_app, name="callbacks")
+# The name it had when only forces were told; kept so that existing scripts still run.
+app.add_typer(callbacks_app, name="police-callbacks", hidden=True)
 breaches_app = typer.Typer(help="Breach requests: the time-based rules.", no_args_is_help=True)
 app.add_typer(breaches_app, name="breaches")
 app.add_typer(privacy.secrets_app, name="secrets")
@@ -130,8 +134,8 @@ def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None
     from diversion_common.database import make_engine
     from diversion_common.webhooks.urls import LOOPBACK_REFUSED, is_loopback
     from referral_api.config import Settings as ReferralSettings
-    from referral_api.police_callbacks import service as police_callbacks
-    from referral_api.police_callbacks.schemas import PoliceCallbackSet
+    from referral_api.callbacks import service as callbacks
+    from referral_api.callbacks.schemas import PoliceCallbackSet
 
     try:
         request = PoliceCallbackSet(url=url, active=active)  # type: ignore[arg-type]
@@ -142,7 +146,7 @@ def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
         audited(session, Service.referral_api, "police-callbacks set", ids={"recipient": recipient})
-        callback, secret = police_callbacks.set_callback(session, recipient, request)
+        callback, secret = callbacks.set_callback(session, recipient, request)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps({**callback.model_dump(mode="json"), "signing_secret": secret}))
@@ -156,8 +160,8 @@ URL_HELP = "Where to POST its notifications: https to a public host (this machin
 ACTIVE_HELP = "--inactive stops notifications; waiting ones are held"
 
 
-@police_callbacks_app.command("set")
-def police_callbacks_set(
+@callbacks_app.command("set")
+def callbacks_set(
     url: Annotated[str, typer.Option(help=URL_HELP)],
     force: Annotated[ForceCode | None, typer.Option(help="A force's system, e.g. thames-valley")] = None,
     court: Annotated[CourtCode | None, typer.Option(help="A court's system, for its breach requests, e.g. reading-magistrates")] = None,
@@ -166,7 +170,7 @@ def police_callbacks_set(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Register or change a callback URL (a force's, a court's or a YJU's); prints its signing secret once, when registered."""
-    from referral_api.police_callbacks.recipients import court_recipient, police_recipient, yju_recipient
+    from referral_api.callbacks.recipients import court_recipient, police_recipient, yju_recipient
 
     chosen = [r for r in (force and police_recipient(force.value), court and court_recipient(court.value), yju and yju_recipient(yju.value)) if r]
     if len(chosen) != 1:
@@ -174,18 +178,18 @@ def police_callbacks_set(
     _set_callback(chosen[0], url, active, as_json)
 
 
-@police_callbacks_app.command("list")
-def police_callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+@callbacks_app.command("list")
+def callbacks_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the callbacks, the forces' then the courts' and YJUs' (never their secrets)."""
     from sqlmodel import Session
 
     from diversion_common.database import make_engine
-    from referral_api.police_callbacks import service as police_callbacks
-    from referral_api.police_callbacks.recipients import RecipientKind, recipient_kind
+    from referral_api.callbacks import service as callback_service
+    from referral_api.callbacks.recipients import RecipientKind, recipient_kind
 
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine) as session:
-        callbacks = [c for kind in RecipientKind for c in police_callbacks.list_callbacks(session, kind)]
+        callbacks = [c for kind in RecipientKind for c in callback_service.list_callbacks(session, kind)]
     engine.dispose()
     if as_json:
         typer.echo(json.dumps([{**c.model_dump(mode="json"), "force": c.recipient} if recipient_kind(c.recipient) is RecipientKind.police else c.model_dump(mode="json") for c in callbacks]))

@@ -21,7 +21,7 @@ def _services() -> list[tuple[Service, str, str, type]]:
     from provider_gateway.providers.tables import ProviderSecret
     from referral_api.config import SECRETS_KEYS as REFERRAL_KEYS
     from referral_api.config import Settings as ReferralSettings
-    from referral_api.police_callbacks.tables import CallbackSecret
+    from referral_api.callbacks.tables import CallbackSecret
 
     referral, gateway = ReferralSettings(), GatewaySettings()
     secrets_at_rest.use_keys(REFERRAL_KEYS, referral.secrets_keys)

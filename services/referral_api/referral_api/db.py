@@ -28,4 +28,4 @@ def import_all_tables() -> None:
     import referral_api.cases.tables  # noqa: F401
     import referral_api.clients.tables  # noqa: F401
     import referral_api.messaging.tables  # noqa: F401
-    import referral_api.police_callbacks.tables  # noqa: F401
+    import referral_api.callbacks.tables  # noqa: F401

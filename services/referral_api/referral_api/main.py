@@ -18,10 +18,10 @@ from referral_api.config import SECRETS_KEYS, Settings
 from referral_api.messaging.routes import admin_router as messages_admin_router
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.routes import callbacks_router as police_callbacks_router
-from referral_api.police_callbacks.routes import court_callbacks_router, yju_callbacks_router
-from referral_api.police_callbacks.routes import deliveries_router as police_deliveries_router
-from referral_api.police_callbacks.worker import callback_worker
+from referral_api.callbacks.routes import callbacks_router
+from referral_api.callbacks.routes import court_callbacks_router, yju_callbacks_router
+from referral_api.callbacks.routes import deliveries_router as police_deliveries_router
+from referral_api.callbacks.worker import callback_worker
 from referral_api.privacy.routes import router as privacy_router
 from referral_api.youth_justice.routes import router as youth_justice_router
 
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(breaches_router)
     app.include_router(messaging_router)
     app.include_router(messages_admin_router)
-    app.include_router(police_callbacks_router)
+    app.include_router(callbacks_router)
     app.include_router(court_callbacks_router)
     app.include_router(yju_callbacks_router)
     app.include_router(police_deliveries_router)

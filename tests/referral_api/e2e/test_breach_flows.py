@@ -38,7 +38,7 @@ from referral_api.breaches.tables import BreachRequestRow
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.clients.tables import Client as ReferralClient
-from referral_api.police_callbacks.tables import CallbackDelivery
+from referral_api.callbacks.tables import CallbackDelivery
 from support.credentials import bearer, issue_key
 from support.processes import REPO, cli, wait_for
 from support.provider_events import AT_BOOKING, Provider
@@ -97,7 +97,7 @@ def breaches(module_fresh_database, module_backend, tmp_path_factory) -> Iterato
         # busy machine three such processes can take more than ServiceProcess's usual 30 s to be up.
         with ThreadPoolExecutor(3) as pool:
             started = [pool.submit(system.gateway.start, STARTUP_SECONDS), pool.submit(system.referral_api.start, STARTUP_SECONDS)]
-            court_registered = pool.submit(cli, system.env, "police-callbacks", "set", "--court", COURT, "--url", court_system.url, "--json")
+            court_registered = pool.submit(cli, system.env, "callbacks", "set", "--court", COURT, "--url", court_system.url, "--json")
             for future in started:
                 future.result()
             registered = court_registered.result()

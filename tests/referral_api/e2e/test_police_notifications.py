@@ -17,7 +17,7 @@ from diversion_common.credentials import Role
 from diversion_common.database import make_engine
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import get_settings
-from referral_api.police_callbacks.service import notify_status_changed
+from referral_api.callbacks.service import notify_status_changed
 from support.fast_delivery import FAST_NOTIFICATIONS
 from support.processes import cli, wait_for
 from support.referrals import adult_referral, youth_referral
@@ -39,7 +39,7 @@ def notifying(system, police_system, monkeypatch):
     # The status changes below are made in this process: its links must name the service too.
     monkeypatch.setenv("REFERRAL_API_PUBLIC_BASE_URL", system.referral_api.url)
     get_settings.cache_clear()
-    registered = cli(system.env, "police-callbacks", "set", "--force", "thames-valley", "--url", police_system.url, "--json")
+    registered = cli(system.env, "callbacks", "set", "--force", "thames-valley", "--url", police_system.url, "--json")
     assert registered.returncode == 0, registered.stderr
     police_system.secrets = [json.loads(registered.stdout)["signing_secret"]]
     yield system
@@ -75,7 +75,7 @@ def test_the_police_system_is_told_and_follows_the_link_with_its_own_key(notifyi
     case = httpx.get(data["links"]["case"], headers=system.headers("police"))
     assert case.status_code == 200 and case.json()["id"] == case_id
 
-    listed = cli(system.env, "police-callbacks", "list", "--json")
+    listed = cli(system.env, "callbacks", "list", "--json")
     assert [c["force"] for c in json.loads(listed.stdout)] == ["thames-valley"]
     admin = {"Authorization": f"Bearer {issue(system.env['REFERRAL_API_DATABASE_URL'], ReferralClient, Role.admin)}"}
     [delivery] = httpx.get(f"{system.referral_api.url}/v1/admin/deliveries", headers=admin).json()["items"]

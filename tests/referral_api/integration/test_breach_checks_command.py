@@ -19,7 +19,7 @@ from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.tables import CallbackDelivery
+from referral_api.callbacks.tables import CallbackDelivery
 from support.dated_cases import accepted_adult_case
 from support.processes import cli
 

@@ -23,7 +23,7 @@ from diversion_common.webhooks.worker import BackgroundWorker, WorkerSettings
 from referral_api.breaches.scheduler import run_checks
 from referral_api.case_log.tables import CaseFact
 from referral_api.clients.tables import Client
-from referral_api.police_callbacks.worker import callback_worker
+from referral_api.callbacks.worker import callback_worker
 from support.credentials import bearer, issue_key
 from support.breach_cases import accepted_case, breach_requests, miss, provider
 from support.processes import wait_for

@@ -23,9 +23,9 @@ from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import BackgroundWorker, WorkerSettings
 from referral_api.config import Settings
 from referral_api.main import create_app
-from referral_api.police_callbacks.service import notify_status_changed
-from referral_api.police_callbacks.tables import CallbackDelivery
-from referral_api.police_callbacks.worker import callback_worker
+from referral_api.callbacks.service import notify_status_changed
+from referral_api.callbacks.tables import CallbackDelivery
+from referral_api.callbacks.worker import callback_worker
 from support.processes import cli, wait_for
 from support.webhook_receiver import Answer, WebhookReceiver
 
@@ -114,7 +114,7 @@ def test_a_callback_cannot_be_changed_to_point_at_this_machine(production_api, i
 
 
 def test_the_cli_refuses_this_machine_unless_the_development_setting_allows_it(referral_db):
-    args = ("police-callbacks", "set", "--force", "hampshire", "--url", "http://127.0.0.1:9000/hook")
+    args = ("callbacks", "set", "--force", "hampshire", "--url", "http://127.0.0.1:9000/hook")
     refused = cli({"REFERRAL_API_DATABASE_URL": referral_db, "REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS": "false"}, *args)
     assert refused.returncode == 2 and "loopback" in refused.stderr
     allowed = cli({"REFERRAL_API_DATABASE_URL": referral_db, "REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS": "true"}, *args)

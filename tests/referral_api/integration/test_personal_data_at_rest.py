@@ -24,9 +24,9 @@ from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import BackgroundWorker, WorkerSettings
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case, CaseAccess
-from referral_api.police_callbacks.service import notify_status_changed
-from referral_api.police_callbacks.tables import CallbackDelivery
-from referral_api.police_callbacks.worker import callback_worker
+from referral_api.callbacks.service import notify_status_changed
+from referral_api.callbacks.tables import CallbackDelivery
+from referral_api.callbacks.worker import callback_worker
 from referral_api.privacy.retention import run_retention
 from support.processes import wait_for
 from support.referrals import adult_referral, years_ago

@@ -19,9 +19,9 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseStatus
 from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import BackgroundWorker, WorkerSettings
-from referral_api.police_callbacks.service import notify_status_changed
-from referral_api.police_callbacks.tables import CallbackDelivery
-from referral_api.police_callbacks.worker import callback_worker
+from referral_api.callbacks.service import notify_status_changed
+from referral_api.callbacks.tables import CallbackDelivery
+from referral_api.callbacks.worker import callback_worker
 from support.processes import wait_for
 from support.webhook_receiver import Answer, WebhookReceiver
 

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from diversion_common.contracts import CaseStatus
 from diversion_common.credentials import Role
-from referral_api.police_callbacks.service import NOTIFIED_STATUSES, notify_status_changed
-from referral_api.police_callbacks.tables import CallbackDelivery, CallbackSecret
+from referral_api.callbacks.service import NOTIFIED_STATUSES, notify_status_changed
+from referral_api.callbacks.tables import CallbackDelivery, CallbackSecret
 
 URL = "https://police.example/diversion-link/events"
 PROBLEM = "application/problem+json"

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.tables import PoliceCallback
+from referral_api.callbacks.tables import PoliceCallback
 from support.referrals import adult_referral, youth_referral
 
 PROBLEM = "application/problem+json"

@@ -44,7 +44,7 @@ from referral_api.lifecycle.breach_requests import Addressee, BreachStatus
 from referral_api.lifecycle.facts import Fact
 from referral_api.lifecycle.fold import BreachRequestState, CaseState
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.service import notify_recipient
+from referral_api.callbacks.service import notify_recipient
 
 CASE_NOTICE = "case.notice"
 

@@ -9,7 +9,7 @@ from diversion_common.messaging import enqueue
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.fold import CaseState
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.service import notify_status_changed
+from referral_api.callbacks.service import notify_status_changed
 
 # Before routing is requested the gateway does not hold the case: nothing to mirror.
 _NOT_AT_GATEWAY = (None, CaseStatus.awaiting_yju_decision)

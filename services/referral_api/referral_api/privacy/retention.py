@@ -36,7 +36,7 @@ from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.tables import CallbackDelivery
+from referral_api.callbacks.tables import CallbackDelivery
 
 log = logging.getLogger("diversion.referral_api.retention")
 

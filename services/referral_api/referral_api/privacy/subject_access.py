@@ -21,7 +21,7 @@ from diversion_common.problems import NotFound
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case, CaseAccess
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.police_callbacks.tables import CallbackDelivery
+from referral_api.callbacks.tables import CallbackDelivery
 from referral_api.privacy.schemas import (
     HeldCase,
     HeldFact,

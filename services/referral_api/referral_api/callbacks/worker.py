@@ -15,7 +15,7 @@ from sqlmodel import Session
 from diversion_common.webhooks import worker as webhooks
 from diversion_common.webhooks.secrets import secrets_in_force
 from diversion_common.webhooks.worker import Endpoint, WorkerSettings
-from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackSecret, PoliceCallback
+from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackSecret, PoliceCallback
 
 log = logging.getLogger("diversion.referral_api.worker")
 

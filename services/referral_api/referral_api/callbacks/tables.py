@@ -30,7 +30,7 @@ TIMESTAMP = DateTime(timezone=True)
 
 
 class PoliceCallback(ReferralTable, table=True):
-    """Where a recipient's system (a force's; a court's or YJU's: police_callbacks/recipients.py) is
+    """Where a recipient's system (a force's; a court's or YJU's: callbacks/recipients.py) is
     told of changes. Inactive: nothing new is sent, pending ones wait."""
 
     __tablename__ = "referral_police_callbacks"
@@ -60,7 +60,7 @@ class CallbackDelivery(DeliveryFields, ReferralTable, table=True):
     endpoint_column: ClassVar[str] = "force"
 
     case_id: uuid.UUID = Field(index=True)
-    force: str = Field(index=True, max_length=60)  # the recipient (police_callbacks/recipients.py)
+    force: str = Field(index=True, max_length=60)  # the recipient (callbacks/recipients.py)
 
     @property
     def recipient(self) -> str:

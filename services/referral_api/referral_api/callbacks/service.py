@@ -2,7 +2,7 @@
 force's callback as a thin signed webhook, through the shared delivery machinery.
 
 The same machinery tells a court's or a YJU's own system of the breach requests addressed
-to it: every receiver is a *recipient* (police_callbacks/recipients.py), keyed by a force
+to it: every receiver is a *recipient* (callbacks/recipients.py), keyed by a force
 code, ``court:<court>`` or ``yju:<force>``, with its own URL and signing secrets.
 
 The message is thin on purpose (Standard Webhooks shape): the case id, the force's
@@ -29,15 +29,15 @@ from diversion_common.webhooks.addressing import must_go_where_it_went
 from diversion_common.webhooks.secrets import issue_secret
 from diversion_common.webhooks.tables import DeliveryStatus
 from referral_api.config import get_settings
-from referral_api.police_callbacks.schemas import (
+from referral_api.callbacks.schemas import (
     CallbackDeliveryDetail,
     CallbackDeliveryPage,
     CallbackDeliveryPublic,
     CallbackPublic,
     PoliceCallbackSet,
 )
-from referral_api.police_callbacks.recipients import RecipientKind, recipient_kind
-from referral_api.police_callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
+from referral_api.callbacks.recipients import RecipientKind, recipient_kind
+from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
 
 CASE_STATUS_CHANGED = CaseStatusChangedToPolice.model_fields["type"].default
 

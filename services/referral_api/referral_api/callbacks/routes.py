@@ -21,9 +21,9 @@ from diversion_common.webhooks.urls import must_allow_loopback
 from referral_api.auth import Administrator
 from referral_api.db import get_session
 from referral_api.breaches.courts import CourtCode
-from referral_api.police_callbacks import service
-from referral_api.police_callbacks.recipients import RecipientKind, court_recipient, police_recipient, yju_recipient
-from referral_api.police_callbacks.schemas import (
+from referral_api.callbacks import service
+from referral_api.callbacks.recipients import RecipientKind, court_recipient, police_recipient, yju_recipient
+from referral_api.callbacks.schemas import (
     CallbackDeliveryDetail,
     CallbackDeliveryPage,
     CallbackCreated,
