@@ -128,7 +128,8 @@ class Deployment:
             env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
-        while "ready:" not in self.log_path.read_text(errors="replace"):
+        # serve's "ready" is a JSON log line (diversion.serve), said once its own processes answer.
+        while '"message": "ready"' not in self.log_path.read_text(errors="replace"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"serve did not get ready: see {self.log_path}")
             time.sleep(0.1)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from diversion_common import pagination
+from diversion_common.contracts import code
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.credentials import Principal
 from diversion_common.database import as_utc
@@ -51,6 +52,10 @@ def _record_id(text: str) -> int:
     return value
 
 
+# As stored: client:<id>, scheduler, operator:<name>, unauthenticated (diversion_common.actors).
+ActorName = code(120)
+
+
 def audit_admin_router(
     *,
     admin: Callable[..., Principal],
@@ -73,7 +78,7 @@ def audit_admin_router(
         session: Annotated[Session, Depends(get_session, scope="function")],
         client_id: uuid.UUID | None = None,
         case_id: uuid.UUID | None = None,
-        actor: Annotated[str | None, Query(max_length=120, description="Only this actor's records, e.g. `operator:alice`.")] = None,
+        actor: Annotated[ActorName | None, Query(description="Only this actor's records, e.g. `operator:alice`.")] = None,
         status: Annotated[int | None, Query(ge=100, le=599)] = None,
         since: Annotated[DateTime | None, Query(description="Calls at or after this time.")] = None,
         until: Annotated[DateTime | None, Query(description="Calls before this time.")] = None,
