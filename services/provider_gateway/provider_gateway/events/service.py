@@ -169,14 +169,14 @@ def _refused_here(
 
 
 def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: str) -> None:
-    """What the routing knows: whose case it is, and whether it still waits for an answer."""
+    """What the routing knows, and only that: whose case it is, and whether the routing still waits
+    for its answer (a rejection re-routes it). Everything else is referral_api's to decide."""
     if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
         raise NotFound("no such referral for this provider")
     if case.provider_id != provider_id:
         raise EventRefused("the case is no longer with you", code="not_with_provider")
-    if case.status == GatewayCaseStatus.withdrawn.value:
-        raise EventRefused("the referral was withdrawn", code="case_ended")
-    if event_type in _ANSWERS and case.status != GatewayCaseStatus.routed.value:
+    # Whether the case has ended is referral_api's to say (its case_ended refusal): not restated here.
+    if event_type in _ANSWERS and case.status == GatewayCaseStatus.accepted.value:
         raise EventRefused("you have already answered this referral", code="already_answered")
 
 
