@@ -158,6 +158,11 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
     },
     {
+        "include-name": "GET /v1/referrals/{case_id}/timeline",
+        # A generated id names no case (404); `cursor` is opaque: only one this service issued decodes (422).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422"]}},
+    },
+    {
         "include-name": "POST /v1/admin/subject-access",
         # A case id names no case (404); a name of spaces only is empty once trimmed (422).
         "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422"]}},

@@ -145,7 +145,7 @@ def _set_callback(recipient: str, url: str, active: bool, as_json: bool) -> None
         fail(f"--url {LOOPBACK_REFUSED} (REFERRAL_API_ALLOW_LOOPBACK_WEBHOOKS)")
     engine = make_engine(database_url(Service.referral_api))
     with Session(engine, expire_on_commit=False) as session:
-        audited(session, Service.referral_api, "police-callbacks set", ids={"recipient": recipient})
+        audited(session, Service.referral_api, "callbacks set", ids={"recipient": recipient})
         callback, secret = callbacks.set_callback(session, recipient, request)
     engine.dispose()
     if as_json:

@@ -26,7 +26,9 @@ from support.processes import wait_for
 from support.webhook_receiver import Answer, WebhookReceiver
 
 FAST = WorkerSettings(
-    timeout_seconds=0.5,
+    # No test here waits out a timeout; a short one made a loaded machine's slow answer a failed try,
+    # and the tests that count the tries flaky (an extra try with no status).
+    timeout_seconds=10,
     poll_seconds=0.02,
     retry=RetryPolicy(base_seconds=0.02, cap_seconds=0.1, max_attempts=8, max_retry_after_seconds=0.05),
     circuit=CircuitPolicy(failure_threshold=50, pause_seconds=0.2),

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from diversion_common.audit.recording import answering
 from diversion_common.contracts import CaseLinks, CaseStatus, CaseStatusChangedData, CaseStatusChangedToPolice, webhook_payload
 from diversion_common.database import as_utc, utcnow
 from diversion_common.problems import Conflict, NotFound
@@ -110,6 +111,7 @@ def set_callback(session: Session, recipient: str, request: PoliceCallbackSet) -
         session.add(callback)
         session.flush()
         secret = issue_secret(session, CallbackSecret, recipient).secret
+        answering(201)  # registered: the call's audit record, written with it, says so
         session.commit()
     except IntegrityError:
         # Another administrator created it at the same moment: theirs stands, and this is a change.
