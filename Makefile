@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults soak
+.PHONY: install system-tools run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -15,6 +15,10 @@ $(UV):
 
 install: $(UV)
 	$(UV) sync --frozen --quiet
+
+## The Debian packages the tests use (scripts/debian-packages.txt), installed when missing.
+system-tools:
+	bash scripts/ensure_debian_packages.sh
 
 ## Run both services on SQLite with fresh demo data (Ctrl-C stops both).
 run: install
@@ -27,7 +31,7 @@ run: install
 ## TEST_WORKERS processes share it (pytest-xdist), a test file to each at a time (its
 ## module-scoped apps and processes are started once); TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
-test: install
+test: install system-tools
 	$(UV) run pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ## Write openapi/*.json from the code.
