@@ -557,6 +557,7 @@ def _receive_message(
         session.commit()
     except MessageRefused as refusal:
         session.rollback()
+        log.warning("message refused", message_id=str(envelope.id), topic=envelope.topic, code=refusal.code, retryable=refusal.retryable)
         raise MessageRefusedProblem(refusal.reason, code=refusal.code, retryable=refusal.retryable) from None
     except IntegrityError:
         # The same message arrived twice at once and the other copy committed first.
@@ -564,6 +565,7 @@ def _receive_message(
         if session.get(inbox_table, envelope.id) is None:
             raise
         return _duplicate(session, envelope, handler, payload)
+    log.info("message applied", message_id=str(envelope.id), topic=envelope.topic)
     return MessageReceipt(id=envelope.id, duplicate=False, result=_dumped(answer))
 
 

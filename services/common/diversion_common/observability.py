@@ -99,6 +99,14 @@ def _error_type_only(_logger: Any, _method: str, event: dict[str, Any]) -> dict[
     return event
 
 
+_FIRST = ("time", "level", "logger", "message", "request_id")
+
+
+def _in_reading_order(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """When, how bad, whose, what and for which request first; the line's own fields after."""
+    return {**{key: event[key] for key in _FIRST if key in event}, **event}
+
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
     _add_request_id,
@@ -130,6 +138,7 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.EventRenamer("message"),
+                _in_reading_order,
                 structlog.processors.JSONRenderer(default=str),
             ],
         )
