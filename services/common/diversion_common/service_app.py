@@ -25,7 +25,7 @@ from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
 from diversion_common.known_paths import UnknownPathGuard
 from diversion_common.no_store import NoStoreMiddleware
-from diversion_common.observability import RequestContextMiddleware, configure_logging
+from diversion_common.observability import add_request_logging, configure_logging
 from diversion_common.problems import ProblemDetails, install_problem_handlers, problem_responses
 from diversion_common.rate_limits import RateLimits
 from diversion_common.request_limits import RequestLimitsMiddleware
@@ -69,13 +69,13 @@ def create_service_app(
     if internal_listener is not None:
         # Before the key is checked: on the public port, /internal/ is not there at all.
         app.add_middleware(ListenerGuard)
-    # Inside the request context (it needs our request id), outside everything that can refuse a call.
+    # Inside the request id (it records it), outside everything that can refuse a call.
     app.add_middleware(AuditMiddleware, record_table=audit_tables[0], case_table=audit_tables[1])
     # Outside the audit and the key check: a call waits for its place before it needs a thread or the database.
     app.add_middleware(AdmissionGate)
     # Outside the audit: a throttled flood is refused without any database work.
     app.add_middleware(AddressThrottle, limits=rate_limits)
-    app.add_middleware(RequestContextMiddleware, service=name)
+    add_request_logging(app, service=name)  # the X-Request-ID (asgi-correlation-id) and the access log
     app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 
     # Asynchronous on purpose: it runs on the event loop, needing no thread, no place and no database,

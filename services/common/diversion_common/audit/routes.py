@@ -24,8 +24,11 @@ from diversion_common.wire_types import DateTime
 
 
 class AuditRecordPublic(BaseModel):
-    request_id: str = Field(description="Ours: the X-Request-ID the call was answered with.")
-    correlation_id: str | None = Field(description="The id the client sent (X-Correlation-ID or X-Request-ID), if any.")
+    request_id: str = Field(description="The record's own id: ours, one per call.")
+    correlation_id: str | None = Field(
+        description="The X-Request-ID the call was answered with (the caller's when it sent a UUID, else ours): "
+        "the id its log lines, and the messages and notifications it caused, carry. Null for an operator's command."
+    )
     client_id: uuid.UUID | None = Field(description="None when the call carried no valid credential.")
     actor: str | None = Field(
         description="Who: `client:<id>` (an API client), `operator:<name>` (a person at the command line, "

@@ -30,6 +30,7 @@ from diversion_common.contracts import (
 )
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import BatchReceipt, MessageEnvelope, OutboxRelay
+from diversion_common.observability import current_request_id
 from diversion_common.problems import Conflict, FieldError, NotFound, Unauthenticated, ValidationFailed
 from diversion_common.signing import InvalidSignature, verify
 from provider_gateway.cases.mirror import mirror
@@ -119,7 +120,10 @@ def receive_event(
     outbox.aggregate_id, outbox.payload, outbox.payload_sha256 = data.case_id, message.model_dump(mode="json"), None
     outbox.created_at, outbox.refused_at, outbox.sent_at, outbox.last_error = now, None, None, None
     outbox.available_at = now + (relay.lease if relay is not None and send_now else timedelta(0))
-    envelope = MessageEnvelope(id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now)
+    outbox.request_id = current_request_id()  # this call's: the police callback it causes carries it
+    envelope = MessageEnvelope(
+        id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now, request_id=outbox.request_id
+    )
     session.add(outbox)
     # Sent now: referral_api's decision (200 or 409) is the answer, recorded with it (record_outcome).
     answering(None if send_now else 202)

@@ -12,7 +12,6 @@ providers' events hold no free text and stay, as do routing decisions.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
@@ -30,7 +30,7 @@ from provider_gateway.deliveries.tables import Delivery
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.privacy.erasure import erase_case_copy
 
-log = logging.getLogger("diversion.provider_gateway.retention")
+log = structlog.get_logger("diversion.provider_gateway.retention")
 
 ENDED = (GatewayCaseStatus.withdrawn.value, GatewayCaseStatus.ended.value)
 BATCH = 100
@@ -95,5 +95,5 @@ def run_retention(
             erased += batch
     if erased:
         checkpoint_after_erasure(engine)
-    log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
+    log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)

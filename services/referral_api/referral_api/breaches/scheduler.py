@@ -15,7 +15,6 @@ is ever recorded. ``run_checks`` takes a clock for the tests that run it in proc
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+import structlog
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
@@ -35,7 +35,7 @@ from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import Fact
 
-log = logging.getLogger("referral_api.breaches.scheduler")
+log = structlog.get_logger("diversion.referral_api.breaches.scheduler")
 
 BATCH = 200
 
@@ -87,7 +87,7 @@ def run_checks(engine: Engine, now: datetime | None = None, *, actor: str = acto
             run.due += 1
             run.checked += check_case(engine, case_id, now, actor, audit)
     if run.due:
-        log.info("breach checks", extra={"due": run.due, "checked": run.checked})
+        log.info("breach checks", due=run.due, checked=run.checked)
     return run
 
 

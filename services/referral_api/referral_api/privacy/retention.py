@@ -16,7 +16,6 @@ is its end, or a late report after it: never less than the period after the end.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.contracts import TERMINAL_STATUSES
 from diversion_common.database import as_utc
@@ -38,7 +38,7 @@ from referral_api.lifecycle.facts import FactKind
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.tables import CallbackDelivery
 
-log = logging.getLogger("diversion.referral_api.retention")
+log = structlog.get_logger("diversion.referral_api.retention")
 
 # Free text on the log: written by a person, it may say anything about anyone (health included).
 FREE_TEXT_FIELDS = frozenset({"note"})
@@ -136,5 +136,5 @@ def run_retention(
             erased += batch
     if erased:
         checkpoint_after_erasure(engine)
-    log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
+    log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)
