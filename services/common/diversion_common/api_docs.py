@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
+from starlette.requests import Request
 from swagger_ui_bundle import swagger_ui_path
 
 from diversion_common.problems import NotFound
@@ -28,10 +29,11 @@ def is_api_docs(path: str) -> bool:
 
 
 def install_docs(app: FastAPI) -> None:
-    """Add ``/docs`` and its files to an app made with ``docs_url=None`` (and no ReDoc, a CDN page too)."""
+    """Add ``/docs`` and its files to an app made with ``docs_url=None`` (and no ReDoc, a CDN page too).
 
-    @app.get(DOCS_PATH, include_in_schema=False)
-    async def docs() -> HTMLResponse:
+    Plain Starlette routes, as FastAPI's own /docs: public by design, in no role's matrix."""
+
+    async def docs(_request: Request) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title}: API documentation",
@@ -42,8 +44,11 @@ def install_docs(app: FastAPI) -> None:
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    @app.get(f"{ASSETS_PATH}/{{name}}", include_in_schema=False)
-    async def docs_asset(name: str) -> FileResponse:
+    async def docs_asset(request: Request) -> FileResponse:
+        name = request.path_params["name"]
         if name not in ASSETS:
             raise NotFound()
         return FileResponse(swagger_ui_path / name)
+
+    app.add_route(DOCS_PATH, docs, methods=["GET"], include_in_schema=False)
+    app.add_route(f"{ASSETS_PATH}/{{name}}", docs_asset, methods=["GET"], include_in_schema=False)

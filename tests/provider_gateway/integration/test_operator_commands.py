@@ -27,17 +27,10 @@ from referral_api.callbacks.tables import CallbackDelivery
 from referral_api.cases.tables import Case, CaseAccess
 from support.dated_cases import accepted_adult_case
 from support.gateway_flows import delivery_for, register_provider, route_a_case
-from support.processes import REPO, cli
+from support.processes import REPO, cli, one_line_error
 
 WEBHOOK = "http://127.0.0.1:9/unused"
 
-
-def one_line_error(ran) -> str:
-    assert ran.returncode != 0, ran.stdout
-    assert "Traceback" not in ran.stderr, ran.stderr
-    lines = ran.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), ran.stderr
-    return lines[0]
 
 
 @pytest.fixture
