@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
 from diversion_common.admission import AdmissionGate
+from diversion_common.api_docs import install_docs
 from diversion_common.audit.middleware import AuditMiddleware
 from diversion_common.auth import roles_of
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
@@ -49,7 +50,9 @@ def create_service_app(
     configure_logging(log_level)
     if internal_listener is not None:
         lifespan = with_internal_listener(lifespan, internal_listener)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # /docs from this machine's files, not a CDN (diversion_common/api_docs.py); no ReDoc, a CDN page too.
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     install_problem_handlers(app)
     configure_header_read_timeout(abuse_limits.header_read_timeout_seconds)
     rate_limits = RateLimits(

@@ -22,6 +22,7 @@ from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import admin_router as messages_admin_router
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.privacy.retention import daily_retention
 from provider_gateway.privacy.routes import router as privacy_router
 from provider_gateway.providers.routes import router as providers_router
 
@@ -41,9 +42,10 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             poll_seconds=settings.relay_poll_seconds,
             peer_sender=peer_sender,
             on_outcome=record_outcome,
-            background=lambda engine: (
-                [BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
-            ),
+            background=lambda engine: [
+                *([BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
+                *([daily_retention(engine, settings)] if settings.run_retention_scheduler else []),
+            ],
         )),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,

@@ -22,6 +22,7 @@ from referral_api.callbacks.routes import callbacks_router
 from referral_api.callbacks.routes import court_callbacks_router, yju_callbacks_router
 from referral_api.callbacks.routes import deliveries_router as police_deliveries_router
 from referral_api.callbacks.worker import callback_worker
+from referral_api.privacy.retention import daily_retention
 from referral_api.privacy.routes import router as privacy_router
 from referral_api.youth_justice.routes import router as youth_justice_router
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             background=lambda engine: [
                 *([BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
                 *([BreachScheduler(engine, settings.breach_check_seconds)] if settings.run_breach_scheduler else []),
+                *([daily_retention(engine, settings)] if settings.run_retention_scheduler else []),
             ],
         )),
         max_body_bytes=settings.max_body_bytes,

@@ -24,11 +24,13 @@ import structlog
 
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
+from diversion_common.retention_schedule import DailyRetention
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import REFERRAL_CREATED
 from provider_gateway.deliveries.tables import Delivery
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.privacy.erasure import erase_case_copy
+from provider_gateway.config import Settings
 
 log = structlog.get_logger("diversion.provider_gateway.retention")
 
@@ -97,3 +99,10 @@ def run_retention(
         checkpoint_after_erasure(engine)
     log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)
+
+
+def daily_retention(engine: Engine, settings: Settings) -> DailyRetention:
+    """This service's retention, run by itself once a day (diversion_common/retention_schedule.py)."""
+    return DailyRetention(
+        engine, lambda engine, now: run_retention(engine, retention_days=settings.retention_days, now=now), settings.retention_hour_utc
+    )

@@ -30,6 +30,7 @@ from diversion_common.contracts import TERMINAL_STATUSES
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from diversion_common.webhooks.service import erase_settled_payloads
+from diversion_common.retention_schedule import DailyRetention
 from referral_api.case_log.erasure import erasure_permitted
 from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
@@ -37,6 +38,7 @@ from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.tables import CallbackDelivery
+from referral_api.config import Settings
 
 log = structlog.get_logger("diversion.referral_api.retention")
 
@@ -138,3 +140,10 @@ def run_retention(
         checkpoint_after_erasure(engine)
     log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)
+
+
+def daily_retention(engine: Engine, settings: Settings) -> DailyRetention:
+    """This service's retention, run by itself once a day (diversion_common/retention_schedule.py)."""
+    return DailyRetention(
+        engine, lambda engine, now: run_retention(engine, retention_days=settings.retention_days, now=now), settings.retention_hour_utc
+    )

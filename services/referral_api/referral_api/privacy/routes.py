@@ -30,4 +30,4 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def export_subject_access(body: SubjectAccessRequest, principal: Administrator, session: DbSession) -> SubjectAccessExport:
-    return subject_access.export(session, principal, body, current_request_id())
+    return subject_access.export(session, body, subject_access.reads_by(principal, current_request_id()))
