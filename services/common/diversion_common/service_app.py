@@ -21,6 +21,7 @@ from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
 from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
+from diversion_common.metrics import instrument
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
@@ -78,6 +79,7 @@ def create_service_app(
     app.add_middleware(AdmissionGate)
     # Outside the audit: a throttled flood is refused without any database work.
     app.add_middleware(AddressThrottle, limits=rate_limits)
+    instrument(app, served=internal_listener is not None)  # every call counted; /metrics on the internal listener
     add_request_logging(app, service=name)  # the X-Request-ID (asgi-correlation-id) and the access log
     app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 

@@ -39,6 +39,7 @@ from provider_gateway.deliveries.service import cancel_open_deliveries
 from provider_gateway.events.schemas import EventReceipt, EventReceiptPage, EventRefusal
 from provider_gateway.events.tables import EventOutcome, ProviderEventReceipt
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.metrics import count_event
 from provider_gateway.providers.access import must_be_active
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
@@ -160,6 +161,7 @@ def _refused_here(
     receipt.decided_at, receipt.outcome = now, EventOutcome.refused.value
     receipt.refusal_code, receipt.refusal_detail, receipt.refusal_retryable = refused.extra.get("code"), refused.detail, False
     session.add(receipt)
+    count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
     answering(EventRefused.status)
     try:
         session.commit()
@@ -201,9 +203,11 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
         receipt.refusal_detail = (answer.problem or "refused")[:300]
         receipt.refusal_retryable = answer.retryable
         session.add(receipt)
+        count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
         return
     receipt.outcome = EventOutcome.applied.value
     session.add(receipt)
+    count_event(session, receipt.event_type, receipt.outcome)
     projection = CaseProjection.model_validate(answer.result) if answer.result is not None else None
     if projection is not None:
         receipt.case_status, receipt.case_version = projection.status.value, projection.version

@@ -15,6 +15,7 @@ is ever recorded. ``run_checks`` takes a clock for the tests that run it in proc
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import structlog
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
+from referral_api import metrics
 from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
@@ -139,13 +141,21 @@ class BreachScheduler:
         )
 
     def run_once(self) -> CheckRun:
+        started = time.perf_counter()
         try:
-            return run_checks(self.engine, self.clock(), actor=actors.SCHEDULER)
+            run = run_checks(self.engine, self.clock(), actor=actors.SCHEDULER)
         except Exception:  # the next run tries again; the error is logged, never lost silently
             log.exception("breach checks failed")
+            metrics.SCHEDULER_FAILURES.inc()
             return CheckRun()
+        # Only a run that finished counts as run: the "not run" alert also catches one that keeps failing.
+        metrics.SCHEDULER_LAST_DURATION.set(time.perf_counter() - started)
+        metrics.SCHEDULER_CASES.set(run.due)
+        metrics.SCHEDULER_LAST_RUN.set(time.time())
+        return run
 
     def start(self) -> None:
+        metrics.register_scheduler_metrics()
         self._scheduler.start()
 
     def stop(self) -> None:
