@@ -15,7 +15,7 @@ from support.processes import REPO
 
 RULES = REPO / "docker/prometheus"
 DASHBOARD = REPO / "docker/grafana/diversion-link.json"
-RUNBOOK = REPO / "docs/RUNBOOK-alerts.md"
+RUNBOOK = REPO / "docs/RUNBOOK.md"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Prometheus metrics: ``GET /metrics`` on the internal listener, never on the public port.
 
-What is served (docs/RUNBOOK-alerts.md lists every metric and alert):
+What is served (docs/RUNBOOK.md lists every metric and alert):
 
 - HTTP calls, by route template, method and status (``prometheus-fastapi-instrumentator``):
   ``diversion_http_requests_total`` and ``diversion_http_request_duration_seconds``;
