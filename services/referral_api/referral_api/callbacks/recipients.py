@@ -8,13 +8,11 @@ circuit tables and the one delivery worker. Pure: no I/O.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from diversion_common.roles import Role
+from diversion_common.vocabulary import enum_of
 
-
-class RecipientKind(StrEnum):
-    police = "police"
-    court = "court"
-    yju = "yju"
+# The parties that receive our webhooks: those of the roles that have a system of their own.
+RecipientKind = enum_of("RecipientKind", Role.police, Role.court, Role.yju, module=__name__)
 
 
 def police_recipient(force: str) -> str:

@@ -9,7 +9,9 @@ from typing import Any, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
+from diversion_common import contracts
 from diversion_common.reference import DistrictCode
+from diversion_common.vocabulary import enum_of
 from diversion_common.text_limits import Email
 from diversion_common.wire_types import Date, DateTime
 from diversion_common.contracts import PHONE_LENGTH, POSTCODE_LENGTH, CaseStatus, NoControlCharacters, Note, Pathway, PersonText, ProgrammeSummary, text
@@ -71,11 +73,11 @@ class Ethnicity(StrEnum):
     NS = "NS"  # Not stated
 
 
-class ContactMethod(StrEnum):
-    phone = "phone"
-    sms = "sms"
-    email = "email"
-    letter = "letter"
+# How the person would like to be contacted: the ways of the providers' vocabulary that need no meeting.
+ContactMethod = enum_of(
+    "ContactMethod", contracts.ContactMethod.phone, contracts.ContactMethod.sms, contracts.ContactMethod.email,
+    contracts.ContactMethod.letter, module=__name__,
+)
 
 
 class Drug(Strict):

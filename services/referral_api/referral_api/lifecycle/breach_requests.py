@@ -13,11 +13,13 @@ from enum import StrEnum
 
 # The police's, courts' and YJUs' systems are told of them: the contract's vocabulary.
 from diversion_common.contracts import CLOCK_ALLOWANCE, BreachRule, BreachStatus
+from diversion_common.roles import Role
+from diversion_common.vocabulary import enum_of
 
 
-class Addressee(StrEnum):
-    court = "court"  # adults: the magistrates' court for the encounter's district
-    yju = "yju"  # young people: the force's Youth Justice Unit
+# Who decides on a breach request: for adults the magistrates' court for the encounter's
+# district, for young people the force's Youth Justice Unit.
+Addressee = enum_of("Addressee", Role.court, Role.yju, module=__name__)
 
 
 class BreachStep(StrEnum):

@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Any
 
-from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, Pathway
+from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, NoticeKind, Pathway
+from diversion_common.vocabulary import enum_of
 from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
 from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState, ProgrammeState
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
@@ -56,11 +56,8 @@ DEFAULT_BREACH_RULES: Mapping[Pathway, BreachRules] = {
 _ENGAGING = frozenset({CaseStatus.accepted_by_provider, CaseStatus.in_programme})
 
 
-class DueKind(StrEnum):
-    withdraw = "withdraw"
-    breach = "breach"
-    warning = "warning"
-    reminder = "reminder"
+# What the rules may find due: a notice (warning, reminder), a breach request, or its withdrawal.
+DueKind = enum_of("DueKind", *NoticeKind, module=__name__, withdraw="withdraw", breach="breach")
 
 
 @dataclass(frozen=True)
