@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from diversion_cli import privacy
+from diversion_cli import background, privacy
 from diversion_cli.context import Options, Service, audited, database_url, fail, operator_actor
 from diversion_cli.errors import exit_status_of
 from diversion_common.reference import ForceCode
@@ -264,7 +264,7 @@ def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the de
 
 
 @app.command("gateway-worker")
-def gateway_worker() -> None:
+def gateway_worker(heartbeat_file: background.HeartbeatFile = None) -> None:
     """Run a delivery worker process (several may run at once on PostgreSQL)."""
     from diversion_common.database import make_engine
     from diversion_common.observability import configure_logging
@@ -275,7 +275,7 @@ def gateway_worker() -> None:
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     try:
-        run_forever(engine, settings.worker_settings())
+        run_forever(engine, settings.worker_settings(), heartbeat_file)
     finally:
         engine.dispose()
 
@@ -314,6 +314,9 @@ def options(
 ) -> None:
     """Operate Diversion Link: migrate, manage API clients, run the demo."""
     Options.operator = operator
+
+
+background.register(app)  # scheduler, heartbeat-check
 
 
 def main() -> None:

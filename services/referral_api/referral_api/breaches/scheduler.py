@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
+from diversion_common.heartbeat import Heartbeat
 from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
@@ -132,6 +133,7 @@ class BreachScheduler:
 
     def __init__(self, engine: Engine, interval_seconds: float, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine, self.clock = engine, clock
+        self.heartbeat = Heartbeat("breach_scheduler", interval_seconds)
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.run_once, IntervalTrigger(seconds=interval_seconds), id="breach-checks",
@@ -144,8 +146,11 @@ class BreachScheduler:
         except Exception:  # the next run tries again; the error is logged, never lost silently
             log.exception("breach checks failed")
             return CheckRun()
+        finally:
+            self.heartbeat.beat()
 
     def start(self) -> None:
+        self.heartbeat.beat(passed=False)
         self._scheduler.start()
 
     def stop(self) -> None:
