@@ -1,37 +1,21 @@
-"""Write openapi/<service>.json from the code; tests fail when the files drift."""
+"""Write openapi/<service>.json from the code; tests fail when the files drift.
+
+The same as `diversion-link openapi export` (services/cli/diversion_cli/openapi_export.py)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
+from diversion_cli.openapi_export import documents, render, write
+
+__all__ = ["documents", "render", "main"]
 OPENAPI_DIR = Path(__file__).resolve().parents[1] / "openapi"
 
 
-def documents() -> dict[str, dict[str, Any]]:
-    from provider_gateway.config import Settings as GatewaySettings
-    from provider_gateway.main import create_app as create_gateway
-    from referral_api.config import Settings as ReferralSettings
-    from referral_api.main import create_app as create_referral_api
-
-    # Settings given, not read by the apps themselves: a document needs no secrets keys (a serving process does).
-    return {
-        "referral_api": create_referral_api(ReferralSettings()).openapi(),
-        "provider_gateway": create_gateway(GatewaySettings()).openapi(),
-    }
-
-
-def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
 def main() -> int:
-    OPENAPI_DIR.mkdir(exist_ok=True)
-    for name, document in documents().items():
-        (OPENAPI_DIR / f"{name}.json").write_text(render(document))
-        print(f"wrote openapi/{name}.json")
+    for path in write(OPENAPI_DIR):
+        print(f"wrote openapi/{path.name}")
     return 0
 
 

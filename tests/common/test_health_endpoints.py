@@ -26,7 +26,7 @@ PREFIX = {"referral_api": "REFERRAL_API_", "provider_gateway": "PROVIDER_GATEWAY
 PEER_KEY = {"referral_api": "GATEWAY_API_KEY", "provider_gateway": "REFERRAL_API_KEY"}
 PEER_URL = {"referral_api": "GATEWAY_URL", "provider_gateway": "REFERRAL_API_URL"}
 # The loops each service runs by default (the relay once it has its peer's key).
-LOOPS = {"referral_api": {"outbox_relay", "delivery_worker", "breach_scheduler"}, "provider_gateway": {"outbox_relay", "delivery_worker"}}
+LOOPS = {"referral_api": {"outbox_relay", "delivery_worker", "breach_scheduler", "retention"}, "provider_gateway": {"outbox_relay", "delivery_worker", "retention"}}
 
 
 def start(service: str, database_url: str, tmp_path: Path, **settings: str) -> tuple[ServiceProcess, str]:
@@ -89,7 +89,7 @@ def test_ready_only_once_migrated_and_live_throughout(fresh_database, service, t
 def test_a_schema_behind_the_code_is_not_ready_and_loops_turned_off_are_not_required(fresh_database, service, tmp_path):
     url = fresh_database(service)
     command.downgrade(alembic_config(service, url), "-1")
-    off = {"run_delivery_worker": "false", **({"run_breach_scheduler": "false"} if service == "referral_api" else {})}
+    off = {"run_delivery_worker": "false", "run_retention_scheduler": "false", **({"run_breach_scheduler": "false"} if service == "referral_api" else {})}
     process, _ = start(service, url, tmp_path, **off)
     try:
         assert "behind this code" in assert_not_ready(process.url, "schema")["schema"]
@@ -123,7 +123,7 @@ def test_a_loop_that_stops_beating_makes_the_service_not_ready(fresh_database):
     settings = Settings(database_url=fresh_database("referral_api"), gateway_api_key=None, run_delivery_worker=False)
     with TestClient(create_app(settings)) as client:
         assert client.get("/health/ready").json()["checks"]["breach_scheduler"] == "ok"
-        (scheduler,) = client.app.state.heartbeats
+        (scheduler,) = [loop for loop in client.app.state.heartbeats if loop.loop == "breach_scheduler"]
         scheduler.clock = lambda: time.time() + scheduler.allowed_silence + 60  # no pass since, as far as it knows
         answer = client.get("/health/ready")
         assert answer.status_code == 503

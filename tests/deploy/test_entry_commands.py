@@ -10,11 +10,13 @@ until compose's health check of their heartbeat passes and they have run.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic import command
 
@@ -40,7 +42,8 @@ def executable(argv: list[str]) -> list[str]:
 class Containers:
     def __init__(self, config: dict, secrets: dict[str, str], folder: Path) -> None:
         self.config, self.secrets, self.folder = config, secrets, folder
-        self.ports = {name: {"public": free_port(), "internal": free_port()} for name in WEB}
+        self.ports: dict = {name: {"public": free_port(), "internal": free_port()} for name in WEB}
+        self.ports["scheduler_metrics"] = free_port()
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
     def environment(self, name: str, **extra: str) -> dict[str, str]:
@@ -66,7 +69,11 @@ class Containers:
 
     def command(self, name: str) -> list[str]:
         argv = self.config["services"][name].get("command") or read_image(IMAGES[IMAGE_OF[name]]).command()
-        return [self.heartbeat(name) if part == CONTAINER_HEARTBEAT else part for part in argv]
+        argv = [self.heartbeat(name) if part == CONTAINER_HEARTBEAT else part for part in argv]
+        if "--metrics-port" in argv:  # this machine's loopback, on a port of its own
+            argv[argv.index("--metrics-port") + 1] = str(self.ports["scheduler_metrics"])
+            argv[argv.index("--metrics-host") + 1] = "127.0.0.1"
+        return argv
 
     def healthcheck(self, name: str) -> list[str]:
         check = self.config["services"][name].get("healthcheck")
@@ -140,6 +147,10 @@ def test_each_containers_command_runs_as_compose_runs_it(containers):
     # The loops have run, not only started.
     for name in ("gateway_worker", "scheduler"):
         assert wait_for(lambda: read_beat(Path(containers.heartbeat(name))).passes >= 1, timeout=60), name
+    # The scheduler's own figures, for the alert that says it has not run.
+    scraped = httpx.get(f"http://127.0.0.1:{containers.ports['scheduler_metrics']}/metrics").text
+    last_run = re.search(r"^diversion_breach_checks_last_run_timestamp_seconds (\S+)$", scraped, re.M)
+    assert last_run and float(last_run.group(1)) > 0, scraped
     assert "delivery worker started" in containers.log("gateway_worker")
     assert "breach scheduler started" in containers.log("scheduler")
 

@@ -4,7 +4,8 @@
 directory of its own, on free ports, on SQLite files or on two throw-away PostgreSQL
 databases. `run_mixed_load` then has N concurrent clients mix police posts and reads with a
 provider's signed events and pulls, while /health of both services is sampled; every call
-carries its own X-Correlation-ID, so the audit rows of the calls answered 2xx can be counted.
+carries its own X-Request-ID (each audit row keeps it as its correlation_id), so the audit rows
+of the calls answered 2xx can be counted.
 
 Used by scripts/bench_mixed.py (`make bench-mixed`) and tests/e2e_or_contract/test_mixed_load.py.
 """
@@ -227,13 +228,13 @@ class MixedLoad:
 
     # -- the calls --
     def _police(self, correlation_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.police_key}", "X-Correlation-ID": correlation_id}
+        return {"Authorization": f"Bearer {self.police_key}", "X-Request-ID": correlation_id}
 
     def _provider(self, correlation_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.provider_key}", "X-Correlation-ID": correlation_id}
+        return {"Authorization": f"Bearer {self.provider_key}", "X-Request-ID": correlation_id}
 
     async def call(self, http: httpx.AsyncClient, kind: str, rng: random.Random) -> Call:
-        correlation_id = f"mixed-{uuid.uuid4().hex}"
+        correlation_id = str(uuid.uuid4())  # a UUID, or the service would make its own
         api, gateway = self.deployment.url("referral_api"), self.deployment.url("provider_gateway")
         service = "referral_api" if kind.startswith("police") else "provider_gateway"
         started = time.perf_counter()

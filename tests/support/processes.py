@@ -119,6 +119,15 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def one_line_error(ran: subprocess.CompletedProcess[str]) -> str:
+    """The command failed as an operator should see it: one line on stderr, no traceback; that line."""
+    assert ran.returncode != 0, ran.stdout
+    assert "Traceback" not in ran.stderr, ran.stderr
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), ran.stderr
+    return lines[0]
+
+
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
     """Poll until predicate() is truthy; return its value, or the last one on timeout."""
     deadline = time.monotonic() + timeout

@@ -26,6 +26,7 @@ class Received:
     verified: bool
     at: float
     answered: int | None = None
+    request_id: str | None = None  # the X-Request-ID it came with
 
 
 @dataclass
@@ -93,7 +94,7 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 payload = receiver._verify(body, headers)
-                record = Received(headers.get("webhook-id", ""), payload, payload is not None, time.monotonic())
+                record = Received(headers.get("webhook-id", ""), payload, payload is not None, time.monotonic(), request_id=headers.get("x-request-id"))
                 with receiver._lock:
                     receiver.received.append(record)
                     answer = receiver.script.popleft() if receiver.script else Answer()

@@ -47,9 +47,12 @@ def expected_error(error: BaseException) -> tuple[str, int] | None:
     from pydantic import ValidationError
     from sqlalchemy.exc import DBAPIError, StatementError
 
+    from diversion_common.problems import Problem
     from diversion_common.secrets_at_rest import SecretsKeyError
     from diversion_common.settings import InvalidSetting
 
+    if isinstance(error, Problem):  # a service's rule refused it, as it would over HTTP (e.g. a name taken)
+        return problem_line(error), 2 if error.status in (400, 409, 422) else 1
     cause = error.orig if isinstance(error, StatementError) and error.orig is not None else error
     if isinstance(cause, SecretsKeyError):  # e.g. a callback registered without REFERRAL_API_SECRETS_KEYS set
         return str(cause), 2
@@ -66,6 +69,14 @@ def expected_error(error: BaseException) -> tuple[str, int] | None:
             return f"the database has no tables yet: {MIGRATE_HINT}", 1
         return f"the database could not be used: {reason}", 1
     return None
+
+
+def problem_line(problem: object) -> str:
+    """A service's problem in one line: its detail, else its title, then each field's complaint."""
+    errors = getattr(problem, "errors", None) or []
+    fields = "; ".join(f"{e.pointer.lstrip('/').replace('/', '.') or 'request'} {e.detail}" for e in errors)
+    said = getattr(problem, "detail", None) or getattr(problem, "title", "refused")
+    return f"{said}: {fields}" if fields else said
 
 
 def _say(message: str, status: int) -> int:

@@ -16,6 +16,10 @@ from typing import Annotated
 import typer
 
 from diversion_cli import background, privacy
+from diversion_cli.backup import backup_command, restore_command
+from diversion_cli.deliveries import deliveries_app
+from diversion_cli.providers import providers_app
+from diversion_cli.records import audit_app, subject_access_app
 from diversion_cli.context import Options, Service, audited, database_url, fail, operator_actor
 from diversion_cli.errors import exit_status_of
 from diversion_common.reference import ForceCode
@@ -23,7 +27,7 @@ from diversion_common.roles import Role
 from referral_api.breaches.courts import CourtCode
 
 app = typer.Typer(
-    help="Operate Diversion Link: migrate, manage API clients, run the demo.",
+    help="Operate Diversion Link: migrate, back up and restore, manage clients and providers, run the demo.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -39,6 +43,14 @@ breaches_app = typer.Typer(help="Breach requests: the time-based rules.", no_arg
 app.add_typer(breaches_app, name="breaches")
 app.add_typer(privacy.secrets_app, name="secrets")
 app.add_typer(privacy.retention_app, name="retention")
+app.add_typer(providers_app, name="providers")
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(subject_access_app, name="subject-access")
+app.add_typer(audit_app, name="audit")
+openapi_app = typer.Typer(help="The services' OpenAPI documents.", no_args_is_help=True)
+app.add_typer(openapi_app, name="openapi")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 @app.command()
@@ -252,6 +264,22 @@ PREVIEW_FIELDS = ("rule", "deadline", "due_at", "appointment_id", "breach_reques
 
 def _preview_details(data: dict) -> dict:
     return {key: data[key] for key in PREVIEW_FIELDS if data.get(key) is not None}
+
+
+@openapi_app.command("export")
+def openapi_export(
+    output: Annotated[Path, typer.Option(help="The folder to write <service>.json to")] = Path("openapi"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Write each service's OpenAPI document, as the services serve it at /openapi.json (`make openapi`)."""
+    from diversion_cli.openapi_export import write
+
+    written = write(output)
+    if as_json:
+        typer.echo(json.dumps({"written": [str(path) for path in written]}))
+        return
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 @app.command("demo-seed")

@@ -66,15 +66,31 @@ def rotate_key() -> None:
         fail(str(error))
 
 
-@retention_app.command("run")
-def retention_run(
+@retention_app.command("purge")
+def retention_purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be erased; change nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Erase the personal data of cases ended longer ago than each service's *_RETENTION_DAYS,
-    leaving a content-free record of each."""
+    leaving a content-free record of each. Each service also runs this daily by itself
+    (*_RUN_RETENTION_SCHEDULER, at *_RETENTION_HOUR_UTC)."""
+    _purge(dry_run, as_json, "retention purge")
+
+
+# Its first name, kept so that existing scripts still run (audited as what was typed).
+@retention_app.command("run", hidden=True)
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The same as `retention purge`."""
+    _purge(dry_run, as_json, "retention run")
+
+
+def _purge(dry_run: bool, as_json: bool, command: str) -> None:
     from sqlmodel import Session
 
+    from diversion_cli.progress import progress_bar
     from diversion_common.database import make_engine, utcnow
     from provider_gateway.config import Settings as GatewaySettings
     from provider_gateway.privacy import retention as gateway_retention
@@ -84,20 +100,24 @@ def retention_run(
     now = utcnow()
     referral, gateway = ReferralSettings(), GatewaySettings()
     runs = []
-    for service, url, days, job in (
-        (Service.referral_api, referral.database_url, referral.retention_days, referral_retention.run_retention),
-        (Service.provider_gateway, gateway.database_url, gateway.retention_days, gateway_retention.run_retention),
-    ):
-        engine = make_engine(url)
+    with progress_bar() as progress:
+        for service, url, days, job in (
+            (Service.referral_api, referral.database_url, referral.retention_days, referral_retention.run_retention),
+            (Service.provider_gateway, gateway.database_url, gateway.retention_days, gateway_retention.run_retention),
+        ):
+            engine = make_engine(url)
+            try:
+                due = job(engine, retention_days=days, now=now, dry_run=True).cases
+                task = progress.add_task(f"{service.value}: erasing", total=due, visible=not dry_run)
 
-        def audit(session: Session, case_ids: list, service: Service = service) -> None:
-            audited(session, service, "retention run", case_ids=case_ids)
+                def audit(session: Session, case_ids: list, service: Service = service, task: int = task) -> None:
+                    audited(session, service, command, case_ids=case_ids)
+                    progress.advance(task, len(case_ids))
 
-        try:
-            run = job(engine, retention_days=days, now=now, dry_run=dry_run, audit=audit)
-        finally:
-            engine.dispose()
-        runs.append({"service": service.value, "retention_days": days, "ended_before": run.cutoff.isoformat(), "cases": run.cases, "dry_run": dry_run})
+                run = job(engine, retention_days=days, now=now, dry_run=dry_run, audit=audit)
+            finally:
+                engine.dispose()
+            runs.append({"service": service.value, "retention_days": days, "ended_before": run.cutoff.isoformat(), "cases": run.cases, "dry_run": dry_run})
     if as_json:
         typer.echo(json.dumps(runs))
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import signal
@@ -13,13 +12,14 @@ import time
 from pathlib import Path
 
 import httpx
+import structlog
 
 from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.observability import configure_logging
 from diversion_common.slow_clients import UVICORN_OPTIONS
 
 # serve's own lines are log records: JSON, like those of the two services it runs.
-log = logging.getLogger("diversion.serve")
+log = structlog.get_logger("diversion.serve")
 
 SERVICES = {
     "referral_api": "referral_api.main:create_app",
@@ -126,13 +126,13 @@ def serve(
             # Its public listener and its internal one, each answering as this very process.
             urls = [f"http://{_reachable(host)}:{ports[name]}", f"http://{_reachable(internal[name][0])}:{internal[name][1]}"]
             if not all(wait_until_healthy(url, process, instance) for url in urls):
-                log.error("did not start", extra={"service": name})
+                log.error("did not start", service=name)
                 return 1
-        log.info("ready", extra={"referral_api": f"http://{host}:{referral_api_port}", "provider_gateway": f"http://{host}:{provider_gateway_port}"})
+        log.info("ready", referral_api=f"http://{host}:{referral_api_port}", provider_gateway=f"http://{host}:{provider_gateway_port}")
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    log.error("exited", extra={"service": name, "exit_status": process.returncode})
+                    log.error("exited", service=name, exit_status=process.returncode)
                     return 1
             time.sleep(0.2)
         return 0

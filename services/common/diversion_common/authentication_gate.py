@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from diversion_common.api_docs import is_api_docs
 from diversion_common.auth import authenticate
 from diversion_common.credentials import ClientFields, Principal, Role
 from diversion_common.health import HEALTH_PATHS
@@ -52,7 +53,7 @@ def is_public(scope: Scope) -> bool:
     path, root_path = scope["path"], scope.get("root_path", "")
     if root_path and path.startswith(root_path):
         path = path[len(root_path):]
-    return path in public
+    return path in public or is_api_docs(path)
 
 
 def is_internal(scope: Scope) -> bool:

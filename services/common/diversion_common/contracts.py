@@ -6,6 +6,8 @@ the consumer parses the same model. Nothing here does I/O.
 
 from __future__ import annotations
 
+import typing
+
 import uuid
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -585,6 +587,25 @@ ProviderEvent = Annotated[
     ],
     Field(discriminator="type"),
 ]
+
+
+def _data_models() -> dict[ProviderEventType, type[EventData]]:
+    events = typing.get_args(typing.get_args(ProviderEvent)[0])
+    return {
+        ProviderEventType(typing.get_args(event.model_fields["type"].annotation)[0]): event.model_fields["data"].annotation
+        for event in events
+    }
+
+
+# Each provider event type's data model, read off the union above (so it is never restated).
+EVENT_DATA_MODELS: dict[ProviderEventType, type[EventData]] = _data_models()
+assert set(EVENT_DATA_MODELS) == set(ProviderEventType), "every provider event type needs its model in ProviderEvent"
+
+
+def coded_reason(event_type: ProviderEventType) -> bool:
+    """Whether the event's ``reason`` is one of the contract's codes (not free text that may hold health details)."""
+    field = EVENT_DATA_MODELS[event_type].model_fields.get("reason")
+    return field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, StrEnum)
 
 
 class ProviderEventReported(BaseModel):

@@ -5,7 +5,7 @@ on the public port, anyone who can reach the API can knock on it. With an intern
 set, the service opens a second listener from its own lifespan, in the same process
 (so the relay, the workers and their wake-ups are shared, as before), and:
 
-- the internal listener serves ``/internal/`` (and the health paths) only;
+- the internal listener serves ``/internal/`` (and the health paths, and ``/metrics``: diversion_common/metrics.py) only;
 - the public listener answers ``/internal/`` with 404, as for any unknown path
   (diversion_common/known_paths.py).
 
@@ -32,6 +32,11 @@ from diversion_common.problems import NotFound, problem_response
 
 INTERNAL_PREFIX = "/internal/"
 _LISTENER = "diversion.listener"  # an ASGI scope key: set on requests the internal listener took
+
+
+def on_internal_listener(scope: Scope) -> bool:
+    """Whether the internal listener took this call (only the operators' network and our other service reach it)."""
+    return scope.get(_LISTENER) == "internal"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ send loses nothing: the row is still there and its lease runs out.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import uuid
@@ -17,8 +16,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from dataclasses import dataclass
+import httpx
+import structlog
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import JSON, DateTime, Engine, event, select, update
@@ -30,13 +30,15 @@ from diversion_common.contracts import code
 from diversion_common.database import as_utc, connections_held_here, is_sqlite, utcnow
 from diversion_common.erasure import erase_payload
 from diversion_common.heartbeat import Heartbeat
+from diversion_common.observability import REQUEST_ID_HEADER, current_request_id, handling
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
 from diversion_common.webhooks.policy import parse_retry_after
 from diversion_common.wire_types import DateTime as WireDateTime
 
-log = logging.getLogger("diversion.outbox")
+log = structlog.get_logger("diversion.outbox")
 
 TOPIC_LENGTH = 100  # the outbox's and the inbox's topic columns
+REQUEST_ID_LENGTH = 36  # an X-Request-ID as we keep it: a UUID, canonical (diversion_common/observability.py)
 
 
 class MessageEnvelope(BaseModel):
@@ -47,6 +49,9 @@ class MessageEnvelope(BaseModel):
     aggregate_id: uuid.UUID
     payload: dict[str, Any]
     created_at: WireDateTime
+    request_id: uuid.UUID | None = PydanticField(
+        default=None, description="The X-Request-ID of the call that caused it: what the receiver's work on it carries."
+    )
 
 
 class MessageReceipt(BaseModel):
@@ -91,6 +96,8 @@ class OutboxFields(SQLModel):
     # The peer refused it for good (e.g. a payload it cannot apply): kept with its reason, never retried.
     refused_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     last_error: str | None = Field(default=None, max_length=500)
+    # The X-Request-ID of the call (or of the message) that caused it; none when a scheduled job did.
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_LENGTH)
 
 
 class InboxFields(SQLModel):
@@ -111,7 +118,13 @@ def wake_event(table: str) -> threading.Event:
 
 
 def enqueue(session: Session, row: SQLModel) -> None:
-    """Add a row to the caller's transaction; whoever waits on its table wakes on commit."""
+    """Add a row to the caller's transaction; whoever waits on its table wakes on commit.
+
+    A row that keeps a request id (an outbox message, a delivery) gets the one this code runs
+    for, unless it has one: whoever sends it carries it on, so one id follows a case's messages.
+    """
+    if hasattr(row, "request_id") and row.request_id is None:
+        row.request_id = current_request_id()
     session.add(row)
     session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
 
@@ -166,7 +179,9 @@ def client_sender(client: httpx.Client, api_key: str) -> Sender:
             raise ConnectionHeldAcrossCall("a database connection is held across a call to the other service")
         try:
             response = client.post(
-                "/internal/v1/messages/batch", content=MessageBatch(messages=envelopes).model_dump_json(), headers=headers
+                "/internal/v1/messages/batch",
+                content=MessageBatch(messages=envelopes).model_dump_json(),
+                headers={**headers, **_batch_request_id(envelopes)},
             )
         except httpx.HTTPError as exc:
             raise DeliveryFailed(type(exc).__name__) from exc
@@ -178,6 +193,14 @@ def client_sender(client: httpx.Client, api_key: str) -> Sender:
             raise DeliveryFailed("unreadable receipts") from None
 
     return send
+
+
+def _batch_request_id(envelopes: list[MessageEnvelope]) -> dict[str, str]:
+    """The batch's X-Request-ID when its messages share one (its access line then names it too);
+    each message carries its own either way."""
+    ids = {envelope.request_id for envelope in envelopes}
+    [only] = ids if len(ids) == 1 else [None]
+    return {REQUEST_ID_HEADER: str(only)} if only is not None else {}
 
 
 # The peer is our own service: honour its Retry-After, but never wait long on it.
@@ -276,7 +299,8 @@ class OutboxRelay:
                 if row.aggregate_id in taken:
                     continue
                 envelope = MessageEnvelope(
-                    id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=as_utc(row.created_at)
+                    id=row.id, topic=row.topic, aggregate_id=row.aggregate_id, payload=row.payload, created_at=as_utc(row.created_at),
+                    request_id=row.request_id,
                 )
                 size += len(envelope.model_dump_json())
                 if envelopes and size > self.max_batch_bytes:
@@ -374,9 +398,12 @@ class OutboxRelay:
                 row.attempts += 1
                 if receipt.applied:
                     row.sent_at, row.last_error = now, None
+                    log.info("outbox message sent", message_id=str(envelope.id), topic=envelope.topic, request_id=_text(envelope.request_id))
                 else:
                     row.refused_at, row.last_error = now, (receipt.problem or "refused")[:500]
-                    log.warning("outbox message refused by the peer", extra={"message_id": str(envelope.id), "topic": envelope.topic})
+                    log.warning(
+                        "outbox message refused by the peer", message_id=str(envelope.id), topic=envelope.topic, request_id=_text(envelope.request_id)
+                    )
                 # Answered either way: never sent again, so its content is not kept. A refused one keeps
                 # its topic, case, reason and digest for the administrator, who acts on the case itself.
                 erase_payload(row)
@@ -387,16 +414,18 @@ class OutboxRelay:
     def _mark_failed(self, message_ids: list[uuid.UUID], reason: str, retry_after: float | None) -> None:
         """Schedule the next try of messages that did not get through, with back-off."""
         with Session(self.engine) as session:
-            rows = session.scalars(
+            rows = list(session.scalars(
                 select(self.table).where(self.table.id.in_(message_ids), self._pending())  # type: ignore[attr-defined]
-            )
+            ))
             for row in rows:
                 row.attempts += 1
                 delay = retry_after if retry_after is not None else backoff_seconds(row.attempts)
                 row.available_at = utcnow() + timedelta(seconds=delay)
                 row.last_error = reason[:500]
             session.commit()
-        log.warning("outbox send failed", extra={"messages": len(message_ids), "reason": reason[:200]})
+            # One line per message, each with the id of the call that caused it.
+            for row in rows:
+                log.warning("outbox send failed", message_id=str(row.id), topic=row.topic, reason=reason[:200], request_id=row.request_id)
 
     # -- the background loop --
     def start(self) -> None:
@@ -420,7 +449,7 @@ class OutboxRelay:
             try:
                 busy = self.relay_once() > 0
             except Exception as exc:  # the loop must outlive a database hiccup
-                log.error("outbox relay pass failed", extra={"error_type": type(exc).__name__})
+                log.error("outbox relay pass failed", error_type=type(exc).__name__)
                 busy = False
             self.heartbeat.beat()
             if not busy:
@@ -501,7 +530,21 @@ def receive_message(
     envelope: MessageEnvelope,
     handlers: dict[str, TopicHandler],
 ) -> MessageReceipt:
-    """Handle a message once: its id and its effects commit together."""
+    """Handle a message once: its id and its effects commit together.
+
+    The work it causes (its log lines, the messages and notifications it adds) carries the id
+    of the call that caused the message, not that of the call that brought it.
+    """
+    with handling(_text(envelope.request_id) or current_request_id()):
+        return _receive_message(session, inbox_table, envelope, handlers)
+
+
+def _receive_message(
+    session: Session,
+    inbox_table: type[InboxFields],
+    envelope: MessageEnvelope,
+    handlers: dict[str, TopicHandler],
+) -> MessageReceipt:
     handler = handlers.get(envelope.topic)
     if handler is None:
         raise ValidationFailed(errors=[FieldError(pointer="/topic", detail="is not a topic this service handles")])
@@ -518,6 +561,7 @@ def receive_message(
         session.commit()
     except MessageRefused as refusal:
         session.rollback()
+        log.warning("message refused", message_id=str(envelope.id), topic=envelope.topic, code=refusal.code, retryable=refusal.retryable)
         raise MessageRefusedProblem(refusal.reason, code=refusal.code, retryable=refusal.retryable) from None
     except IntegrityError:
         # The same message arrived twice at once and the other copy committed first.
@@ -525,7 +569,12 @@ def receive_message(
         if session.get(inbox_table, envelope.id) is None:
             raise
         return _duplicate(session, envelope, handler, payload)
+    log.info("message applied", message_id=str(envelope.id), topic=envelope.topic)
     return MessageReceipt(id=envelope.id, duplicate=False, result=_dumped(answer))
+
+
+def _text(request_id: uuid.UUID | None) -> str | None:
+    return str(request_id) if request_id is not None else None
 
 
 def _duplicate(session: Session, envelope: MessageEnvelope, handler: TopicHandler, payload: Any) -> MessageReceipt:

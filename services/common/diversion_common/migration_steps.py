@@ -124,3 +124,17 @@ def add_client_court(clients_table: str) -> None:
 def drop_client_court(clients_table: str) -> None:
     with op.batch_alter_table(clients_table, schema=None) as batch_op:
         batch_op.drop_column("court")
+
+
+def add_request_ids(prefix: str) -> None:
+    """The X-Request-ID of the call that caused each outbox message and delivery, carried on with it.
+    Empty on rows written before: their work is logged without one."""
+    for table in (f"{prefix}_outbox", f"{prefix}_deliveries"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("request_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True))
+
+
+def drop_request_ids(prefix: str) -> None:
+    for table in (f"{prefix}_outbox", f"{prefix}_deliveries"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("request_id")

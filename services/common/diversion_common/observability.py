@@ -1,8 +1,15 @@
-"""Request and correlation ids on every call, and structured logs without personal data.
+"""Structured logs without personal data, each line carrying the request id it belongs to.
 
-Log lines carry ids, routes, statuses and timings only: never a request body,
-a query string, a raw path or a header value other than the ids. The request id
-is always ours; an id the client sent is kept beside it as the correlation id.
+Every line is one JSON object rendered by ``structlog``: ours, and those of the libraries
+(uvicorn, alembic, APScheduler, Python's warnings) through its ``ProcessorFormatter``.
+The request id is ``asgi-correlation-id``'s: the caller's ``X-Request-ID`` when it is a UUID
+(nothing else, so a caller cannot put a name in our logs), else a new one; it is returned on
+the response, stored on the messages and deliveries a call causes, and bound again by the
+relay and the delivery workers while they handle them (``handling``), so one id follows a
+case from the police system to the provider and back.
+
+Log lines carry ids, routes, statuses and timings only: never a request body, a query
+string, a raw path, an exception's message or a header value other than the id.
 """
 
 from __future__ import annotations
@@ -12,48 +19,134 @@ import importlib.util
 import json
 import logging
 import re
+import sys
 import time
 import traceback
 import uuid
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
+from asgi_correlation_id.middleware import is_valid_uuid4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from diversion_common.reference import FORCES
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+REQUEST_ID_HEADER = "X-Request-ID"
+# Loggers of the libraries that write while we serve, migrate or schedule: all of theirs go out
+# as JSON at our level; any other library's only from WARNING.
+_LIBRARY_LOGGERS = ("uvicorn", "alembic", "apscheduler")
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# uvicorn's "color_message" repeats the message with terminal colours.
-_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
-# Loggers of the libraries that write while we serve or migrate: theirs go out as JSON too.
-_LIBRARY_LOGGERS = ("uvicorn", "alembic")
-
-access_log = logging.getLogger("diversion.access")
-error_log = logging.getLogger("diversion.errors")
+access_log = structlog.get_logger("diversion.access")
+error_log = structlog.get_logger("diversion.errors")
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
-            "correlation_id": getattr(record, "correlation_id", None) or correlation_id_var.get(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_KEYS})
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error_type"] = record.exc_info[0].__name__
-        return json.dumps(entry, default=str)
+def current_request_id() -> str | None:
+    """The id of the request (or of the message a worker handles) this code runs for."""
+    return correlation_id.get()
+
+
+@contextmanager
+def handling(request_id: str | None) -> Iterator[None]:
+    """Work done for a stored message or delivery: its log lines, and whatever it causes, carry its id."""
+    token = correlation_id.set(request_id)
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
+
+
+def valid_request_id(value: str) -> bool:
+    """A UUID (any form): an id a caller sends is kept only then."""
+    return is_valid_uuid4(value)
+
+
+def canonical_request_id(value: str) -> str:
+    return str(uuid.UUID(value))
+
+
+def request_id_middleware() -> dict[str, Any]:
+    """``CorrelationIdMiddleware``'s options: our header, UUIDs only, stored in canonical form."""
+    return {
+        "header_name": REQUEST_ID_HEADER,
+        "generator": lambda: str(uuid.uuid4()),
+        "validator": valid_request_id,
+        "transformer": canonical_request_id,
+    }
+
+
+# --- rendering --------------------------------------------------------------------
+
+
+def _add_request_id(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.setdefault("request_id", correlation_id.get())
+    return event
+
+
+def _error_type_only(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A library's exception is logged as its type: its message and traceback can hold request data."""
+    exc_info = event.pop("exc_info", None)
+    event.pop("stack_info", None)
+    if exc_info is True:  # logger.exception(...): the error being handled
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        event.setdefault("error_type", type(exc_info).__name__)
+    elif isinstance(exc_info, tuple) and exc_info[0] is not None:
+        event.setdefault("error_type", exc_info[0].__name__)
+    return event
+
+
+_FIRST = ("time", "level", "logger", "message", "request_id")
+
+
+def _in_reading_order(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """When, how bad, whose, what and for which request first; the line's own fields after."""
+    return {**{key: event[key] for key in _FIRST if key in event}, **event}
+
+
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    _add_request_id,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+    _error_type_only,
+]
+
+
+# Ours go through the standard library's loggers, so one set of handlers (configure_logging's,
+# or a test's) sees every line; set at import, so a line logged before that is never plain text.
+structlog.configure(
+    processors=[structlog.stdlib.filter_by_level, *_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
+
+
+class JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """One JSON object per record, ours (structlog's) or a library's; ``message`` is the event."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            # A library's record: its message and the same fields as ours, none of its extras
+            # (uvicorn's color_message repeats the message with terminal colours).
+            foreign_pre_chain=_SHARED,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.EventRenamer("message"),
+                _in_reading_order,
+                structlog.processors.JSONRenderer(default=str),
+            ],
+        )
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Every log line to stderr is one JSON object: ours, uvicorn's, alembic's, and any other
-    library's warnings (and Python's warnings), so a log reader never meets plain text."""
+    """Every log line to stderr is one JSON object: ours, uvicorn's, alembic's, APScheduler's, and any
+    other library's warnings (and Python's warnings), so a log reader never meets plain text."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     for name in ("diversion", *_LIBRARY_LOGGERS):
@@ -75,9 +168,9 @@ def configure_logging(level: str = "INFO") -> None:
     logging.captureWarnings(True)
 
 
-def _client_id_header(value: str | None) -> str | None:
-    """An id the client sent, when it is one we can log safely."""
-    return value if value and _ID_PATTERN.match(value) else None
+def rendered(record: logging.LogRecord) -> dict[str, Any]:
+    """A record as its log line says it (for tests and tools reading captured records)."""
+    return json.loads(JsonFormatter().format(record))
 
 
 _OUR_PACKAGES = frozenset({"diversion_common", "referral_api", "provider_gateway", "diversion_cli"})
@@ -117,18 +210,9 @@ def error_type(error: BaseException) -> str:
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
-def log_unexpected(logger: logging.Logger, error: BaseException, route: str | None) -> None:
+def log_unexpected(logger: Any, error: BaseException, route: str | None) -> None:
     """Log an unexpected error as its type and our stack: its message could hold request data."""
-    logger.error(
-        "unhandled error",
-        extra={
-            "error_type": error_type(error),
-            "stack": our_frames(error),
-            "route": route,
-            "request_id": request_id_var.get(),
-            "correlation_id": correlation_id_var.get(),
-        },
-    )
+    logger.error("unhandled error", error_type=error_type(error), stack=our_frames(error), route=route)
 
 
 def validated_ids(path_params: dict[str, object] | None) -> dict[str, str] | None:
@@ -178,12 +262,12 @@ def route_patterns(app: object) -> list[tuple[re.Pattern[str], str]]:
     return patterns
 
 
-class RequestContextMiddleware:
-    """Assigns our X-Request-ID (the client's id becomes X-Correlation-ID), echoes both, logs the call.
+class AccessLog:
+    """One line per call (method, route template, status, duration, client, the request id).
 
     It is also the last line for an unexpected error: the error is logged as its type and
-    our stack, and answered with a 500 problem carrying the ids; it never reaches the server,
-    which would print the exception's message in a traceback.
+    our stack, and answered with a 500 problem (which still carries the request id); it never
+    reaches the server, which would print the exception's message in a traceback.
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -194,57 +278,42 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        # Our own id, always: a client's id is not unique and must not name our records.
-        request_id = str(uuid.uuid4())
-        client_correlation_id = _client_id_header(headers.get("x-correlation-id")) or _client_id_header(
-            headers.get("x-request-id")
-        )
-        correlation_id = client_correlation_id or request_id
-        scope.setdefault("state", {})["client_correlation_id"] = client_correlation_id
-        request_token = request_id_var.set(request_id)
-        correlation_token = correlation_id_var.set(correlation_id)
         started = time.perf_counter()
         status = 500
         response_started = False
 
-        async def send_with_ids(message: Message) -> None:
+        async def send_noting_status(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-correlation-id", correlation_id.encode()),
-                ]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_ids)
+            await self.app(scope, receive, send_noting_status)
         except Exception as error:  # noqa: BLE001 - the last line: nothing may escape to the server
             status = 500
             log_unexpected(error_log, error, route_template(scope))
             if not response_started:
-                await _internal_error(scope, receive, send_with_ids)
+                await _internal_error(scope, receive, send_noting_status)
         finally:
             access_log.info(
                 "request",
-                extra={
-                    "service": self.service,
-                    "method": scope["method"],
-                    "route": route_template(scope),
-                    # Validated ids only (case, provider, delivery): which record was read or changed, by whom.
-                    "path_params": validated_ids(scope.get("path_params")),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_id": scope.get("state", {}).get("client_id"),
-                    "request_id": request_id,
-                    "correlation_id": correlation_id,
-                },
+                service=self.service,
+                method=scope["method"],
+                route=route_template(scope),
+                # Validated ids only (case, provider, delivery): which record was read or changed, by whom.
+                path_params=validated_ids(scope.get("path_params")),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client_id=scope.get("state", {}).get("client_id"),
             )
-            request_id_var.reset(request_token)
-            correlation_id_var.reset(correlation_token)
+
+
+def add_request_logging(app: Any, service: str) -> None:
+    """The access log inside the request id (so its line, and a last-resort 500, carry it)."""
+    app.add_middleware(AccessLog, service=service)
+    app.add_middleware(CorrelationIdMiddleware, **request_id_middleware())
 
 
 async def _internal_error(scope: Scope, receive: Receive, send: Send) -> None:

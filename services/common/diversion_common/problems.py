@@ -7,23 +7,23 @@ personal data can leak through an error.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from fastapi import HTTPException
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+import structlog
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://diversion-link.example/problems/"
 
-log = logging.getLogger("diversion.problems")
+log = structlog.get_logger("diversion.problems")
 
 
 class FieldError(BaseModel):
@@ -328,7 +328,7 @@ async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     from diversion_common.observability import error_type, route_template
 
     # Its type only: a driver's message can quote the statement's values.
-    log.warning("database unavailable", extra={"error_type": error_type(exc), "route": route_template(request.scope)})
+    log.warning("database unavailable", error_type=error_type(exc), route=route_template(request.scope))
     return problem_response(DatabaseUnavailable(), request)
 
 

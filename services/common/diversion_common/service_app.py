@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
 
 from diversion_common.admission import AdmissionGate
+from diversion_common.api_docs import install_docs
 from diversion_common.audit.middleware import AuditMiddleware
 from diversion_common.auth import roles_of
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
@@ -19,12 +20,13 @@ from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
 from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
+from diversion_common.metrics import instrument
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.health import install_health_routes
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
 from diversion_common.known_paths import UnknownPathGuard
 from diversion_common.no_store import NoStoreMiddleware
-from diversion_common.observability import RequestContextMiddleware, configure_logging
+from diversion_common.observability import add_request_logging, configure_logging
 from diversion_common.problems import ProblemDetails, install_problem_handlers, problem_responses
 from diversion_common.rate_limits import RateLimits
 from diversion_common.request_limits import RequestLimitsMiddleware
@@ -48,7 +50,9 @@ def create_service_app(
     configure_logging(log_level)
     if internal_listener is not None:
         lifespan = with_internal_listener(lifespan, internal_listener)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # /docs from this machine's files, not a CDN (diversion_common/api_docs.py); no ReDoc, a CDN page too.
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)
     install_problem_handlers(app)
     configure_header_read_timeout(abuse_limits.header_read_timeout_seconds)
     rate_limits = RateLimits(
@@ -68,13 +72,14 @@ def create_service_app(
     if internal_listener is not None:
         # Before the key is checked: on the public port, /internal/ is not there at all.
         app.add_middleware(ListenerGuard)
-    # Inside the request context (it needs our request id), outside everything that can refuse a call.
+    # Inside the request id (it records it), outside everything that can refuse a call.
     app.add_middleware(AuditMiddleware, record_table=audit_tables[0], case_table=audit_tables[1])
     # Outside the audit and the key check: a call waits for its place before it needs a thread or the database.
     app.add_middleware(AdmissionGate)
     # Outside the audit: a throttled flood is refused without any database work.
     app.add_middleware(AddressThrottle, limits=rate_limits)
-    app.add_middleware(RequestContextMiddleware, service=name)
+    instrument(app, served=internal_listener is not None)  # every call counted; /metrics on the internal listener
+    add_request_logging(app, service=name)  # the X-Request-ID (asgi-correlation-id) and the access log
     app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 
     install_health_routes(app, name)  # /health, /health/live, /health/ready (diversion_common/health.py)

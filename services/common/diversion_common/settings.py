@@ -14,12 +14,12 @@ mount secrets), instead of the environment; the environment wins when both are s
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import structlog
 from pydantic import AfterValidator, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
@@ -31,7 +31,7 @@ SECRETS_DIR = Path(os.environ.get("DIVERSION_SECRETS_DIR", "/run/secrets"))
 _LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "([a-z0-9_]+)"')
 
-log = logging.getLogger("diversion.settings")
+log = structlog.get_logger("diversion.settings")
 
 
 class InvalidSetting(ValueError):
@@ -101,5 +101,5 @@ def _refuse_to_start(message: str, variable: str) -> NoReturn:
     from diversion_common.observability import configure_logging
 
     configure_logging("INFO")
-    log.error(message, extra={"setting": variable})
+    log.error(message, setting=variable)
     raise SystemExit(1)

@@ -53,8 +53,11 @@ class Settings(AbuseLimitSettings):
     # are encrypted with: comma-separated Fernet keys, the first encrypts (required to serve).
     secrets_keys: SecretStr | None = None
     # What the gateway still holds about an ended case is erased this long after it ended
-    # (`diversion-link retention run`; provider_gateway/privacy/retention.py).
+    # (`diversion-link retention purge`; provider_gateway/privacy/retention.py).
     retention_days: int = Field(default=365, ge=1)
+    # ...by the service itself, once a day at this hour (UTC), besides any operator's run.
+    run_retention_scheduler: bool = True
+    retention_hour_utc: int = Field(default=3, ge=0, le=23)
 
     def internal_listener(self) -> InternalListener | None:
         return InternalListener(self.internal_host, self.internal_port) if self.internal_port else None

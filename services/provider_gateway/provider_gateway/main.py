@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from diversion_common.messaging import Sender
+from diversion_common.metrics import add_database_metrics
 from diversion_common.secrets_at_rest import requiring_keys
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from diversion_common.settings import settings_from_environment
@@ -23,6 +24,8 @@ from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import admin_router as messages_admin_router
 from provider_gateway.messaging.routes import router as messaging_router
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.metrics import database_probes
+from provider_gateway.privacy.retention import daily_retention
 from provider_gateway.privacy.routes import router as privacy_router
 from provider_gateway.providers.routes import router as providers_router
 
@@ -43,9 +46,10 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             poll_seconds=settings.relay_poll_seconds,
             peer_sender=peer_sender,
             on_outcome=record_outcome,
-            background=lambda engine: (
-                [BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []
-            ),
+            background=lambda engine: [
+                *([BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
+                *([daily_retention(engine, settings)] if settings.run_retention_scheduler else []),
+            ],
         )),
         max_body_bytes=settings.max_body_bytes,
         log_level=settings.log_level,
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
         internal_listener=settings.internal_listener(),
     )
     app.state.settings = settings
+    add_database_metrics(app, *database_probes(settings.worker_settings().circuit))  # read at each scrape of /metrics
     app.include_router(providers_router)
     app.include_router(cases_admin_router)
     app.include_router(deliveries_admin_router)

@@ -68,8 +68,11 @@ class Settings(AbuseLimitSettings):
     # secrets are encrypted with: comma-separated Fernet keys, the first encrypts (required to serve).
     secrets_keys: SecretStr | None = None
     # An ended case's personal data is erased this long after its last recorded fact, leaving a
-    # content-free record (`diversion-link retention run`; referral_api/privacy/retention.py).
+    # content-free record (`diversion-link retention purge`; referral_api/privacy/retention.py).
     retention_days: int = Field(default=365, ge=1)
+    # ...by the service itself, once a day at this hour (UTC), besides any operator's run.
+    run_retention_scheduler: bool = True
+    retention_hour_utc: int = Field(default=3, ge=0, le=23)
 
     @field_validator("district_courts")
     @classmethod

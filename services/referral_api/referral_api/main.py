@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from diversion_common.messaging import Sender
+from diversion_common.metrics import add_database_metrics
 from diversion_common.secrets_at_rest import requiring_keys
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
 from diversion_common.settings import settings_from_environment
@@ -19,10 +20,12 @@ from referral_api.config import SECRETS_KEYS, Settings
 from referral_api.messaging.routes import admin_router as messages_admin_router
 from referral_api.messaging.routes import router as messaging_router
 from referral_api.messaging.tables import OutboxMessage
+from referral_api.metrics import database_probes
 from referral_api.callbacks.routes import callbacks_router
 from referral_api.callbacks.routes import court_callbacks_router, yju_callbacks_router
 from referral_api.callbacks.routes import deliveries_router as police_deliveries_router
 from referral_api.callbacks.worker import callback_worker
+from referral_api.privacy.retention import daily_retention
 from referral_api.privacy.routes import router as privacy_router
 from referral_api.youth_justice.routes import router as youth_justice_router
 
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             background=lambda engine: [
                 *([BackgroundWorker(callback_worker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
                 *([BreachScheduler(engine, settings.breach_check_seconds)] if settings.run_breach_scheduler else []),
+                *([daily_retention(engine, settings)] if settings.run_retention_scheduler else []),
             ],
         )),
         max_body_bytes=settings.max_body_bytes,
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
         internal_listener=settings.internal_listener(),
     )
     app.state.settings = settings
+    add_database_metrics(app, *database_probes(settings.worker_settings().circuit))  # read at each scrape of /metrics
     app.include_router(cases_router)
     app.include_router(youth_justice_router)
     app.include_router(breaches_router)

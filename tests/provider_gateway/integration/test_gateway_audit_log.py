@@ -24,7 +24,8 @@ def test_a_providers_reads_of_a_case_are_attributed_to_it(gateway, admin, referr
     provider = register_provider(gateway, admin)
     provider_headers = issue_gateway_key(Role.provider, provider_id=uuid.UUID(provider["id"]))
     case_id = route_a_case(gateway, referral_service)
-    pulled = gateway.get("/v1/provider/referrals", headers={**provider_headers, "X-Correlation-ID": "pull-1"})
+    providers_id = str(uuid.uuid4())
+    pulled = gateway.get("/v1/provider/referrals", headers={**provider_headers, "X-Request-ID": providers_id})
     read = gateway.get(f"/v1/provider/referrals/{case_id}", headers=provider_headers)
     refused = gateway.get(f"/v1/provider/referrals/{uuid.uuid4()}", headers=provider_headers)
 
@@ -34,10 +35,10 @@ def test_a_providers_reads_of_a_case_are_attributed_to_it(gateway, admin, referr
         ("provider", "GET", "/v1/provider/referrals", 200),
         ("provider", "GET", "/v1/provider/referrals/{case_id}", 200),
     ]
-    assert [i["request_id"] for i in about_case[1:]] == [pulled.headers["X-Request-ID"], read.headers["X-Request-ID"]]
-    assert about_case[1]["correlation_id"] == "pull-1"
+    assert [i["correlation_id"] for i in about_case[1:]] == [pulled.headers["X-Request-ID"], read.headers["X-Request-ID"]]
+    assert about_case[1]["correlation_id"] == providers_id
     [not_found] = audit(gateway, admin, status=404)
-    assert not_found["request_id"] == refused.headers["X-Request-ID"]
+    assert not_found["correlation_id"] == refused.headers["X-Request-ID"]
     assert not_found["client_id"] == about_case[1]["client_id"]
 
 

@@ -31,19 +31,24 @@ def audit(api, admin, **params) -> list[dict]:
 
 
 def by_request(items: list[dict], response) -> dict:
-    [item] = [i for i in items if i["request_id"] == response.headers["X-Request-ID"]]
+    [item] = [i for i in items if i["correlation_id"] == response.headers["X-Request-ID"]]
     return item
 
 
 def test_every_call_is_recorded_with_our_id_the_client_and_the_case(api, police, admin):
-    created = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Request-ID": "police-sys-77"})
+    police_system_id = str(uuid.uuid4())
+    created = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Request-ID": police_system_id})
+    assert created.headers["X-Request-ID"] == police_system_id
     case_id = created.json()["id"]
     read = api.get(f"/v1/referrals/{case_id}", headers=police)
+    again = api.get(f"/v1/referrals/{case_id}", headers={**police, "X-Request-ID": police_system_id})
     items = audit(api, admin)
 
-    intake = by_request(items, created)
-    uuid.UUID(intake["request_id"])  # ours, not the client's
-    assert intake["correlation_id"] == "police-sys-77"
+    # The caller's id may come with several calls, each recorded under an id of its own (ours).
+    intake, read_again = [i for i in items if i["correlation_id"] == police_system_id]
+    assert (intake["route"], read_again["route"], again.status_code) == ("/v1/referrals", "/v1/referrals/{case_id}", 200)
+    uuid.UUID(intake["request_id"])
+    assert len({intake["request_id"], read_again["request_id"], police_system_id}) == 3
     assert intake["client_id"] == client_id_of(police)
     assert intake["actor"] == f"client:{client_id_of(police)}"
     assert (intake["role"], intake["method"], intake["route"], intake["status"]) == ("police", "POST", "/v1/referrals", 201)
@@ -52,7 +57,7 @@ def test_every_call_is_recorded_with_our_id_the_client_and_the_case(api, police,
     reading = by_request(items, read)
     assert (reading["route"], reading["status"], reading["case_ids"]) == ("/v1/referrals/{case_id}", 200, [case_id])
     assert reading["path_ids"] == {"case_id": case_id}
-    assert reading["correlation_id"] is None
+    uuid.UUID(reading["correlation_id"])  # made for it, as none was sent
 
 
 def test_refusals_are_recorded_too(api, police, other_police, admin, issue):
@@ -171,7 +176,7 @@ def test_a_change_is_answered_2xx_only_with_its_audit_record(api, police, referr
     created = api.post("/v1/referrals", json=youth_referral(), headers=police)
     assert created.status_code == 201
     with Session(referral_engine) as session:
-        [record] = session.scalars(select(AuditRecord).where(AuditRecord.request_id == created.headers["X-Request-ID"]))
+        [record] = session.scalars(select(AuditRecord).where(AuditRecord.correlation_id == created.headers["X-Request-ID"]))
         assert record.status == 201
         assert [row.case_id for row in session.scalars(select(AuditCase).where(AuditCase.audit_id == record.id))] == [
             uuid.UUID(created.json()["id"])

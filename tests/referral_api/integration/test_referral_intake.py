@@ -273,10 +273,15 @@ def test_concurrent_posts_of_one_reference_without_a_key_create_one_case(api, po
     assert count(referral_engine, Case) == 1
 
 
-def test_responses_carry_request_and_correlation_ids(api, police):
-    response = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Correlation-ID": "corr-123"})
-    assert response.headers["X-Correlation-ID"] == "corr-123"
-    assert response.headers["X-Request-ID"]
+def test_responses_carry_the_callers_request_id_or_one_made_for_them(api, police):
+    police_system_id = str(uuid.uuid4())
+    response = api.post("/v1/referrals", json=adult_referral(), headers={**police, "X-Request-ID": police_system_id})
+    assert response.headers["X-Request-ID"] == police_system_id
+    # A UUID without hyphens is the same id, kept in its canonical form.
+    response = api.get("/v1/referrals", headers={**police, "X-Request-ID": uuid.UUID(police_system_id).hex})
+    assert response.headers["X-Request-ID"] == police_system_id
+    made = api.get("/v1/referrals", headers=police).headers["X-Request-ID"]
+    assert uuid.UUID(made) and made != police_system_id
 
 
 @pytest.mark.parametrize("example", ["adult-referral.json", "youth-referral-previous-diversion.json"])

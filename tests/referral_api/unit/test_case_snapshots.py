@@ -219,3 +219,17 @@ def test_the_fold_says_what_a_fact_did_as_domain_events():
     assert events_of_last(log) == ()
     log.withdrew(at(8), reason="charged_instead")
     assert events_of_last(log) == (StatusChanged(CaseStatus.breach_requested, CaseStatus.withdrawn, "charged_instead"),)
+
+
+def test_a_providers_fact_after_a_requests_submission_is_an_event_for_its_readers():
+    from referral_api.lifecycle.events import FactReportedAfterSubmission
+
+    log = CaseLog()
+    log.routed(at(1))
+    log.event("contact.attempted", at(2), method="sms", outcome="no_answer")
+    _raise(log, at(3), REQUESTS[0])
+    log.event("contact.attempted", at(4), method="sms", outcome="reached")
+    assert events_of_last(log) == ()  # pending the officer's review: the police's alone, nobody else weighs it
+    STEPS["submit"](log, at(5), REQUESTS[0])
+    late = log.event("contact.attempted", at(6), method="sms", outcome="reached")
+    assert events_of_last(log) == (FactReportedAfterSubmission(REQUESTS[0], late.source, late.source_id),)

@@ -248,7 +248,7 @@ def expected_programme(facts: list[Fact]) -> dict:
         holder = uuid.UUID(latest_routing.data["provider_id"]) if latest_routing is not None and latest_routing.kind is FactKind.routed else None
         finished = [
             f.occurred_at for f in facts
-            if holder is not None and f.provider_id == holder and f.kind in (FactKind.course_completed, FactKind.closed_by_provider)
+            if holder is not None and f.provider_id == holder and f.kind in (FactKind.course_completed, FactKind.case_closed_by_provider)
         ]
         if any(end < routing_fact.occurred_at for end in ends + finished):
             break

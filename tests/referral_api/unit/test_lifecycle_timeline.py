@@ -179,3 +179,19 @@ def test_appointment_ids_are_per_provider():
     log.event("appointment.missed", at(25), appointment_id="a-1", reason_category="unacceptable")
     log.event("appointment.attended", at(26), P2, appointment_id="a-1")
     assert corrected(log.facts) == set()
+
+
+def test_a_provider_event_without_words_of_its_own_reads_by_its_name(monkeypatch):
+    """A provider event type new to the contract needs no change here to show in the timeline."""
+    from referral_api.lifecycle import timeline
+
+    fact = CaseLog().event("course.completed", at(1))
+    monkeypatch.delitem(timeline._DESCRIBE, FactKind.course_completed)
+    assert describe(fact) == "The provider reported: course completed"
+
+
+def test_referral_apis_own_facts_always_have_words():
+    from referral_api.lifecycle import timeline
+
+    own = [kind for kind in FactKind if kind not in timeline.PROVIDER_KINDS]
+    assert own and all(kind in timeline._DESCRIBE for kind in own)

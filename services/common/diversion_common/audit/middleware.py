@@ -1,7 +1,7 @@
 """One audit record per call to the API, never missing for a call answered 2xx.
 
 Every call under /v1/ and /internal/ is recorded, refusals included (401, 403, 404,
-409, 422...): our request id, the client's correlation id, the client and its role,
+409, 422...): an id of its own (ours, one per call), the call's X-Request-ID, the client and its role,
 the method, the route's template, the validated ids in its path, the cases it touched,
 the status and the time.
 
@@ -16,9 +16,10 @@ Where it is written:
 
 from __future__ import annotations
 
-import logging
+import uuid
 
 import anyio
+import structlog
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,10 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from diversion_common.audit.context import touched_cases_var
 from diversion_common.audit.recording import AuditWriteFailed, CallAudit, call_audit_var, open_for_audit_write
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
-from diversion_common.observability import error_type, request_id_var
+from diversion_common.observability import current_request_id, error_type
 from diversion_common.problems import problem_response
 
-log = logging.getLogger("diversion.audit")
+log = structlog.get_logger("diversion.audit")
 
 AUDITED_PREFIXES = ("/v1/", "/internal/")
 
@@ -42,11 +43,12 @@ class AuditMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine: Engine | None = getattr(scope["app"].state, "engine", None) if "app" in scope else None
-        request_id = request_id_var.get()
-        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIXES) or engine is None or request_id is None:
+        x_request_id = current_request_id()
+        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIXES) or engine is None or x_request_id is None:
             await self.app(scope, receive, send)
             return
-        audit = CallAudit(engine, self.record_table, self.case_table, scope, request_id)
+        # The record's own id is always ours: a caller may send one X-Request-ID with many calls.
+        audit = CallAudit(engine, self.record_table, self.case_table, scope, str(uuid.uuid4()), x_request_id)
         token = call_audit_var.set(audit)
         touched_token = touched_cases_var.set(audit.touched)
         replaced = False
@@ -77,12 +79,12 @@ class AuditMiddleware:
             if audit.written_status != status:
                 # A route must declare (audit.recording.answering) the status its change will be answered
                 # with before it commits: the tested routes do; this names one that does not.
-                log.error("audit record's status differs from the answer", extra={"status": status, "recorded": audit.written_status})
+                log.error("audit record's status differs from the answer", status=status, recorded=audit.written_status)
             return True
         try:
             await anyio.to_thread.run_sync(self._write, audit, status)
         except Exception as error:  # noqa: BLE001 - answered below, never raised into the call
-            log.error("audit record not written", extra={"error_type": error_type(error), "status": status})
+            log.error("audit record not written", error_type=error_type(error), status=status)
             return not 200 <= status < 300
         return True
 

@@ -44,13 +44,20 @@ class AuditWriteFailed(ServiceUnavailable):
 
 class CallAudit:
     def __init__(
-        self, engine: Engine, record_table: type[AuditRecordFields], case_table: type[AuditCaseFields], scope: Scope, request_id: str
+        self,
+        engine: Engine,
+        record_table: type[AuditRecordFields],
+        case_table: type[AuditCaseFields],
+        scope: Scope,
+        request_id: str,
+        x_request_id: str | None,
     ) -> None:
         self.engine = engine
         self.record_table = record_table
         self.case_table = case_table
         self.scope = scope
         self.request_id = request_id
+        self.x_request_id = x_request_id
         self.declared: Any = _ROUTE_DEFAULT
         self.touched: list[uuid.UUID] = []  # diversion_common.audit.context.touched adds here
         self.record_id: int | None = None
@@ -78,7 +85,7 @@ class CallAudit:
             client_id = _uuid_or_none(state.get("client_id"))
             record = self.record_table(
                 request_id=self.request_id,
-                correlation_id=state.get("client_correlation_id"),
+                correlation_id=self.x_request_id,
                 client_id=client_id,
                 actor=actors.client(client_id) if client_id else actors.UNAUTHENTICATED,
                 role=state.get("client_role"),

@@ -24,8 +24,10 @@ class AuditRecordFields(SQLModel):
     """One call: who, what, on which ids, and the answer. Never a body, a query or a raw path."""
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(max_length=36, unique=True, index=True)  # ours, always (a UUID)
-    correlation_id: str | None = Field(default=None, max_length=128)  # the id the client sent, if any
+    request_id: str = Field(max_length=36, unique=True, index=True)  # the record's own: ours, always (a UUID)
+    # The call's X-Request-ID (the caller's, or ours): what its log lines and the messages it caused
+    # carry. None on an operator's command, and on rows written before it was kept for every call.
+    correlation_id: str | None = Field(default=None, max_length=128)
     client_id: uuid.UUID | None = Field(default=None, index=True)  # none when unauthenticated
     # Who: client:<id>, operator:<name>, unauthenticated (diversion_common.actors); none on rows
     # written before actors were recorded.

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime
 from sqlmodel import Field, SQLModel
 
 from diversion_common.database import utcnow
+from diversion_common.messaging import REQUEST_ID_LENGTH
 from diversion_common.secrets_at_rest import encrypted_field
 
 TIMESTAMP = DateTime(timezone=True)
@@ -66,6 +67,9 @@ class DeliveryFields(EndpointKeyed, SQLModel):
     # The SHA-256 of the URL it was last sent to (a URL may carry a token: not kept in clear).
     # A redelivery goes there or nowhere: a changed URL does not get old messages (service.py).
     sent_to_sha256: str | None = Field(default=None, max_length=64)
+    # The X-Request-ID of the call that caused it, sent with it (not signed: the body is) and on
+    # the worker's log lines about it; none when a scheduled job caused it.
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_LENGTH)
 
 
 class AttemptFields(SQLModel):

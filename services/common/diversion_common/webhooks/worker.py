@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import threading
 import time
@@ -29,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine, select, update
@@ -37,6 +37,7 @@ from sqlmodel import Session
 from diversion_common.database import as_utc, is_sqlite, utcnow
 from diversion_common.heartbeat import Heartbeat
 from diversion_common.messaging import wake_event
+from diversion_common.observability import REQUEST_ID_HEADER, handling
 from diversion_common.signing import sign_headers
 from diversion_common.webhooks import addressing, service
 from diversion_common.webhooks.policy import CircuitPolicy, Outcome, RetryPolicy, classify, parse_retry_after
@@ -100,6 +101,8 @@ class Claimed:
     body: bytes
     # next_attempt_at as the claim set it: while it is still that, the lease is this worker's.
     leased_until: datetime
+    # The call that caused it: sent as X-Request-ID, and on every log line about this try.
+    request_id: str | None = None
 
 
 class DeliveryWorker:
@@ -111,7 +114,7 @@ class DeliveryWorker:
         settings: WorkerSettings | None = None,
         *,
         user_agent: str,
-        log: logging.Logger,
+        log: Any,
     ) -> None:
         self.engine = engine
         self.tables = tables
@@ -176,7 +179,7 @@ class DeliveryWorker:
                     delivery.next_attempt_at = leased_until = now + settings.lease
                     session.add(delivery)
                     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-                    claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body, leased_until))
+                    claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body, leased_until, delivery.request_id))
             session.commit()
         return claimed
 
@@ -186,6 +189,8 @@ class DeliveryWorker:
             "Content-Type": "application/json",
             "User-Agent": self.user_agent,
             **sign_headers(claimed.secrets, claimed.delivery_id, claimed.body),
+            # Beside the signature, not under it: the receiver can log it; the signed body is unchanged.
+            **({REQUEST_ID_HEADER: claimed.request_id} if claimed.request_id else {}),
         }
         started_at, started = utcnow(), time.perf_counter()
         status_code, error, retry_after = None, None, None
@@ -236,15 +241,13 @@ class DeliveryWorker:
             session.commit()
         self.log.info(
             "delivery attempt",
-            extra={
-                "delivery_id": result.delivery_id,
-                "endpoint_id": str(result.endpoint_id),
-                "status_code": result.status_code,
-                "latency_ms": round(result.latency_ms, 1),
-                "error": result.error,
-                "outcome": result.outcome.value,
-                "delivery_status": status,
-            },
+            delivery_id=result.delivery_id,
+            endpoint_id=str(result.endpoint_id),
+            status_code=result.status_code,
+            latency_ms=round(result.latency_ms, 1),
+            error=result.error,
+            outcome=result.outcome.value,
+            delivery_status=status,
         )
 
     def release(self, claims: list[Claimed]) -> int:
@@ -268,12 +271,17 @@ class DeliveryWorker:
         return released
 
     async def _deliver_and_record(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
+        # Its own task, so the id is bound for this try alone (and the thread recording it).
+        with handling(claimed.request_id):
+            await self._try_and_record(client, claimed)
+
+    async def _try_and_record(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
         try:
             result = await self.deliver(client, claimed)
             self._recording.add(claimed.delivery_id)
             await asyncio.to_thread(self.record, result)
         except Exception as exc:  # the lease runs out and the delivery is tried again
-            self.log.error("delivery failed to record", extra={"delivery_id": claimed.delivery_id, "error_type": type(exc).__name__})
+            self.log.error("delivery failed to record", delivery_id=claimed.delivery_id, error_type=type(exc).__name__)
         finally:
             self._recording.discard(claimed.delivery_id)
             self.in_flight[claimed.endpoint_id] -= 1
@@ -295,9 +303,9 @@ class DeliveryWorker:
         try:
             released = await asyncio.to_thread(self.release, list(cut.values()))
         except Exception as exc:  # they run out instead
-            self.log.error("releasing leases failed", extra={"deliveries": len(cut), "error_type": type(exc).__name__})
+            self.log.error("releasing leases failed", deliveries=len(cut), error_type=type(exc).__name__)
             return
-        self.log.warning("delivery tries cut short by a stop; leases given back", extra={"deliveries": len(cut), "released": released})
+        self.log.warning("delivery tries cut short by a stop; leases given back", deliveries=len(cut), released=released)
 
     # --- the loop ---
     async def run(self, stop: threading.Event, abort: threading.Event | None = None) -> None:
@@ -314,7 +322,7 @@ class DeliveryWorker:
                 try:
                     claimed = await asyncio.to_thread(self.claim, dict(self.in_flight))
                 except Exception as exc:  # outlive a database hiccup
-                    self.log.error("claiming deliveries failed", extra={"error_type": type(exc).__name__})
+                    self.log.error("claiming deliveries failed", error_type=type(exc).__name__)
                     claimed = []
                 for item in claimed:
                     self.in_flight[item.endpoint_id] += 1

@@ -10,12 +10,12 @@ processes (several at once on PostgreSQL).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.webhooks import worker as webhooks
 from diversion_common.webhooks.worker import BackgroundWorker, Endpoint, WorkerSettings  # noqa: F401 -- the gateway's names for them
@@ -24,7 +24,7 @@ from provider_gateway.deliveries.tables import GATEWAY_DELIVERIES
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.providers.tables import Provider
 
-log = logging.getLogger("diversion.provider_gateway.worker")
+log = structlog.get_logger("diversion.provider_gateway.worker")
 _DISABLED_PROVIDER_IS_SENT = frozenset({REFERRAL_WITHDRAWN})
 
 

@@ -30,6 +30,7 @@ from diversion_common.contracts import (
 )
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import BatchReceipt, MessageEnvelope, OutboxRelay
+from diversion_common.observability import current_request_id
 from diversion_common.problems import Conflict, FieldError, NotFound, Unauthenticated, ValidationFailed
 from diversion_common.signing import InvalidSignature, verify
 from provider_gateway.cases.mirror import mirror
@@ -38,6 +39,7 @@ from provider_gateway.deliveries.service import cancel_open_deliveries
 from provider_gateway.events.schemas import EventReceipt, EventReceiptPage, EventRefusal
 from provider_gateway.events.tables import EventOutcome, ProviderEventReceipt
 from provider_gateway.messaging.tables import OutboxMessage
+from provider_gateway.metrics import count_event
 from provider_gateway.providers.access import must_be_active
 from provider_gateway.providers.secrets import secrets_in_force
 from provider_gateway.routing.service import route_case
@@ -119,7 +121,10 @@ def receive_event(
     outbox.aggregate_id, outbox.payload, outbox.payload_sha256 = data.case_id, message.model_dump(mode="json"), None
     outbox.created_at, outbox.refused_at, outbox.sent_at, outbox.last_error = now, None, None, None
     outbox.available_at = now + (relay.lease if relay is not None and send_now else timedelta(0))
-    envelope = MessageEnvelope(id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now)
+    outbox.request_id = current_request_id()  # this call's: the police callback it causes carries it
+    envelope = MessageEnvelope(
+        id=message_id, topic=outbox.topic, aggregate_id=data.case_id, payload=outbox.payload, created_at=now, request_id=outbox.request_id
+    )
     session.add(outbox)
     # Sent now: referral_api's decision (200 or 409) is the answer, recorded with it (record_outcome).
     answering(None if send_now else 202)
@@ -156,6 +161,7 @@ def _refused_here(
     receipt.decided_at, receipt.outcome = now, EventOutcome.refused.value
     receipt.refusal_code, receipt.refusal_detail, receipt.refusal_retryable = refused.extra.get("code"), refused.detail, False
     session.add(receipt)
+    count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
     answering(EventRefused.status)
     try:
         session.commit()
@@ -197,9 +203,11 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
         receipt.refusal_detail = (answer.problem or "refused")[:300]
         receipt.refusal_retryable = answer.retryable
         session.add(receipt)
+        count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
         return
     receipt.outcome = EventOutcome.applied.value
     session.add(receipt)
+    count_event(session, receipt.event_type, receipt.outcome)
     projection = CaseProjection.model_validate(answer.result) if answer.result is not None else None
     if projection is not None:
         receipt.case_status, receipt.case_version = projection.status.value, projection.version

@@ -12,7 +12,6 @@ providers' events hold no free text and stay, as do routing decisions.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,16 +20,19 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
+from diversion_common.retention_schedule import DailyRetention
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import REFERRAL_CREATED
 from provider_gateway.deliveries.tables import Delivery
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.privacy.erasure import erase_case_copy
+from provider_gateway.config import Settings
 
-log = logging.getLogger("diversion.provider_gateway.retention")
+log = structlog.get_logger("diversion.provider_gateway.retention")
 
 ENDED = (GatewayCaseStatus.withdrawn.value, GatewayCaseStatus.ended.value)
 BATCH = 100
@@ -95,5 +97,12 @@ def run_retention(
             erased += batch
     if erased:
         checkpoint_after_erasure(engine)
-    log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
+    log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)
+
+
+def daily_retention(engine: Engine, settings: Settings) -> DailyRetention:
+    """This service's retention, run by itself once a day (diversion_common/retention_schedule.py)."""
+    return DailyRetention(
+        engine, lambda engine, now: run_retention(engine, retention_days=settings.retention_days, now=now), settings.retention_hour_utc
+    )

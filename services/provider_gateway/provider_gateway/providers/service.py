@@ -40,9 +40,12 @@ def _name_must_be_free(session: Session) -> Iterator[None]:
         raise ProviderNameTaken(errors=[FieldError(pointer="/name", detail="is already taken")]) from None
 
 
-def create_provider(session: Session, request: ProviderCreate) -> tuple[ProviderPublic, str]:
-    """Register a provider; returns it with its first signing secret, shown this once."""
+def create_provider(session: Session, request: ProviderCreate, provider_id: uuid.UUID | None = None) -> tuple[ProviderPublic, str]:
+    """Register a provider; returns it with its first signing secret, shown this once.
+
+    ``provider_id``: its id chosen beforehand (the CLI's audit row, written in this transaction, names it)."""
     provider = Provider(
+        id=provider_id or uuid.uuid4(),
         name=request.name,
         pathways=[p.value for p in request.pathways],
         districts=sorted({d.value for d in request.districts}),

@@ -42,7 +42,7 @@ from referral_api.cases.tables import Case
 from referral_api.config import get_settings
 from referral_api.lifecycle.breach_requests import Addressee, BreachStatus
 from referral_api.lifecycle.facts import Fact
-from referral_api.lifecycle.fold import BreachRequestState, CaseState
+from referral_api.lifecycle.fold import BreachRequestState
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.service import notify_recipient
 
@@ -86,21 +86,17 @@ def _send(session: Session, case: Case, recipient: str, topic: BreachRequestTopi
     notify_recipient(session, recipient=recipient, event_type=topic.value, payload=message.model_dump(mode="json", exclude_none=True), case_id=case.id)
 
 
-def fact_recorded(session: Session, case: Case, state: CaseState, source: str, source_id: str) -> None:
-    """A provider's fact was recorded: each open request it was reported after the submission of is
-    updated for its readers, and they are told of it."""
-    submitted = [r for r in state.breach_requests if r.open and r.submitted_at is not None]
-    if not submitted:
-        return
-    for request in submitted:
-        facts = case_log.facts_since_submission(session, case.id, request)
-        for fact, corrects in reported_after_submission(request, facts):
-            if fact.key == (source, source_id):
-                reported = FactReported(
-                    fact=ProviderEventType(fact.kind.value), occurred_at=fact.occurred_at, reported_at=fact.recorded_at,
-                    appointment_id=fact.data.get("appointment_id"), corrects_evidence=corrects,
-                )
-                breach_request_changed(session, case, request, facts, reported)
+def fact_reported(session: Session, case: Case, request: BreachRequestState, key: tuple[str, str]) -> None:
+    """A provider's fact was recorded after the request's submission: if it is one the request's
+    readers weigh, the request's version moves and they are told of it."""
+    facts = case_log.facts_since_submission(session, case.id, request)
+    for fact, corrects in reported_after_submission(request, facts):
+        if fact.key == key:
+            reported = FactReported(
+                fact=ProviderEventType(fact.kind.value), occurred_at=fact.occurred_at, reported_at=fact.recorded_at,
+                appointment_id=fact.data.get("appointment_id"), corrects_evidence=corrects,
+            )
+            breach_request_changed(session, case, request, facts, reported)
 
 
 def case_notice(

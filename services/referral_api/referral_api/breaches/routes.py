@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from diversion_common.wire_types import DateTime
 from sqlmodel import Session
 
-from diversion_common.observability import request_id_var
+from diversion_common.observability import current_request_id
 from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from referral_api.auth import BreachAddressee, BreachParty, CourtLiaison, PoliceSystem
@@ -60,7 +60,7 @@ def list_breach_requests(
 ) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
     return service.list_requests(
         session, principal, status=status, received_from=received_from, received_to=received_to,
-        cursor=cursor, limit=limit, request_id=request_id_var.get(), court=court.value if court else None,
+        cursor=cursor, limit=limit, request_id=current_request_id(), court=court.value if court else None,
     )
 
 
@@ -71,27 +71,27 @@ def list_breach_requests(
     responses=_READ,
 )
 def read_breach_request(request_id: uuid.UUID, principal: BreachParty, session: DbSession) -> View:
-    return service.read_request(session, principal, request_id, request_id_var.get())
+    return service.read_request(session, principal, request_id, current_request_id())
 
 
 @router.post("/{request_id}/confirm", response_model=PoliceBreachRequest, summary="The officer in the case submits the request", responses=_STEP)
 def confirm_breach_request(request_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> View:
-    return service.confirm(session, principal, request_id, request_id_var.get())
+    return service.confirm(session, principal, request_id, current_request_id())
 
 
 @router.post("/{request_id}/withdraw", response_model=PoliceBreachRequest, summary="The officer in the case decides not to proceed", responses=_STEP)
 def withdraw_breach_request(request_id: uuid.UUID, body: WithdrawBreachRequest, principal: PoliceSystem, session: DbSession) -> View:
-    return service.withdraw(session, principal, request_id, body, request_id_var.get())
+    return service.withdraw(session, principal, request_id, body, current_request_id())
 
 
 @router.post("/{request_id}/acknowledge", response_model=CourtBreachRequest | YjuBreachRequest, summary="The court or the YJU acknowledges receipt", responses=_STEP)
 def acknowledge_breach_request(request_id: uuid.UUID, principal: BreachAddressee, session: DbSession) -> View:
-    return service.acknowledge(session, principal, request_id, request_id_var.get())
+    return service.acknowledge(session, principal, request_id, current_request_id())
 
 
 @router.post("/{request_id}/hearing", response_model=CourtBreachRequest, summary="The court schedules a hearing", responses=_STEP)
 def schedule_hearing(request_id: uuid.UUID, body: HearingRequest, principal: CourtLiaison, session: DbSession) -> View:
-    return service.schedule_hearing(session, principal, request_id, body, request_id_var.get())
+    return service.schedule_hearing(session, principal, request_id, body, current_request_id())
 
 
 @router.post(
@@ -99,4 +99,4 @@ def schedule_hearing(request_id: uuid.UUID, body: HearingRequest, principal: Cou
     summary="The court or the YJU records its outcome; the answer is the record it keeps seeing", responses=_STEP,
 )
 def record_outcome(request_id: uuid.UUID, body: OutcomeRequest, principal: BreachAddressee, session: DbSession) -> View:
-    return service.record_outcome(session, principal, request_id, body, request_id_var.get())
+    return service.record_outcome(session, principal, request_id, body, current_request_id())

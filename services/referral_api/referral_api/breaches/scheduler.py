@@ -15,7 +15,7 @@ is ever recorded. ``run_checks`` takes a clock for the tests that run it in proc
 
 from __future__ import annotations
 
-import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,16 +27,18 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
+import structlog
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
 from diversion_common.heartbeat import Heartbeat
+from referral_api import metrics
 from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log.service import facts_of
 from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import Fact
 
-log = logging.getLogger("referral_api.breaches.scheduler")
+log = structlog.get_logger("diversion.referral_api.breaches.scheduler")
 
 BATCH = 200
 
@@ -88,7 +90,7 @@ def run_checks(engine: Engine, now: datetime | None = None, *, actor: str = acto
             run.due += 1
             run.checked += check_case(engine, case_id, now, actor, audit)
     if run.due:
-        log.info("breach checks", extra={"due": run.due, "checked": run.checked})
+        log.info("breach checks", due=run.due, checked=run.checked)
     return run
 
 
@@ -141,15 +143,23 @@ class BreachScheduler:
         )
 
     def run_once(self) -> CheckRun:
+        started = time.perf_counter()
         try:
-            return run_checks(self.engine, self.clock(), actor=actors.SCHEDULER)
+            run = run_checks(self.engine, self.clock(), actor=actors.SCHEDULER)
         except Exception:  # the next run tries again; the error is logged, never lost silently
             log.exception("breach checks failed")
+            metrics.SCHEDULER_FAILURES.inc()
             return CheckRun()
         finally:
             self.heartbeat.beat()
+        # Only a run that finished counts as run: the "not run" alert also catches one that keeps failing.
+        metrics.SCHEDULER_LAST_DURATION.set(time.perf_counter() - started)
+        metrics.SCHEDULER_CASES.set(run.due)
+        metrics.SCHEDULER_LAST_RUN.set(time.time())
+        return run
 
     def start(self) -> None:
+        metrics.register_scheduler_metrics()
         self.heartbeat.beat(passed=False)
         self._scheduler.start()
 

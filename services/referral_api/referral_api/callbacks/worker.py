@@ -6,18 +6,18 @@ worker runs inside referral_api's web process (``run_delivery_worker``).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.webhooks import worker as webhooks
 from diversion_common.webhooks.secrets import secrets_in_force
 from diversion_common.webhooks.worker import Endpoint, WorkerSettings
 from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackSecret, PoliceCallback
 
-log = logging.getLogger("diversion.referral_api.worker")
+log = structlog.get_logger("diversion.referral_api.worker")
 
 
 def usable_callbacks(session: Session, now: datetime) -> list[Endpoint]:

@@ -18,7 +18,14 @@ from referral_api.breaches import notifications
 from referral_api.breaches.projection import sync_request
 from referral_api.cases.announcements import announce
 from referral_api.cases.tables import Case
-from referral_api.lifecycle.events import BreachRequestChanged, DomainEvent, ReminderSent, StatusChanged, WarningIssued
+from referral_api.lifecycle.events import (
+    BreachRequestChanged,
+    DomainEvent,
+    FactReportedAfterSubmission,
+    ReminderSent,
+    StatusChanged,
+    WarningIssued,
+)
 from referral_api.lifecycle.fold import CaseState
 
 Effect = Callable[[Session, Case, CaseState, Any, datetime], None]
@@ -47,6 +54,12 @@ def _reminder_announced(session: Session, case: Case, _state: CaseState, event: 
     )
 
 
+def _late_fact_announced(session: Session, case: Case, state: CaseState, event: FactReportedAfterSubmission, _at: datetime) -> None:
+    request = state.breach_request(event.request_id)
+    assert request is not None
+    notifications.fact_reported(session, case, request, (event.source, event.source_id))
+
+
 def _status_announced(session: Session, case: Case, state: CaseState, event: StatusChanged, _at: datetime) -> None:
     announce(session, case, state, event.previous, event.reason)
 
@@ -56,6 +69,7 @@ HANDLERS: dict[type, tuple[Effect, ...]] = {
     BreachRequestChanged: (_request_projected, _request_announced),
     WarningIssued: (_warning_announced,),
     ReminderSent: (_reminder_announced,),
+    FactReportedAfterSubmission: (_late_fact_announced,),
 }
 
 

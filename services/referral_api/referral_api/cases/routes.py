@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlmodel import Session
 
 from diversion_common.audit.context import touched
-from diversion_common.observability import request_id_var
+from diversion_common.observability import current_request_id
 from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from diversion_common.wire_types import DateTime
@@ -94,7 +94,7 @@ def list_referrals(
         updated_since=updated_since,
         cursor=cursor,
         limit=limit,
-        request_id=request_id_var.get(),
+        request_id=current_request_id(),
     )
 
 
@@ -105,7 +105,7 @@ def list_referrals(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_referral(case_id: uuid.UUID, principal: PoliceSystem, session: DbSession) -> CaseDetail:
-    return service.read_case(session, principal, case_id, request_id_var.get())
+    return service.read_case(session, principal, case_id, current_request_id())
 
 
 @router.get(
@@ -129,7 +129,7 @@ def read_timeline(
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=service.TIMELINE_PAGE_MAX)] = service.TIMELINE_PAGE,
 ) -> TimelinePage:
-    return service.timeline(session, principal, case_id, request_id_var.get(), cursor=cursor, limit=limit)
+    return service.timeline(session, principal, case_id, current_request_id(), cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -141,4 +141,4 @@ def read_timeline(
 def withdraw_referral(
     case_id: uuid.UUID, body: WithdrawRequest, principal: PoliceSystem, session: DbSession
 ) -> CaseDetail:
-    return service.withdraw_case(session, principal, case_id, body, request_id_var.get())
+    return service.withdraw_case(session, principal, case_id, body, current_request_id())

@@ -19,7 +19,7 @@ from diversion_common.credentials import Principal
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
 from diversion_common.problems import FieldError, NotFound, ValidationFailed
-from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway
+from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, Pathway, ProviderEventType, coded_reason
 from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
@@ -197,9 +197,9 @@ def to_public(case: Case) -> CasePublic:
     )
 
 
-# A provider's reasons shown to the police: codes only. Free text (a cancellation's reason, any
-# note) may hold health details and stays with the provider.
-_PROVIDER_REASON_CODES = {FactKind.referral_rejected, FactKind.closed_by_provider}
+# A provider's reasons shown to the police: codes only (the contract says which reasons are codes).
+# Free text (a cancellation's reason, any note) may hold health details and stays with the provider.
+_PROVIDER_REASON_CODES = frozenset(FactKind(kind.value) for kind in ProviderEventType if coded_reason(kind))
 
 
 def _reason_of(fact: Fact) -> str | None:

@@ -37,4 +37,13 @@ class ReminderSent:
     breach_request_id: uuid.UUID | None
 
 
-DomainEvent = StatusChanged | BreachRequestChanged | WarningIssued | ReminderSent
+@dataclass(frozen=True)
+class FactReportedAfterSubmission:
+    """A provider reported a fact while a submitted breach request was open: its readers weigh it."""
+
+    request_id: uuid.UUID
+    source: str
+    source_id: str
+
+
+DomainEvent = StatusChanged | BreachRequestChanged | WarningIssued | ReminderSent | FactReportedAfterSubmission

@@ -16,25 +16,14 @@ from typing import Any
 from diversion_common.contracts import ProviderEventType
 
 
-class FactKind(StrEnum):
+class _OwnKind(StrEnum):
+    """The facts referral_api records itself (the providers' kinds come from the contract)."""
+
     referral_received = "referral.received"  # {"pathway": str, "needs_yju": bool}; source police:<client>
     yju_decided = "yju.decided"  # {"decision": "divert" | "decline"}; source yju:<client>
     routed = "case.routed"  # {"provider_id": str, "reason": str}; source gateway
     unroutable = "case.unroutable"  # {"reason": str}; source gateway
     withdrawn = "police.withdrew"  # {"reason": code, "note": str | None}; source police:<client>
-    # A provider's event: its data without case_id and occurred_at; source provider:<provider>.
-    referral_accepted = "referral.accepted"
-    referral_rejected = "referral.rejected"
-    contact_attempted = "contact.attempted"
-    appointment_booked = "appointment.booked"
-    appointment_cancelled = "appointment.cancelled"
-    appointment_attended = "appointment.attended"
-    appointment_missed = "appointment.missed"
-    assessment_completed = "assessment.completed"
-    intervention_completed = "intervention.completed"
-    course_completed = "course.completed"
-    engagement_refused = "engagement.refused"
-    closed_by_provider = "case.closed_by_provider"
     # Made by the breach rules (source referral_api), or steps taken on a breach request by the
     # officer (police:<client>), the court (court:<client>) or the YJU (yju:<client>).
     warning_issued = "breach.warning_issued"  # {"rule", "appointment_id", "evidence": [...]}
@@ -47,7 +36,16 @@ class FactKind(StrEnum):
     breach_withdrawn = "breach.withdrawn"  # {"breach_request_id", "reason", "note"}
 
 
-# Built from the contract so a new provider event type without a fact kind fails at import.
+# Every kind of fact: referral_api's own, and each of the contract's provider event types under
+# the same name (FactKind.referral_accepted, FactKind.case_closed_by_provider...): its data is the
+# event's data without case_id and occurred_at, its source provider:<provider>. A provider event
+# type added to the contract is a fact kind at once; nothing here restates it.
+FactKind = StrEnum(  # type: ignore[misc]
+    "FactKind",
+    [(kind.name, kind.value) for kind in _OwnKind] + [(event.name, event.value) for event in ProviderEventType],
+    module=__name__,
+)
+
 PROVIDER_KINDS = frozenset(FactKind(event_type.value) for event_type in ProviderEventType)
 
 APPOINTMENT_KINDS = frozenset(
@@ -60,15 +58,6 @@ APPOINTMENT_KINDS = frozenset(
 )
 # What happened to a booked appointment; a later one about the same appointment corrects it.
 APPOINTMENT_OUTCOME_KINDS = APPOINTMENT_KINDS - {FactKind.appointment_booked}
-
-# Work with the person: it shows the provider has taken the case on, whether or not
-# its referral.accepted has arrived yet.
-PROGRAMME_KINDS = APPOINTMENT_KINDS | {
-    FactKind.contact_attempted,
-    FactKind.assessment_completed,
-    FactKind.intervention_completed,
-    FactKind.course_completed,
-}
 
 BREACH_STEP_KINDS = frozenset(
     {

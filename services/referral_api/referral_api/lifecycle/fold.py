@@ -42,14 +42,20 @@ from referral_api.lifecycle.breach_requests import OPEN_STATUSES, Addressee, Bre
 from referral_api.lifecycle.facts import (
     APPOINTMENT_OUTCOME_KINDS,
     BREACH_STEP_KINDS,
-    PROGRAMME_KINDS,
     PROVIDER_KINDS,
     Fact,
     FactKind,
     fact_evidence,
     ordered,
 )
-from referral_api.lifecycle.events import BreachRequestChanged, DomainEvent, ReminderSent, StatusChanged, WarningIssued
+from referral_api.lifecycle.events import (
+    BreachRequestChanged,
+    DomainEvent,
+    FactReportedAfterSubmission,
+    ReminderSent,
+    StatusChanged,
+    WarningIssued,
+)
 from referral_api.lifecycle.programme import DEFAULT_RULES, ProgrammeRules
 from referral_api.lifecycle.status import Signals, derive_status
 
@@ -73,6 +79,16 @@ def _earliest(current: Mark | None, new: Mark) -> Mark:
 def _reached_by(mark: Mark | None, point: Mark) -> bool:
     return mark is not None and mark <= point
 
+
+# Work with the person: it shows the provider has taken the case on, whether or not
+# its referral.accepted has arrived yet.
+PROGRAMME_KINDS = APPOINTMENT_OUTCOME_KINDS | {
+    FactKind.appointment_booked,
+    FactKind.contact_attempted,
+    FactKind.assessment_completed,
+    FactKind.intervention_completed,
+    FactKind.course_completed,
+}
 
 # Statuses in which the person is expected to be working through the programme.
 ACTIVE_STATUSES = frozenset({CaseStatus.accepted_by_provider, CaseStatus.in_programme})
@@ -404,7 +420,7 @@ def _provider_step(work: ProviderWork, fact: Fact) -> ProviderWork:
     elif kind is FactKind.engagement_refused:
         changes["refused"] = _earliest(work.refused, mark)
         changes["engagement"] = replace(work.engagement, refusals=_by_time((*work.engagement.refusals, fact_evidence(fact))))
-    elif kind is FactKind.closed_by_provider:
+    elif kind is FactKind.case_closed_by_provider:
         if work.closed is None or mark < work.closed:
             changes.update(closed=mark, closure_reason=ProviderClosureReason(data["reason"]))
     return replace(work, **changes)
@@ -474,6 +490,12 @@ def happened(before: CaseState | None, after: CaseState, fact: Fact) -> tuple[Do
             datetime.fromisoformat(due_at) if due_at else None,
             uuid.UUID(str(request)) if request else None,
         ))
+    if fact.kind in PROVIDER_KINDS:
+        events.extend(
+            FactReportedAfterSubmission(request.id, fact.source, fact.source_id)
+            for request in after.breach_requests
+            if request.open and request.submitted_at is not None
+        )
     return tuple(events)
 
 

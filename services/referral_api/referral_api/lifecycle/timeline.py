@@ -25,7 +25,7 @@ from diversion_common.contracts import (
     Punctuality,
     RejectionReason,
 )
-from referral_api.lifecycle.facts import Fact, FactKind, ordered
+from referral_api.lifecycle.facts import PROVIDER_KINDS, Fact, FactKind, ordered
 from referral_api.lifecycle.fold import fold_snapshot, superseded
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
 
@@ -168,7 +168,7 @@ _DESCRIBE: dict[FactKind, Callable[[Mapping[str, Any]], str]] = {
     FactKind.intervention_completed: _intervention,
     FactKind.course_completed: lambda data: "The person completed the programme",
     FactKind.engagement_refused: lambda data: "The person said they will not take part",
-    FactKind.closed_by_provider: lambda data: (
+    FactKind.case_closed_by_provider: lambda data: (
         f"The provider closed the case: {_CLOSURE[ProviderClosureReason(data['reason'])]}"
     ),
 }
@@ -210,6 +210,10 @@ _DESCRIBE.update({
 
 
 def describe(fact: Fact) -> str:
+    words = _DESCRIBE.get(fact.kind)
+    if words is None and fact.kind in PROVIDER_KINDS:
+        # A provider event type new to the contract reads by its name until it is given words here.
+        return f"The provider reported: {_code(fact.kind.value.replace('.', ' '))}"
     return _DESCRIBE[fact.kind](fact.data)
 
 

@@ -14,7 +14,6 @@ from sqlmodel import Session
 
 from diversion_common.contracts import CaseProjection, CaseRouted, CaseUnroutable, ProviderEventReported, Topic
 from diversion_common.messaging import MessageEnvelope, MessageRefused, TopicHandler
-from referral_api.breaches import notifications as breach_notifications
 from referral_api.case_events import recording
 from referral_api.case_log import service as case_log
 from referral_api.cases.announcements import programme_summary
@@ -62,8 +61,6 @@ def _provider_event(session: Session, message: ProviderEventReported, _envelope:
         )
     except case_log.FactRefused as refused:
         raise MessageRefused(refused.refusal.detail, code=refused.refusal.code, retryable=refused.refusal.retryable) from None
-    if not recorded.duplicate:
-        breach_notifications.fact_recorded(session, case, recorded.state, case_log.provider_source(message.provider_id), message.webhook_id)
     return _projection(case.id, recorded.state)
 
 

@@ -16,7 +16,6 @@ is its end, or a late report after it: never less than the period after the end.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+import structlog
 
 from diversion_common.contracts import TERMINAL_STATUSES
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from diversion_common.webhooks.service import erase_settled_payloads
+from diversion_common.retention_schedule import DailyRetention
 from referral_api.case_log.erasure import erasure_permitted
 from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
@@ -37,8 +38,9 @@ from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.tables import CallbackDelivery
+from referral_api.config import Settings
 
-log = logging.getLogger("diversion.referral_api.retention")
+log = structlog.get_logger("diversion.referral_api.retention")
 
 # Free text on the log: written by a person, it may say anything about anyone (health included).
 FREE_TEXT_FIELDS = frozenset({"note"})
@@ -136,5 +138,12 @@ def run_retention(
             erased += batch
     if erased:
         checkpoint_after_erasure(engine)
-    log.info("retention run", extra={"cases_erased": len(erased), "cutoff": as_utc(cutoff).isoformat()})
+    log.info("retention run", cases_erased=len(erased), cutoff=as_utc(cutoff).isoformat())
     return RetentionRun(cutoff, False, erased)
+
+
+def daily_retention(engine: Engine, settings: Settings) -> DailyRetention:
+    """This service's retention, run by itself once a day (diversion_common/retention_schedule.py)."""
+    return DailyRetention(
+        engine, lambda engine, now: run_retention(engine, retention_days=settings.retention_days, now=now), settings.retention_hour_utc
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
-from diversion_common.observability import request_id_var
+from diversion_common.observability import current_request_id
 from diversion_common.problems import problem_responses
 from referral_api.auth import Administrator
 from referral_api.db import get_session
@@ -30,4 +30,4 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def export_subject_access(body: SubjectAccessRequest, principal: Administrator, session: DbSession) -> SubjectAccessExport:
-    return subject_access.export(session, principal, body, request_id_var.get())
+    return subject_access.export(session, body, subject_access.reads_by(principal, current_request_id()))

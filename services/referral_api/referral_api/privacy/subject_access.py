@@ -8,6 +8,7 @@ names the person any more. Each export is recorded as a read of every case it co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -88,11 +89,26 @@ def _held(session: Session, case: Case) -> HeldCase:
     )
 
 
-def export(session: Session, principal: Principal, request: SubjectAccessRequest, request_id: str | None) -> SubjectAccessExport:
-    """One transaction: the export is recorded as a read of each case it shows, before it is read."""
+# Records the export as a read of each case it shows, in the export's transaction.
+ReadRecorder = Callable[[Session, list[Case]], None]
+
+
+def reads_by(principal: Principal, request_id: str | None) -> ReadRecorder:
+    """An API client's export: a read of each case by the client (on the case's reads, as any read)."""
+
+    def record(session: Session, cases: list[Case]) -> None:
+        for case in cases:
+            session.add(CaseAccess(case_id=case.id, client_id=principal.client_id, action=EXPORT_ACTION, request_id=request_id))
+
+    return record
+
+
+def export(session: Session, request: SubjectAccessRequest, record_reads: ReadRecorder) -> SubjectAccessExport:
+    """One transaction: the export is recorded as a read of each case it shows, before it is read.
+
+    ``record_reads``: ``reads_by`` a client; an operator's export (the CLI) is its audit row."""
     cases = _cases_of(session, request)
-    for case in cases:
-        session.add(CaseAccess(case_id=case.id, client_id=principal.client_id, action=EXPORT_ACTION, request_id=request_id))
+    record_reads(session, cases)
     session.flush()
     touched(case.id for case in cases)
     answer = SubjectAccessExport(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from diversion_common.observability import request_id_var
+from diversion_common.observability import current_request_id
 from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
 from referral_api.auth import YouthJusticeUnit
@@ -29,7 +29,7 @@ def list_yju_cases(
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> YjuCasePage:
-    return service.list_cases(session, principal, status=status, cursor=cursor, limit=limit, request_id=request_id_var.get())
+    return service.list_cases(session, principal, status=status, cursor=cursor, limit=limit, request_id=current_request_id())
 
 
 @router.get(
@@ -39,7 +39,7 @@ def list_yju_cases(
     responses=problem_responses(401, 403, 404, 422),
 )
 def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseView:
-    return service.read_case(session, principal, case_id, request_id_var.get())
+    return service.read_case(session, principal, case_id, current_request_id())
 
 
 @router.post(
@@ -49,4 +49,4 @@ def read_yju_case(case_id: uuid.UUID, principal: YouthJusticeUnit, session: DbSe
     responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 def decide_yju_case(case_id: uuid.UUID, body: DecisionRequest, principal: YouthJusticeUnit, session: DbSession) -> YjuCaseView:
-    return service.decide(session, principal, case_id, body, request_id_var.get())
+    return service.decide(session, principal, case_id, body, current_request_id())
