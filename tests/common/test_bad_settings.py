@@ -40,7 +40,7 @@ def test_a_service_with_a_bad_setting_says_which_in_one_line(service, variable, 
     lines = (stopped.stdout + stopped.stderr).splitlines()
     assert len(lines) == 1, lines
     line = json.loads(lines[0])
-    assert line["level"] == "ERROR" and line["setting"] == variable
+    assert line["level"].lower() == "error" and line["setting"] == variable
     assert variable in line["message"] and problem in line["message"]
     if variable.endswith(("_SECRETS_KEYS", "_DATABASE_URL")):
         assert value not in lines[0] and "pw-not-shown" not in lines[0]
