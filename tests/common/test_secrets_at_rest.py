@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine
-from diversion_common.secrets_at_rest import SecretsKeyError, new_key
+from diversion_common.secrets_at_rest import SecretsKeyError, keyring, new_key
 from diversion_common.webhooks.secrets import issue_secret, secrets_in_force
 from referral_api.callbacks.tables import CallbackSecret
 
@@ -107,3 +107,16 @@ def test_a_service_without_its_keys_refuses_to_start(fresh_database, monkeypatch
     with pytest.raises(SecretsKeyError, match=variable):
         with TestClient(app):
             pass
+
+
+def test_keys_come_from_the_secrets_file_when_the_environment_has_none(monkeypatch, tmp_path, keys_from_environment):
+    """As a container's CLI command or standalone worker reads them (docker/compose.yaml's secrets)."""
+    from diversion_common import settings
+
+    key = new_key()
+    (tmp_path / KEYS.lower()).write_text(f"{key}\n")
+    monkeypatch.delenv(KEYS)
+    with pytest.raises(SecretsKeyError, match=f"{KEYS} is not set"):
+        keyring(KEYS)
+    monkeypatch.setattr(settings, "SECRETS_DIR", tmp_path)
+    assert keyring(KEYS).decrypt(Fernet(key.encode()).encrypt(b"signing secret")) == b"signing secret"

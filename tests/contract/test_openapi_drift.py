@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPORT_SCRIPT = ROOT / "scripts" / "export_openapi.py"
 OPENAPI_DIR = ROOT / "openapi"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-UNSECURED = {("get", "/health")}
+UNSECURED = {("get", "/health"), ("get", "/health/live"), ("get", "/health/ready")}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 

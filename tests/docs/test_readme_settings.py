@@ -22,6 +22,8 @@ from support.processes import REPO
 SETTINGS: dict[str, type[BaseSettings]] = {"REFERRAL_API_": ReferralSettings, "PROVIDER_GATEWAY_": GatewaySettings}
 _NAME = re.compile(r"`((?:[A-Z]+_)*[A-Z0-9_]+|\.\.\._[A-Z0-9_]+)`")
 _VALUE = re.compile(r"`([^`]*)`")
+_OTHER_VARIABLE = re.compile(r'"(DIVERSION_[A-Z_]+)"')
+_PREFIXED_VARIABLE = re.compile(r'"((?:REFERRAL_API|PROVIDER_GATEWAY)_[A-Z][A-Z_]*)"')
 
 
 def configuration_rows(readme: str) -> dict[str, str]:
@@ -33,7 +35,7 @@ def configuration_rows(readme: str) -> dict[str, str]:
         if len(cells) < 3 or not cells[0].startswith("`"):
             continue
         names = _NAME.findall(cells[0])
-        prefix = next(p for p in SETTINGS if names[0].startswith(p))
+        prefix = next((p for p in SETTINGS if names[0].startswith(p)), "")  # "": a variable no Settings class reads
         full = [prefix + name[4:] if name.startswith("..._") else name for name in names]
         values = [_default(item) for item in cells[1].split(",")]
         assert len(values) == len(full), f"one default for each of {', '.join(full)}: {cells[1]}"
@@ -85,7 +87,33 @@ def test_every_setting_is_documented_with_its_default(prefix: str) -> None:
 def test_the_table_documents_no_setting_that_does_not_exist() -> None:
     rows = configuration_rows((REPO / "README.md").read_text())
     known = {prefix + name.upper() for prefix, settings in SETTINGS.items() for name in settings.model_fields}
-    assert sorted(set(rows) - known) == []
+    assert sorted(set(rows) - known - set(other_variables())) == []
+
+
+def other_variables() -> dict[str, str]:
+    """The variables our code reads by name outside the Settings classes (DIVERSION_*), with their
+    defaults: the literal given to ``os.environ.get`` beside the name, else "unset"."""
+    found: dict[str, str] = {}
+    for path in (REPO / "services").rglob("*.py"):
+        source = path.read_text()
+        for name in _OTHER_VARIABLE.findall(source):
+            given = re.search(rf'environ\.get\("{name}",\s*"([^"]*)"\)', source)
+            found[name] = given.group(1) if given else found.get(name, "unset")
+    return found
+
+
+def test_the_variables_read_outside_the_settings_are_documented_with_their_defaults() -> None:
+    rows = configuration_rows((REPO / "README.md").read_text())
+    variables = other_variables()
+    assert {"DIVERSION_SECRETS_DIR", "DIVERSION_INSTANCE_ID"} <= set(variables)
+    assert {name: rows.get(name) for name in variables} == variables
+
+
+def test_every_prefixed_variable_named_in_the_code_is_a_setting() -> None:
+    """serve and the CLI set or read some by name (e.g. the internal ports): each must be a real setting."""
+    known = {prefix + name.upper() for prefix, settings in SETTINGS.items() for name in settings.model_fields}
+    named = {name for path in (REPO / "services").rglob("*.py") for name in _PREFIXED_VARIABLE.findall(path.read_text())}
+    assert sorted(named - known) == []
 
 
 def _same_number(text: str, default: Any) -> bool:

@@ -8,7 +8,7 @@ asserts, for every row and every caller:
 - a caller in ``allowed`` gets past authorisation: any answer but 401 or 403, and no
   5xx (with random ids and an empty ``{}`` body, a 404 or a 422 is the usual answer);
 - a caller with no key, or with a well-formed key no client holds, gets 401 (the
-  authentication gate answers before any route runs; /health alone takes no key);
+  authentication gate answers before any route runs; the health paths alone take no key);
 - a caller with a valid key of another role gets 403.
 
 A new route needs a row here, stating who may call it. Where a route's behaviour departs
@@ -45,7 +45,7 @@ FORCE = "thames-valley"
 COURT = "reading-magistrates"
 
 # The groups the policy is written in.
-EVERYONE = frozenset(CALLERS)  # a public path: no key needed (/health)
+EVERYONE = frozenset(CALLERS)  # a public path: no key needed (the health paths)
 POLICE = frozenset({Caller.police})
 YJU = frozenset({Caller.yju})
 COURT_ONLY = frozenset({Caller.court})
@@ -88,7 +88,7 @@ def _rows(service: str, allowed: frozenset[Caller], *operations: str) -> list[Ro
 
 MATRIX: tuple[Row, ...] = (
     # --- referral_api --------------------------------------------------------------
-    *_rows(REFERRAL_API, EVERYONE, "GET /health"),
+    *_rows(REFERRAL_API, EVERYONE, "GET /health", "GET /health/live", "GET /health/ready"),
     # A police system refers people and follows its own force's cases.
     *_rows(
         REFERRAL_API, POLICE,
@@ -140,7 +140,7 @@ MATRIX: tuple[Row, ...] = (
         "GET /v1/admin/audit",
     ),
     # --- provider_gateway ----------------------------------------------------------
-    *_rows(PROVIDER_GATEWAY, EVERYONE, "GET /health"),
+    *_rows(PROVIDER_GATEWAY, EVERYONE, "GET /health", "GET /health/live", "GET /health/ready"),
     # A provider reads and acknowledges the referrals routed to it, and reports on them.
     *_rows(
         PROVIDER_GATEWAY, PROVIDER,

@@ -49,13 +49,16 @@ def expected_error(error: BaseException) -> tuple[str, int] | None:
 
     from diversion_common.problems import Problem
     from diversion_common.secrets_at_rest import SecretsKeyError
+    from diversion_common.settings import InvalidSetting
 
     if isinstance(error, Problem):  # a service's rule refused it, as it would over HTTP (e.g. a name taken)
         return problem_line(error), 2 if error.status in (400, 409, 422) else 1
     cause = error.orig if isinstance(error, StatementError) and error.orig is not None else error
     if isinstance(cause, SecretsKeyError):  # e.g. a callback registered without REFERRAL_API_SECRETS_KEYS set
         return str(cause), 2
-    if isinstance(error, ValidationError):  # a setting from the environment that does not parse
+    if isinstance(error, InvalidSetting):  # a setting from the environment that does not parse, by its variable
+        return f"invalid setting {error}", 2
+    if isinstance(error, ValidationError):
         first = error.errors()[0]
         return f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2
     if isinstance(error, OSError) and error.strerror:  # e.g. a SQLite database where no folder can be

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from diversion_cli import privacy
+from diversion_cli import background, privacy
 from diversion_cli.backup import backup_command, restore_command
 from diversion_cli.deliveries import deliveries_app
 from diversion_cli.providers import providers_app
@@ -292,7 +292,7 @@ def demo_seed(env_file: Annotated[Path, typer.Option(help="Where to write the de
 
 
 @app.command("gateway-worker")
-def gateway_worker() -> None:
+def gateway_worker(heartbeat_file: background.HeartbeatFile = None) -> None:
     """Run a delivery worker process (several may run at once on PostgreSQL)."""
     from diversion_common.database import make_engine
     from diversion_common.observability import configure_logging
@@ -303,7 +303,7 @@ def gateway_worker() -> None:
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     try:
-        run_forever(engine, settings.worker_settings())
+        run_forever(engine, settings.worker_settings(), heartbeat_file)
     finally:
         engine.dispose()
 
@@ -342,6 +342,9 @@ def options(
 ) -> None:
     """Operate Diversion Link: migrate, manage API clients, run the demo."""
     Options.operator = operator
+
+
+background.register(app)  # scheduler, heartbeat-check
 
 
 def main() -> None:

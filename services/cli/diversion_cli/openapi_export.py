@@ -8,10 +8,16 @@ from typing import Any
 
 
 def documents() -> dict[str, dict[str, Any]]:
+    from provider_gateway.config import Settings as GatewaySettings
     from provider_gateway.main import create_app as create_gateway
+    from referral_api.config import Settings as ReferralSettings
     from referral_api.main import create_app as create_referral_api
 
-    return {"referral_api": create_referral_api().openapi(), "provider_gateway": create_gateway().openapi()}
+    # Settings given, not read by the apps themselves: a document needs no secrets keys (a serving process does).
+    return {
+        "referral_api": create_referral_api(ReferralSettings()).openapi(),
+        "provider_gateway": create_gateway(GatewaySettings()).openapi(),
+    }
 
 
 def render(document: dict[str, Any]) -> str:

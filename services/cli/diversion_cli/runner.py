@@ -43,13 +43,14 @@ def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subpr
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], instance: str, timeout: float = 120.0) -> bool:
-    """Whether ``process`` answers /health at ``url`` (a slow machine takes a while to import it)."""
+    """Whether ``process`` is ready at ``url`` (/health/ready: its database at the latest schema and its
+    loops running); a slow machine takes a while to import it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
-            response = httpx.get(f"{url}/health", timeout=1.0)
+            response = httpx.get(f"{url}/health/ready", timeout=5.0)
             if response.status_code == 200 and response.headers.get(INSTANCE_HEADER) == instance:
                 return True
         except httpx.HTTPError:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings
 
 from diversion_common.rate_limits import parse_rate_limit
+from diversion_common.settings import ServiceSettings
 
 
-class AbuseLimitSettings(BaseSettings):
+class AbuseLimitSettings(ServiceSettings):
     # Real clients are far below these (a force refers a few dozen people a day; a provider
     # polls every few seconds; the relay sends batches of 100): they stop floods and runaway
     # loops, not work. Several clients may share an address (a force's or a supplier's egress),

@@ -11,7 +11,7 @@ So a call takes a place here before anything else that needs a thread or the dat
 Places are fewer than the threads, so a call inside always gets the thread it asks for;
 one waiting holds nothing but its place in a first-come queue. The other service's calls
 (``/internal/``) have places of their own: they never queue behind clients' calls.
-/health takes no place at all.
+/health, /health/live and /health/ready take no place at all.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diversion_common.database import pool_connections
+from diversion_common.health import HEALTH_PATHS
 from diversion_common.internal_listener import INTERNAL_PREFIX
 
 # anyio's default thread pool, which FastAPI and Starlette share, has 40 threads.
@@ -35,7 +36,7 @@ class AdmissionGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine = getattr(scope["app"].state, "engine", None) if "app" in scope else None
-        if scope["type"] != "http" or scope["path"] == "/health" or engine is None:
+        if scope["type"] != "http" or scope["path"] in HEALTH_PATHS or engine is None:
             await self.app(scope, receive, send)
             return
         if self.places is None:

@@ -18,7 +18,7 @@ with clients. A call there that authenticates as a service is never counted, nei
 client nor for the address (the address limit waits for the key there); any other caller
 of ``/internal/`` is counted against its address as anywhere else.
 
-/health and the API documents (/docs, /openapi.json) are left alone by both.
+/health, /health/live, /health/ready and the API documents (/docs, /openapi.json) are left alone by both.
 """
 
 from __future__ import annotations
@@ -36,19 +36,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from diversion_common.api_docs import is_api_docs
 from diversion_common.auth import authenticate
 from diversion_common.credentials import ClientFields, Principal, Role
+from diversion_common.health import HEALTH_PATHS
 from diversion_common.internal_listener import INTERNAL_PREFIX
 from diversion_common.problems import Problem, TooManyRequests, Unauthenticated, problem_response
 from diversion_common.rate_limits import RateLimits
 
 
 def is_public(scope: Scope) -> bool:
-    """The liveness probe and the API documents: the only paths that take no key.
+    """The health probes and the API documents: the only paths that take no key.
 
     Every other path a route serves needs one; a path no route serves is a 404 before this
     gate is reached (diversion_common/known_paths.py).
     """
     app = scope["app"]
-    public = {"/health", app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
+    public = {*HEALTH_PATHS, app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url}
     path, root_path = scope["path"], scope.get("root_path", "")
     if root_path and path.startswith(root_path):
         path = path[len(root_path):]

@@ -5,7 +5,7 @@ on the public port, anyone who can reach the API can knock on it. With an intern
 set, the service opens a second listener from its own lifespan, in the same process
 (so the relay, the workers and their wake-ups are shared, as before), and:
 
-- the internal listener serves ``/internal/`` (and ``/health``, and ``/metrics``: diversion_common/metrics.py) only;
+- the internal listener serves ``/internal/`` (and the health paths, and ``/metrics``: diversion_common/metrics.py) only;
 - the public listener answers ``/internal/`` with 404, as for any unknown path
   (diversion_common/known_paths.py).
 
@@ -27,6 +27,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from diversion_common.health import HEALTH_PATHS
 from diversion_common.problems import NotFound, problem_response
 
 INTERNAL_PREFIX = "/internal/"
@@ -54,7 +55,7 @@ class ListenerGuard:
         if scope["type"] == "http":
             on_internal_listener = scope.get(_LISTENER) == "internal"
             internal_path = scope["path"].startswith(INTERNAL_PREFIX)
-            if internal_path != on_internal_listener and not (on_internal_listener and scope["path"] == "/health"):
+            if internal_path != on_internal_listener and not (on_internal_listener and scope["path"] in HEALTH_PATHS):
                 await problem_response(NotFound(), Request(scope))(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -29,6 +29,7 @@ from sqlmodel import Field, Session, SQLModel
 from diversion_common.contracts import code
 from diversion_common.database import as_utc, connections_held_here, is_sqlite, utcnow
 from diversion_common.erasure import erase_payload
+from diversion_common.heartbeat import Heartbeat
 from diversion_common.observability import REQUEST_ID_HEADER, current_request_id, handling
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
 from diversion_common.webhooks.policy import parse_retry_after
@@ -253,6 +254,7 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         # The ids a pass claimed and its lease's end, while the pass runs; still set after it failed.
         self._abandoned: tuple[list[uuid.UUID], datetime] | None = None
+        self.heartbeat = Heartbeat("outbox_relay", poll_interval)
 
     def _pending(self):  # type: ignore[no-untyped-def]
         return self.table.sent_at.is_(None) & self.table.refused_at.is_(None)  # type: ignore[union-attr]
@@ -428,6 +430,7 @@ class OutboxRelay:
     # -- the background loop --
     def start(self) -> None:
         self._stop.clear()
+        self.heartbeat.beat(passed=False)
         self._thread = threading.Thread(target=self._run, name=f"relay-{self.table.__tablename__}", daemon=True)
         self._thread.start()
 
@@ -448,6 +451,7 @@ class OutboxRelay:
             except Exception as exc:  # the loop must outlive a database hiccup
                 log.error("outbox relay pass failed", error_type=type(exc).__name__)
                 busy = False
+            self.heartbeat.beat()
             if not busy:
                 self._wake.wait(self.poll_interval)
 

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from diversion_common.database import utcnow
+from diversion_common.heartbeat import Heartbeat
 
 log = logging.getLogger("diversion.retention")
 
@@ -31,6 +32,7 @@ class DailyRetention:
 
     def __init__(self, engine: Engine, purge: Purge, hour_utc: int, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine, self.purge, self.clock = engine, purge, clock
+        self.heartbeat = Heartbeat("retention", 24 * 60 * 60)  # /health/ready: a day's run not stuck for days
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.run_once, CronTrigger(hour=hour_utc, minute=0, timezone="UTC"), id="retention",
@@ -43,11 +45,14 @@ class DailyRetention:
         except Exception:  # tomorrow's run tries again; the error is logged, never lost silently
             log.exception("retention run failed")
             return None
+        finally:
+            self.heartbeat.beat()
 
     def next_run_at(self) -> datetime | None:
         return self._scheduler.get_job("retention").next_run_time
 
     def start(self) -> None:
+        self.heartbeat.beat(passed=False)
         self._scheduler.start()
 
     def stop(self) -> None:

@@ -76,8 +76,16 @@ def use_keys(variable: str, value: str | SecretStr | None) -> None:
 
 
 def keyring(variable: str) -> MultiFernet:
-    """The keys of ``variable``: those a service configured, else the environment's."""
-    return _keyring(_configured.get(variable) or os.environ.get(variable, ""), variable)
+    """The keys of ``variable``: those a service configured, else the environment's, else its secrets file's."""
+    return _keyring(_configured.get(variable) or os.environ.get(variable) or _secrets_file(variable), variable)
+
+
+def _secrets_file(variable: str) -> str:
+    """As pydantic-settings reads a setting from the secrets directory (diversion_common/settings.py)."""
+    from diversion_common.settings import SECRETS_DIR
+
+    path = SECRETS_DIR / variable.lower()
+    return path.read_text().strip() if path.is_file() else ""
 
 
 def encrypt(variable: str, plain: str) -> str:

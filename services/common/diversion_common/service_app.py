@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 from fastapi.openapi.utils import get_openapi
@@ -23,7 +22,7 @@ from diversion_common.credentials import ClientFields
 from diversion_common.database import make_engine
 from diversion_common.metrics import instrument
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
-from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
+from diversion_common.health import install_health_routes
 from diversion_common.internal_listener import InternalListener, ListenerGuard, with_internal_listener
 from diversion_common.known_paths import UnknownPathGuard
 from diversion_common.no_store import NoStoreMiddleware
@@ -83,15 +82,7 @@ def create_service_app(
     add_request_logging(app, service=name)  # the X-Request-ID (asgi-correlation-id) and the access log
     app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
 
-    # Asynchronous on purpose: it runs on the event loop, needing no thread, no place and no database,
-    # so it answers at once however busy the service is.
-    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
-    async def health(response: Response) -> dict[str, str]:
-        # serve's id for this run (diversion_common/instance.py), when serve started it.
-        instance = os.environ.get(INSTANCE_VARIABLE)
-        if instance:
-            response.headers[INSTANCE_HEADER] = instance
-        return {"status": "ok", "service": name}
+    install_health_routes(app, name)  # /health, /health/live, /health/ready (diversion_common/health.py)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -170,6 +161,9 @@ def engine_and_relay_lifespan(
         workers = background(engine) if background else []
         for worker in workers:
             worker.start()
+        # What /health/ready checks: this database, and the loops running in this process.
+        app.state.database_url = database_url
+        app.state.heartbeats = [loop.heartbeat for loop in [relay, *workers] if loop is not None]
         try:
             yield
         finally:

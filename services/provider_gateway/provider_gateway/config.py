@@ -6,6 +6,7 @@ from pydantic_settings import SettingsConfigDict
 
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.internal_listener import InternalListener
+from diversion_common.settings import DatabaseUrl, LogLevel
 
 if TYPE_CHECKING:
     from diversion_common.webhooks.worker import WorkerSettings
@@ -19,7 +20,7 @@ class Settings(AbuseLimitSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROVIDER_GATEWAY_")
 
-    database_url: str = "sqlite:///./var/provider_gateway.db"
+    database_url: DatabaseUrl = "sqlite:///./var/provider_gateway.db"
     public_base_url: str = "http://127.0.0.1:8001"
     referral_api_url: str = "http://127.0.0.1:8000"
     # The internal inbox's own listener (docs/SECURITY.md, item 10). Set, /internal/ is served
@@ -30,7 +31,7 @@ class Settings(AbuseLimitSettings):
     referral_api_key: str | None = None
     relay_poll_seconds: float = 1.0
     max_body_bytes: int = 64 * 1024
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     # Delivery to providers (documented defaults; see diversion_common/webhooks/policy.py).
     run_delivery_worker: bool = True  # inside the web process; set false when workers run apart

@@ -8,6 +8,7 @@ from diversion_common.messaging import Sender
 from diversion_common.metrics import add_database_metrics
 from diversion_common.secrets_at_rest import requiring_keys
 from diversion_common.service_app import create_service_app, engine_and_relay_lifespan
+from diversion_common.settings import settings_from_environment
 from provider_gateway.audit.routes import router as audit_router
 from provider_gateway.audit.tables import AuditCase, AuditRecord
 from provider_gateway.cases.routes import admin_router as cases_admin_router
@@ -30,7 +31,8 @@ from provider_gateway.providers.routes import router as providers_router
 
 
 def create_app(settings: Settings | None = None, peer_sender: Sender | None = None) -> FastAPI:
-    settings = settings or Settings()
+    # From the environment (a real process): a bad setting stops it here, in one line naming it.
+    settings = settings or settings_from_environment(Settings, SECRETS_KEYS)
     app = create_service_app(
         name="provider_gateway",
         title="Diversion Link provider gateway",

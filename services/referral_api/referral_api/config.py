@@ -5,6 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.internal_listener import InternalListener
+from diversion_common.settings import DatabaseUrl, LogLevel
 from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import WorkerSettings
 from referral_api.breaches.courts import check_district_courts
@@ -18,7 +19,7 @@ class Settings(AbuseLimitSettings):
 
     model_config = SettingsConfigDict(env_prefix="REFERRAL_API_")
 
-    database_url: str = "sqlite:///./var/referral_api.db"
+    database_url: DatabaseUrl = "sqlite:///./var/referral_api.db"
     public_base_url: str = "http://127.0.0.1:8000"
     gateway_url: str = "http://127.0.0.1:8001"
     # The key referral_api presents to the gateway; without it the outbox relay does not run.
@@ -31,7 +32,7 @@ class Settings(AbuseLimitSettings):
     # only on this port (by the same process) and the public port answers it with 404.
     internal_port: int | None = Field(default=None, ge=1, le=65535)
     internal_host: str = "127.0.0.1"  # 0.0.0.0 in a container, on a network the public cannot reach
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     # The programme's deadlines (documented defaults; see lifecycle/programme.py).
     adult_completion_weeks: int = 16

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from diversion_common.settings import InvalidSetting
 
 from diversion_common.reference import DISTRICTS
 from referral_api.breaches.courts import (
@@ -78,8 +78,8 @@ def test_the_setting_takes_json_from_the_environment(monkeypatch):
 
 def test_a_bad_setting_stops_the_service_starting(monkeypatch):
     monkeypatch.setenv("REFERRAL_API_DISTRICT_COURTS", '{"reading": "atlantis-magistrates"}')
-    with pytest.raises(ValidationError, match="unknown court 'atlantis-magistrates'"):
+    with pytest.raises(InvalidSetting, match="REFERRAL_API_DISTRICT_COURTS: unknown court 'atlantis-magistrates'"):
         Settings()
     monkeypatch.setenv("REFERRAL_API_DISTRICT_COURTS", "not json")
-    with pytest.raises(Exception, match="district_courts"):
+    with pytest.raises(InvalidSetting, match="REFERRAL_API_DISTRICT_COURTS: is not valid JSON"):
         Settings()

@@ -35,6 +35,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
 from diversion_common.database import as_utc, is_sqlite, utcnow
+from diversion_common.heartbeat import Heartbeat
 from diversion_common.messaging import wake_event
 from diversion_common.observability import REQUEST_ID_HEADER, handling
 from diversion_common.signing import sign_headers
@@ -124,6 +125,7 @@ class DeliveryWorker:
         self.in_flight: dict[Hashable, int] = defaultdict(int)
         self._recording: set[str] = set()  # deliveries whose try is over, its outcome being recorded
         self._wake = wake_event(tables.delivery.__tablename__)  # type: ignore[attr-defined]
+        self.heartbeat = Heartbeat("delivery_worker", self.settings.poll_seconds)
 
     def wake(self) -> None:
         self._wake.set()
@@ -313,6 +315,7 @@ class DeliveryWorker:
         # Every connection goes through the target check (transport.py); no redirects, and no
         # proxy from the environment (a proxy would resolve the name where we cannot check it).
         transport = CheckedTransport(allow_loopback=self.settings.allow_loopback, limits=limits)
+        self.heartbeat.beat(passed=False)
         async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client:
             while not stop.is_set():
                 self._wake.clear()
@@ -326,6 +329,7 @@ class DeliveryWorker:
                     task = asyncio.create_task(self._deliver_and_record(client, item))
                     tasks[task] = item
                     task.add_done_callback(lambda done: tasks.pop(done, None))
+                self.heartbeat.beat()
                 if not claimed:
                     await asyncio.to_thread(self._wake.wait, self.settings.poll_seconds)
             await self._drain(tasks, abort)
@@ -336,6 +340,7 @@ class BackgroundWorker:
 
     def __init__(self, worker: DeliveryWorker) -> None:
         self.worker = worker
+        self.heartbeat = worker.heartbeat
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(worker.run(self._stop)), name="delivery-worker", daemon=True)
 

@@ -11,6 +11,7 @@ processes (several at once on PostgreSQL).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -52,6 +53,9 @@ class DeliveryWorker(webhooks.DeliveryWorker):
         super().__init__(engine, GATEWAY_DELIVERIES, usable_providers, settings, user_agent="DiversionLink-Gateway/1", log=log)
 
 
-def run_forever(engine: Engine, settings: WorkerSettings) -> None:
-    """Entry point of a standalone worker process; SIGTERM or SIGINT stops it after in-flight tries."""
-    webhooks.run_forever(DeliveryWorker(engine, settings))
+def run_forever(engine: Engine, settings: WorkerSettings, heartbeat_file: Path | None = None) -> None:
+    """Entry point of a standalone worker process; SIGTERM or SIGINT stops it after in-flight tries.
+    Each pass's heartbeat goes to ``heartbeat_file`` when given (its container's health check)."""
+    worker = DeliveryWorker(engine, settings)
+    worker.heartbeat.file = heartbeat_file
+    webhooks.run_forever(worker)

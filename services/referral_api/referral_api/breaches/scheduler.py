@@ -31,6 +31,7 @@ import structlog
 
 from diversion_common import actors
 from diversion_common.database import as_utc, utcnow
+from diversion_common.heartbeat import Heartbeat
 from referral_api import metrics
 from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log.service import facts_of
@@ -134,6 +135,7 @@ class BreachScheduler:
 
     def __init__(self, engine: Engine, interval_seconds: float, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine, self.clock = engine, clock
+        self.heartbeat = Heartbeat("breach_scheduler", interval_seconds)
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.run_once, IntervalTrigger(seconds=interval_seconds), id="breach-checks",
@@ -148,6 +150,8 @@ class BreachScheduler:
             log.exception("breach checks failed")
             metrics.SCHEDULER_FAILURES.inc()
             return CheckRun()
+        finally:
+            self.heartbeat.beat()
         # Only a run that finished counts as run: the "not run" alert also catches one that keeps failing.
         metrics.SCHEDULER_LAST_DURATION.set(time.perf_counter() - started)
         metrics.SCHEDULER_CASES.set(run.due)
@@ -156,6 +160,7 @@ class BreachScheduler:
 
     def start(self) -> None:
         metrics.register_scheduler_metrics()
+        self.heartbeat.beat(passed=False)
         self._scheduler.start()
 
     def stop(self) -> None:
