@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from diversion_common.audit.context import touched_cases_var
-from diversion_common.audit.recording import AuditWriteFailed, CallAudit, call_audit_var, open_for_audit_write
+from diversion_common.audit.recording import CallAudit, call_audit_var, open_for_audit_write, unwritten
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.observability import current_request_id, error_type
-from diversion_common.problems import problem_response
+from diversion_common.problems import ServiceUnavailable, problem_response
 
 log = structlog.get_logger("diversion.audit")
 
@@ -58,9 +58,10 @@ class AuditMiddleware:
             if replaced:
                 return  # the original answer's body, after a 503 took its place
             if message["type"] == "http.response.start":
-                if not await self._recorded(audit, message["status"]):
+                refusal = await self._recorded(audit, message["status"])
+                if refusal is not None:
                     replaced = True
-                    await problem_response(AuditWriteFailed(), Request(scope))(scope, receive, send)
+                    await problem_response(refusal, Request(scope))(scope, receive, send)
                     return
             await send(message)
 
@@ -73,20 +74,21 @@ class AuditMiddleware:
             call_audit_var.reset(token)
             touched_cases_var.reset(touched_token)
 
-    async def _recorded(self, audit: CallAudit, status: int) -> bool:
-        """Whether the call may be answered with ``status``: its record is written, or it is not a 2xx."""
+    async def _recorded(self, audit: CallAudit, status: int) -> ServiceUnavailable | None:
+        """None when the call may be answered with ``status`` (its record is written, or it is not a 2xx);
+        else the 503 to answer instead."""
         if audit.written_status is not None and not audit.cases_to_add():
             if audit.written_status != status:
                 # A route must declare (audit.recording.answering) the status its change will be answered
                 # with before it commits: the tested routes do; this names one that does not.
                 log.error("audit record's status differs from the answer", status=status, recorded=audit.written_status)
-            return True
+            return None
         try:
             await anyio.to_thread.run_sync(self._write, audit, status)
         except Exception as error:  # noqa: BLE001 - answered below, never raised into the call
             log.error("audit record not written", error_type=error_type(error), status=status)
-            return not 200 <= status < 300
-        return True
+            return unwritten(error) if 200 <= status < 300 else None
+        return None
 
     def _write(self, audit: CallAudit, status: int) -> None:
         with open_for_audit_write(audit.engine) as session:

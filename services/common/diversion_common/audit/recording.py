@@ -26,7 +26,7 @@ from diversion_common import actors
 from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.database import utcnow
 from diversion_common.observability import route_template, validated_ids
-from diversion_common.problems import ServiceUnavailable
+from diversion_common.problems import DatabaseUnavailable, ServiceUnavailable, database_unreachable
 
 _ROUTE_DEFAULT = object()
 _AUDIT_WRITE = "audit_write"  # session.info: this session writes only the record (the middleware's)
@@ -40,6 +40,12 @@ class AuditWriteFailed(ServiceUnavailable):
 
     def __init__(self) -> None:
         super().__init__("Nothing was changed; try again after Retry-After", headers={"Retry-After": "2"})
+
+
+def unwritten(error: BaseException) -> ServiceUnavailable:
+    """What a call is answered when its record could not be written: the database's own 503 if it
+    could not be reached (a client sees the same whichever write met the outage first), else ours."""
+    return DatabaseUnavailable() if database_unreachable(error) else AuditWriteFailed()
 
 
 class CallAudit:
@@ -167,7 +173,7 @@ def _record_with_change(session: Session) -> None:
     try:
         session.info[_IN_FLIGHT] = audit.write(session, status)
     except Exception as error:
-        raise AuditWriteFailed() from error
+        raise unwritten(error) from error
 
 
 @event.listens_for(Session, "after_commit")
