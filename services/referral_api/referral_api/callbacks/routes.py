@@ -49,7 +49,7 @@ _SET_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Registered, with its signing secret (shown once)",
         "headers": {"Location": {"description": "The callback", "schema": {"type": "string"}}},
     },
-    **problem_responses(400, 401, 403, 413, 415, 422),
+    **problem_responses(400, 401, 403, 404, 413, 415, 422),  # 404: no force or court in use by that code
 }
 
 
