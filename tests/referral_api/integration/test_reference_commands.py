@@ -79,3 +79,15 @@ def test_a_refused_change_is_one_line_and_leaves_no_audit_row(database, engine):
     assert "CODE" in one_line_error(cli(database, "--operator", "olive", "reference", "add-force", "Not A Code", "--name", "X"))
     assert "nothing to change" in one_line_error(cli(database, "--operator", "olive", "reference", "set-district", "reading"))
     assert operator_rows(engine) == []
+
+
+def test_a_client_belongs_only_to_a_force_or_court_in_use(database, engine):
+    police = ["--operator", "olive", "clients", "create", "--role", "police", "--name", "Atlantis Police system", "--force", "atlantis", "--json"]
+    assert "--force must be a force in use" in one_line_error(cli(database, *police))
+    assert "--court must be a court in use" in one_line_error(cli(
+        database, "--operator", "olive", "clients", "create", "--role", "court", "--name", "x", "--court", "atlantis-magistrates"))
+
+    run_json(database, "add-force", "atlantis", "--name", "Atlantis Police")
+    created = cli(database, *police)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["role"] == "police"
