@@ -5,7 +5,7 @@ a district's change is sent on to the gateway). Each change is audited, naming t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -63,7 +63,8 @@ def _print(row: Any, as_json: bool) -> None:
     typer.echo(json.dumps(row.model_dump(mode="json")) if as_json else _line(row))
 
 
-def _change(command: str, code: str, write: Any) -> None:
+def _change(command: str, code: str, write: Callable[[Session], Any]) -> Any:
+    """``write``'s answer, its change made in one transaction with the command's audit row."""
     with _session() as session:
         audited(session, Service.referral_api, f"reference {command}", ids={"code": code})  # commits with the change
         return write(session)
