@@ -139,6 +139,10 @@ def test_only_the_administrator_changes_reference_data_and_each_change_is_audite
     changes = [(r["method"], r["route"], r["status"], r.get("path_ids")) for r in audit if r["route"].startswith(ADMIN_DISTRICTS)]
     assert ("PATCH", f"{ADMIN_DISTRICTS}/{{code}}", 200, {"code": "reading"}) in changes
     assert ("POST", ADMIN_DISTRICTS, 403, None) in changes
+    # What is not a code's shape (a name, say) is never kept: neither in the audit log nor in the access log.
+    assert api.patch(f"{ADMIN_DISTRICTS}/Sam Synthetic", json={}, headers=admin).status_code == 422
+    audit = api.get("/v1/admin/audit", headers=admin).json()["items"]
+    assert [r.get("path_ids") for r in audit if r["status"] == 422 and r["route"] == f"{ADMIN_DISTRICTS}/{{code}}"] == [None]
 
 
 # --- both services: the gateway's copy of the districts, and the court a breach request goes to ----------
