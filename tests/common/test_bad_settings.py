@@ -27,7 +27,7 @@ def start_service(service: str, env: dict[str, str], tmp_path) -> subprocess.Com
     ("service", "variable", "value", "problem"),
     [
         ("referral_api", "REFERRAL_API_BREACH_CHECK_SECONDS", "abc-not-seconds", "Input should be a valid number"),
-        ("referral_api", "REFERRAL_API_DISTRICT_COURTS", "{not-json", "is not valid JSON"),
+        ("referral_api", "REFERRAL_API_RUN_BREACH_SCHEDULER", "perhaps", "valid boolean"),
         ("referral_api", "REFERRAL_API_LOG_LEVEL", "LOUDEST", "must be one of"),
         ("provider_gateway", "PROVIDER_GATEWAY_DATABASE_URL", "mysql://someone:pw-not-shown@db/x", "only sqlite and postgresql"),
         ("provider_gateway", "PROVIDER_GATEWAY_RATE_LIMIT_PER_CLIENT", "lots-per-minute", "lots-per-minute"),

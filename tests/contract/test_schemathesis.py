@@ -89,6 +89,7 @@ ROLES: dict[str, dict[str, tuple[Role, str | None, uuid.UUID | None]]] = {
         # The referring force's officer: it may read and review; the court's and YJU's steps are 403s to it.
         "/v1/breach-requests": (Role.police, FORCE, None),
         "/v1/yju/": (Role.yju, FORCE, None),
+        "/v1/reference/": (Role.police, FORCE, None),
         "/v1/admin/": (Role.admin, None, None),
         "/internal/v1/": (Role.service, None, None),
     },
@@ -149,8 +150,14 @@ REFERRAL_API_OPERATIONS: list[dict[str, Any]] = [
     {
         "include-name": ["PUT /v1/admin/police-callbacks/{force}", "PUT /v1/admin/court-callbacks/{court}", "PUT /v1/admin/yju-callbacks/{force}"],
         # The callback URL must be https to a public host, which the `uri` format does not say
-        # (422); these apps run as in production, where loopback is refused too.
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "422"]}},
+        # (422); these apps run as in production, where loopback is refused too. A force or court
+        # code of the right shape that the reference data does not hold is not found (404).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422"]}},
+    },
+    {
+        "include-name": ["POST /v1/admin/reference/districts", "PATCH /v1/admin/reference/districts/{code}"],
+        # A district's force and court must be ones in use (reference data, 422); its code may be taken (409).
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]}},
     },
     {
         "include-name": ["GET /v1/referrals", "GET /v1/yju/referrals", "GET /v1/breach-requests", "GET /v1/admin/deliveries", "GET /v1/admin/messages", "GET /v1/admin/audit"],

@@ -56,6 +56,8 @@ SERVICE = frozenset({Caller.service})
 # (a young person's) it is addressed to; never by a provider.
 BREACH_PARTIES = frozenset({Caller.police, Caller.court, Caller.yju})
 BREACH_ADDRESSEES = frozenset({Caller.court, Caller.yju})
+# The reference lists (forces, districts, courts): every party of referral_api that names one.
+REFERENCE_READERS = frozenset({Caller.police, Caller.yju, Caller.court, Caller.admin})
 
 REFERRAL_API = "referral_api"
 PROVIDER_GATEWAY = "provider_gateway"
@@ -115,6 +117,7 @@ MATRIX: tuple[Row, ...] = (
         "POST /v1/breach-requests/{request_id}/outcome",
     ),
     *_rows(REFERRAL_API, COURT_ONLY, "POST /v1/breach-requests/{request_id}/hearing"),
+    *_rows(REFERRAL_API, REFERENCE_READERS, "GET /v1/reference/forces", "GET /v1/reference/districts", "GET /v1/reference/courts"),
     # The gateway's relay delivers its messages here.
     *_rows(REFERRAL_API, SERVICE, "POST /internal/v1/messages", "POST /internal/v1/messages/batch"),
     # Administration: callbacks, deliveries, outbox, subject access, audit.
@@ -138,6 +141,12 @@ MATRIX: tuple[Row, ...] = (
         "POST /v1/admin/deliveries/{delivery_id}/redeliver",
         "POST /v1/admin/subject-access",
         "GET /v1/admin/audit",
+        "POST /v1/admin/reference/forces",
+        "PATCH /v1/admin/reference/forces/{code}",
+        "POST /v1/admin/reference/districts",
+        "PATCH /v1/admin/reference/districts/{code}",
+        "POST /v1/admin/reference/courts",
+        "PATCH /v1/admin/reference/courts/{code}",
     ),
     # --- provider_gateway ----------------------------------------------------------
     *_rows(PROVIDER_GATEWAY, EVERYONE, "GET /health", "GET /health/live", "GET /health/ready"),
@@ -184,6 +193,7 @@ PATH_VALUES = {
     "provider_id": lambda: str(uuid.uuid4()),
     "force": lambda: FORCE,
     "court": lambda: COURT,
+    "code": lambda: f"unknown-{uuid.uuid4().hex[:8]}",  # a reference code no force, district or court has: a 404
     "delivery_id": _new_message_id,
     "webhook_id": _new_message_id,
 }

@@ -28,6 +28,16 @@ def client_table(service: Service) -> type:
     return ReferralClient if service is Service.referral_api else GatewayClient
 
 
+def _reference_of(session: Session, service: Service) -> dict[str, set[str]]:
+    """The forces and courts a client may belong to: referral_api's, in use."""
+    if service is not Service.referral_api:
+        return {}
+    from referral_api.reference.service import in_use_codes
+    from referral_api.reference.tables import Court, Force
+
+    return {"known_forces": in_use_codes(session, Force), "known_courts": in_use_codes(session, Court)}
+
+
 def issue_credential(
     role: Role, name: str, *, force: str | None = None, provider_id: uuid.UUID | None = None, service: Service | None = None,
     court: str | None = None, command: str = "clients create",
@@ -46,7 +56,7 @@ def issue_credential(
                 audited(session, target, command, ids={"client_id": client_id, "role": role.value, "provider_id": provider_id, "force": force, "court": court})
                 issued = client_registry.create_client(
                     session, client_table(target), name=name, role=role, force=force, court=court,
-                    provider_id=provider_id, client_id=client_id, key_hash=key_hash,
+                    provider_id=provider_id, client_id=client_id, key_hash=key_hash, **_reference_of(session, target),
                 )
         finally:
             engine.dispose()

@@ -15,33 +15,40 @@ from diversion_common.credentials import Role
 from diversion_common import secrets_at_rest
 from diversion_common.database import make_engine
 from diversion_common.private_files import write_private_text
-from diversion_common.reference import DISTRICTS
 from provider_gateway.config import SECRETS_KEYS as GATEWAY_KEYS
 from provider_gateway.config import Settings as GatewaySettings
 from diversion_common.contracts import Pathway
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate
 from provider_gateway.providers.service import create_provider
+from provider_gateway.reference.service import in_use_districts
 from referral_api.config import SECRETS_KEYS as REFERRAL_KEYS
 from referral_api.config import Settings as ReferralSettings
 
-DEMO_PROVIDERS = [
-    ProviderCreate(
+def demo_providers(districts: list[str]) -> list[ProviderCreate]:
+    """One provider per pathway, each serving every district (the gateway's copy of them)."""
+    return [_young_people(districts), _adults(districts)]
+
+
+def _young_people(districts: list[str]) -> ProviderCreate:
+    return ProviderCreate(
         name="Demo Young People's Drug Service",
         pathways=[Pathway.youth_community_resolution],
-        districts=list(DISTRICTS),
+        districts=districts,
         out_of_hours=False,
         delivery_mode=DeliveryMode.pull,
         contact_email="referrals@young-people.provider.example",
-    ),
-    ProviderCreate(
+    )
+
+
+def _adults(districts: list[str]) -> ProviderCreate:
+    return ProviderCreate(
         name="Demo Adult Drug Service",
         pathways=[Pathway.adult_deferred_summons],
-        districts=list(DISTRICTS),
+        districts=districts,
         out_of_hours=True,
         delivery_mode=DeliveryMode.pull,
         contact_email="referrals@adults.provider.example",
-    ),
-]
+    )
 
 
 def _plain(value: SecretStr | None) -> str | None:
@@ -65,7 +72,7 @@ def seed(issue_credential: Callable[..., dict[str, str]], env_file: Path) -> Non
     engine = make_engine(gateway_url)
     providers, signing_secrets = [], {}
     with Session(engine) as session:
-        for request in DEMO_PROVIDERS:
+        for request in demo_providers(sorted(in_use_districts(session))):
             audited(session, Service.provider_gateway, "demo-seed", ids={"provider": request.name})  # commits with it
             provider, secret = create_provider(session, request)
             providers.append(provider)

@@ -20,11 +20,10 @@ from diversion_cli.backup import backup_command, restore_command
 from diversion_cli.deliveries import deliveries_app
 from diversion_cli.providers import providers_app
 from diversion_cli.records import audit_app, subject_access_app
+from diversion_cli.reference import reference_app
 from diversion_cli.context import Options, Service, audited, database_url, fail, operator_actor
 from diversion_cli.errors import exit_status_of
-from diversion_common.reference import ForceCode
 from diversion_common.roles import Role
-from referral_api.breaches.courts import CourtCode
 
 app = typer.Typer(
     help="Operate Diversion Link: migrate, back up and restore, manage clients and providers, run the demo.",
@@ -47,6 +46,7 @@ app.add_typer(providers_app, name="providers")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(subject_access_app, name="subject-access")
 app.add_typer(audit_app, name="audit")
+app.add_typer(reference_app, name="reference")
 openapi_app = typer.Typer(help="The services' OpenAPI documents.", no_args_is_help=True)
 app.add_typer(openapi_app, name="openapi")
 app.command("backup")(backup_command)
@@ -73,7 +73,7 @@ def clients_create(
     force: Annotated[str | None, typer.Option(help="The force of a police or yju client, e.g. thames-valley")] = None,
     provider_id: Annotated[uuid.UUID | None, typer.Option(help="The provider of a provider client")] = None,
     service: Annotated[Service | None, typer.Option(help="For a service client: the service it calls")] = None,
-    court: Annotated[CourtCode | None, typer.Option(help="The court of a court client, e.g. reading-magistrates")] = None,
+    court: Annotated[str | None, typer.Option(help="The court of a court client, e.g. reading-magistrates")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create a client and print its id and key, once."""
@@ -81,7 +81,7 @@ def clients_create(
     from diversion_common.clients import ClientError
 
     try:
-        issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service, court=court.value if court else None)
+        issued = issue_credential(role, name, force=force, provider_id=provider_id, service=service, court=court)
     except ClientError as error:
         fail(str(error))
     if as_json:
@@ -175,16 +175,16 @@ ACTIVE_HELP = "--inactive stops notifications; waiting ones are held"
 @callbacks_app.command("set")
 def callbacks_set(
     url: Annotated[str, typer.Option(help=URL_HELP)],
-    force: Annotated[ForceCode | None, typer.Option(help="A force's system, e.g. thames-valley")] = None,
-    court: Annotated[CourtCode | None, typer.Option(help="A court's system, for its breach requests, e.g. reading-magistrates")] = None,
-    yju: Annotated[ForceCode | None, typer.Option(help="The system of the YJU serving a force's area, for its breach requests")] = None,
+    force: Annotated[str | None, typer.Option(help="A force's system, e.g. thames-valley")] = None,
+    court: Annotated[str | None, typer.Option(help="A court's system, for its breach requests, e.g. reading-magistrates")] = None,
+    yju: Annotated[str | None, typer.Option(help="The system of the YJU serving a force's area, for its breach requests")] = None,
     active: Annotated[bool, typer.Option("--active/--inactive", help=ACTIVE_HELP)] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Register or change a callback URL (a force's, a court's or a YJU's); prints its signing secret once, when registered."""
     from referral_api.callbacks.recipients import court_recipient, police_recipient, yju_recipient
 
-    chosen = [r for r in (force and police_recipient(force.value), court and court_recipient(court.value), yju and yju_recipient(yju.value)) if r]
+    chosen = [r for r in (force and police_recipient(force), court and court_recipient(court), yju and yju_recipient(yju)) if r]
     if len(chosen) != 1:
         fail("give exactly one of --force, --court, --yju")
     _set_callback(chosen[0], url, active, as_json)

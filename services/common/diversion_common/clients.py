@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -10,7 +11,6 @@ from sqlmodel import Session
 
 from diversion_common.credentials import ClientFields, Role, new_key
 from diversion_common.database import utcnow
-from diversion_common.reference import FORCES
 
 
 class ClientError(ValueError):
@@ -38,20 +38,27 @@ def create_client(
     court: str | None = None,
     client_id: uuid.UUID | None = None,
     key_hash: str | None = None,
+    known_forces: Collection[str] | None = None,
+    known_courts: Collection[str] | None = None,
 ) -> IssuedCredential:
     """Create a client; the key is returned once and only its hash is stored.
 
     ``client_id`` and ``key_hash`` let one credential be registered in both
-    services (an admin), without the key itself ever being stored.
+    services (an admin), without the key itself ever being stored. ``known_forces`` and
+    ``known_courts``: the ones in use (referral_api's reference data), when the caller read them.
     """
-    if role in FORCE_BOUND_ROLES and force not in FORCES:
-        raise ClientError(f"a {role.value} client needs --force, one of: {', '.join(FORCES)}")
+    if role in FORCE_BOUND_ROLES and not force:
+        raise ClientError(f"a {role.value} client needs --force: the force whose cases it sees")
+    if force and known_forces is not None and force not in known_forces:
+        raise ClientError(f"--force must be a force in use, one of: {', '.join(sorted(known_forces))}")
     if role not in FORCE_BOUND_ROLES and force is not None:
         raise ClientError("only police and yju clients belong to a force")
     if role is Role.court and not court:
         raise ClientError("a court client needs --court: the one court whose breach requests it sees")
     if role is not Role.court and court is not None:
         raise ClientError("only court clients belong to a court")
+    if court and known_courts is not None and court not in known_courts:
+        raise ClientError(f"--court must be a court in use, one of: {', '.join(sorted(known_courts))}")
     if role is Role.provider and provider_id is None:
         raise ClientError("a provider client needs --provider-id")
     client_id = client_id or uuid.uuid4()

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema
 
-from diversion_common.reference import DistrictCode
+from diversion_common.reference import DistrictCode, ForceCode
 from diversion_common.wire_types import DateTime
 
 
@@ -166,6 +166,7 @@ class Topic(StrEnum):
     unroutable = "case.unroutable"  # gateway -> referral_api: no provider can take it
     provider_event = "provider.event_reported"  # gateway -> referral_api: a provider's signed event
     notice = "case.notice"  # referral_api -> gateway: a warning or a deadline reminder, for the provider
+    district_changed = "reference.district_changed"  # referral_api -> gateway: a district added, changed or retired
 
 
 # --- referral_api -> gateway ------------------------------------------------------
@@ -279,6 +280,21 @@ class CaseNotice(BaseModel):
     due_at: datetime | None = Field(default=None, description="For a reminder: when the deadline falls.")
     appointment_id: code(100) | None = Field(default=None, description="For a warning: the missed appointment.")
     occurred_at: datetime
+
+
+class DistrictChanged(BaseModel):
+    """A district as referral_api now has it (added, changed or retired): the gateway keeps a copy
+    of the districts, to check the ones a provider is set to serve. The whole district each time,
+    so the last message wins; all go under one aggregate id (REFERENCE_AGGREGATE), so in order."""
+
+    code: DistrictCode
+    force: ForceCode
+    name: PersonText
+    retired: bool
+
+
+# The aggregate every reference data message is sent under: one stream, delivered in order.
+REFERENCE_AGGREGATE = uuid.UUID("5f0d6c3e-7f1a-4d8e-9a57-2b1d0c6e4f10")
 
 
 # --- gateway -> referral_api ------------------------------------------------------

@@ -29,7 +29,7 @@ class ClientFields(SQLModel):
     name: str = Field(max_length=200)
     role: str = Field(max_length=20, index=True)
     force: str | None = Field(default=None, max_length=60)
-    court: str | None = Field(default=None, max_length=60)  # a court client's court (referral_api/breaches/courts.py)
+    court: str | None = Field(default=None, max_length=60)  # a court client's court (referral_api/reference/)
     provider_id: uuid.UUID | None = Field(default=None)
     key_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

@@ -33,7 +33,7 @@ from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from asgi_correlation_id.middleware import is_valid_uuid4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from diversion_common.reference import FORCES
+from diversion_common.reference import is_reference_code
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Loggers of the libraries that write while we serve, migrate or schedule: all of theirs go out
@@ -175,6 +175,7 @@ def rendered(record: logging.LogRecord) -> dict[str, Any]:
 
 _OUR_PACKAGES = frozenset({"diversion_common", "referral_api", "provider_gateway", "diversion_cli"})
 _OUR_DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+_REFERENCE_PARAMETERS = frozenset({"force", "court", "code"})
 
 
 def our_frames(error: BaseException) -> list[str]:
@@ -216,7 +217,8 @@ def log_unexpected(logger: Any, error: BaseException, route: str | None) -> None
 
 
 def validated_ids(path_params: dict[str, object] | None) -> dict[str, str] | None:
-    """The path parameters that are ids we issue (UUIDs, delivery ids) or reference codes (forces).
+    """The path parameters that are ids we issue (UUIDs, delivery ids) or reference codes (a force,
+    a court, a district: parameters so named, of a code's shape).
 
     Anything else is what a client typed: it may be a name, so it is never logged or stored.
     """
@@ -228,7 +230,7 @@ def validated_ids(path_params: dict[str, object] | None) -> dict[str, str] | Non
             continue
         except ValueError:
             pass
-        if _OUR_DELIVERY_ID.match(text) or text in FORCES:
+        if _OUR_DELIVERY_ID.match(text) or (name in _REFERENCE_PARAMETERS and is_reference_code(text)):
             kept[name] = text
     return kept or None
 

@@ -1,52 +1,34 @@
-"""Reference data: the police forces and their districts (docs/DOMAIN.md, "Reference data").
+"""Reference data's codes (docs/DOMAIN.md, "Reference data").
 
-Populations are kept for per-1,000 rates in reports.
+The forces, districts and courts themselves are data, not code: referral_api owns them
+(its referral_forces, referral_districts and referral_courts tables, seeded with the
+scheme's defaults by its migration 0013, managed through /v1/admin/reference/... and
+`diversion-link reference ...`, read by clients at GET /v1/reference/...); the gateway keeps
+a copy of the districts it routes by (docs/ARCHITECTURE.md, "Reference data"). Here only
+what a code looks like, so that both services and the contract check it the same way.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+REFERENCE_CODE_LENGTH = 60  # the force, district and court columns
+REFERENCE_CODE_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_REFERENCE_CODE = re.compile(REFERENCE_CODE_PATTERN)
 
 
-@dataclass(frozen=True)
-class District:
-    code: str
-    name: str
-    force: str
-    population: int
+_CODE_SHAPE = StringConstraints(min_length=1, max_length=REFERENCE_CODE_LENGTH, pattern=REFERENCE_CODE_PATTERN)
+
+ForceCode = Annotated[str, _CODE_SHAPE, Field(description="A force's code, one of GET /v1/reference/forces (e.g. thames-valley).")]
+DistrictCode = Annotated[str, _CODE_SHAPE, Field(description="A district's code, one of GET /v1/reference/districts (e.g. reading).")]
+CourtCode = Annotated[
+    str, _CODE_SHAPE, Field(description="A magistrates' court's code, one of GET /v1/reference/courts (e.g. reading-magistrates).")
+]
 
 
-def _code(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower().replace("&", "and")).strip("-")
-
-
-_SEED = {
-    "thames-valley": [
-        ("Reading", 163_203), ("Milton Keynes", 268_607), ("Oxford", 154_327),
-        ("Wycombe", 174_641), ("West Berkshire", 158_527), ("Vale of White Horse", 133_732),
-        ("West Oxfordshire", 109_800), ("Slough", 149_112), ("Cherwell", 149_161),
-        ("South Oxfordshire", 140_504), ("Aylesbury Vale", 199_448), ("Bracknell Forest", 121_676),
-        ("South Bucks", 70_043), ("Windsor & Maidenhead", 150_906), ("Chiltern", 95_927),
-        ("Wokingham", 167_979),
-    ],
-    "hampshire": [
-        ("Portsmouth", 215_133), ("Southampton", 252_796), ("Winchester", 124_295),
-        ("Havant", 125_813), ("Fareham", 116_339), ("Gosport", 85_283),
-        ("Basingstoke & Deane", 175_729), ("Eastleigh", 131_819), ("Test Valley", 125_169),
-        ("East Hampshire", 120_681), ("New Forest", 179_753), ("Hart", 96_293),
-        ("Rushmoor", 63_215),
-    ],
-}
-
-FORCES: dict[str, str] = {"thames-valley": "Thames Valley Police", "hampshire": "Hampshire Constabulary"}
-
-DISTRICTS: dict[str, District] = {
-    _code(name): District(_code(name), name, force, population)
-    for force, districts in _SEED.items()
-    for name, population in districts
-}
-
-ForceCode = StrEnum("ForceCode", {code.replace("-", "_"): code for code in FORCES})  # type: ignore[misc]
-DistrictCode = StrEnum("DistrictCode", {code.replace("-", "_"): code for code in DISTRICTS})  # type: ignore[misc]
+def is_reference_code(text: str) -> bool:
+    """Whether ``text`` has a reference code's shape (lower-case words joined by hyphens)."""
+    return len(text) <= REFERENCE_CODE_LENGTH and _REFERENCE_CODE.fullmatch(text) is not None

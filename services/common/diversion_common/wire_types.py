@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 _RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -43,3 +43,16 @@ DateTime = Annotated[
     _rfc3339(_RFC3339_DATE_TIME, datetime, "an RFC 3339 date-time with a UTC offset, e.g. 2026-01-31T14:05:00Z"),
 ]
 Date = Annotated[date, _rfc3339(_RFC3339_DATE, date, "an RFC 3339 full-date, e.g. 2001-01-31")]
+
+
+def _null_not_offered(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    offered = [variant for variant in schema.pop("anyOf", []) if variant != {"type": "null"}]
+    if offered:
+        (variant,) = offered
+        schema.update(variant)
+
+
+def unchanged(**constraints: Any) -> Any:
+    """A field a change may leave out, keeping its value; null is refused, so not documented."""
+    return Field(default=None, json_schema_extra=_null_not_offered, **constraints)

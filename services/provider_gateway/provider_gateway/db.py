@@ -29,4 +29,5 @@ def import_all_tables() -> None:
     import provider_gateway.events.tables  # noqa: F401
     import provider_gateway.messaging.tables  # noqa: F401
     import provider_gateway.providers.tables  # noqa: F401
+    import provider_gateway.reference.tables  # noqa: F401
     import provider_gateway.routing.tables  # noqa: F401

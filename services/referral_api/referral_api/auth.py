@@ -16,3 +16,5 @@ Administrator = Annotated[Principal, Depends(role_dependency(Client, get_session
 BreachParty = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police, Role.court, Role.yju))]
 BreachAddressee = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.court, Role.yju))]
 CourtLiaison = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.court))]
+# The reference lists (forces, districts, courts): every party that names one in its calls.
+ReferenceReader = Annotated[Principal, Depends(role_dependency(Client, get_session, Role.police, Role.yju, Role.court, Role.admin))]

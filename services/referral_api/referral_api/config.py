@@ -1,6 +1,6 @@
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from diversion_common.abuse_limits import AbuseLimitSettings
@@ -8,7 +8,6 @@ from diversion_common.internal_listener import InternalListener
 from diversion_common.settings import DatabaseUrl, LogLevel
 from diversion_common.webhooks.policy import CircuitPolicy, RetryPolicy
 from diversion_common.webhooks.worker import WorkerSettings
-from referral_api.breaches.courts import check_district_courts
 
 
 SECRETS_KEYS = "REFERRAL_API_SECRETS_KEYS"  # the setting below, as the encrypted columns name it
@@ -39,11 +38,6 @@ class Settings(AbuseLimitSettings):
     youth_completion_weeks: int = 12
     youth_assessment_working_days: int = 10
 
-    # Which magistrates' court hears an adult's breach request, by the encounter's district: entries
-    # replacing the documented default (referral_api/breaches/courts.py), as a JSON object such as
-    # {"wokingham": "slough-magistrates"}. An unknown district or court stops the service starting.
-    district_courts: dict[str, str] = Field(default_factory=dict)
-
     # Notifying police systems of status changes (documented defaults, as the gateway's;
     # see diversion_common/webhooks/policy.py).
     run_delivery_worker: bool = True  # inside the web process
@@ -73,11 +67,6 @@ class Settings(AbuseLimitSettings):
     # ...by the service itself, once a day at this hour (UTC), besides any operator's run.
     run_retention_scheduler: bool = True
     retention_hour_utc: int = Field(default=3, ge=0, le=23)
-
-    @field_validator("district_courts")
-    @classmethod
-    def _known_districts_and_courts(cls, value: dict[str, str]) -> dict[str, str]:
-        return check_district_courts(value)
 
     def internal_listener(self) -> InternalListener | None:
         return InternalListener(self.internal_host, self.internal_port) if self.internal_port else None

@@ -29,3 +29,4 @@ def import_all_tables() -> None:
     import referral_api.clients.tables  # noqa: F401
     import referral_api.messaging.tables  # noqa: F401
     import referral_api.callbacks.tables  # noqa: F401
+    import referral_api.reference.tables  # noqa: F401

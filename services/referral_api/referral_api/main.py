@@ -27,6 +27,8 @@ from referral_api.callbacks.routes import deliveries_router as police_deliveries
 from referral_api.callbacks.worker import callback_worker
 from referral_api.privacy.retention import daily_retention
 from referral_api.privacy.routes import router as privacy_router
+from referral_api.reference.routes import admin_router as reference_admin_router
+from referral_api.reference.routes import router as reference_router
 from referral_api.youth_justice.routes import router as youth_justice_router
 
 
@@ -71,5 +73,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
     app.include_router(yju_callbacks_router)
     app.include_router(police_deliveries_router)
     app.include_router(privacy_router)
+    app.include_router(reference_router)
+    app.include_router(reference_admin_router)
     app.include_router(audit_router)
     return app

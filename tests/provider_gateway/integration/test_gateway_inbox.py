@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from diversion_common.database import as_utc
 
+from diversion_common.contracts import REFERENCE_AGGREGATE
 from provider_gateway.cases.tables import GatewayCase
 from provider_gateway.messaging.tables import InboxMessage, OutboxMessage
 from provider_gateway.routing.tables import RoutingDecision
@@ -65,8 +66,8 @@ def withdrawn(case_id: str, reason: str = "charged_instead") -> dict:
     return envelope("case.status_changed", case_id, {"case_id": case_id, "status": "withdrawn", "version": 99, "reason": reason})
 
 
-def new_provider(gateway, admin, name: str, **overrides) -> dict:
-    body = {
+def provider_body(name: str, **overrides) -> dict:
+    return {
         "name": name,
         "pathways": [ADULT],
         "districts": ["reading"],
@@ -75,7 +76,10 @@ def new_provider(gateway, admin, name: str, **overrides) -> dict:
         "contact_email": "referrals@recovery.example",
         **overrides,
     }
-    response = gateway.post(PROVIDERS, json=body, headers=admin)
+
+
+def new_provider(gateway, admin, name: str, **overrides) -> dict:
+    response = gateway.post(PROVIDERS, json=provider_body(name, **overrides), headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -311,6 +315,30 @@ def test_a_withdrawal_of_an_unknown_case_is_absorbed(gateway, referral_service, 
     assert count(gateway_engine, InboxMessage) == 1
 
 
+# --- the districts, as referral_api tells of them -------------------------------------------
+
+
+def district_changed(code: str, *, retired: bool = False) -> dict:
+    payload = {"code": code, "force": "thames-valley", "name": code.title(), "retired": retired}
+    return envelope("reference.district_changed", str(REFERENCE_AGGREGATE), payload)
+
+
+def test_a_case_in_a_district_the_gateway_learns_of_later_waits_then_is_routed(gateway, admin, referral_service, gateway_engine):
+    message = routing_requested(district="newbury")
+    send(gateway, referral_service, message)  # taken: referral_api checked the district; no provider serves it yet
+    assert gateway_case(gateway_engine, message["aggregate_id"]).status == "unroutable"
+    refused = gateway.post(PROVIDERS, json={**provider_body("Newbury Recovery"), "districts": ["newbury"]}, headers=admin)
+    assert refused.status_code == 422 and [e["pointer"] for e in refused.json()["errors"]] == ["/districts/0"]
+
+    send(gateway, referral_service, district_changed("newbury"))
+    new_provider(gateway, admin, "Newbury Recovery", districts=["newbury"])
+    assert gateway_case(gateway_engine, message["aggregate_id"]).status == "routed"
+
+    send(gateway, referral_service, district_changed("newbury", retired=True))
+    refused = gateway.post(PROVIDERS, json={**provider_body("Newbury Evenings"), "districts": ["newbury"]}, headers=admin)
+    assert refused.status_code == 422, refused.text
+
+
 # --- refused messages -------------------------------------------------------
 
 
@@ -327,11 +355,13 @@ def _without(payload: dict, *keys: str) -> dict:
             lambda case_id: envelope("case.routing_requested", case_id, _without(provider_view(case_id), "subject", "out_of_hours_appointments")),
             {"/payload/subject", "/payload/out_of_hours_appointments"},
         ),
-        (lambda case_id: envelope("case.routing_requested", case_id, provider_view(case_id, district="atlantis")), {"/payload/district"}),
+        # Not a code's shape. A well-formed code the gateway does not know is taken (referral_api checked it
+        # against the reference data; its district_changed message may still be on its way): the case waits, unroutable.
+        (lambda case_id: envelope("case.routing_requested", case_id, provider_view(case_id, district="Atlantis")), {"/payload/district"}),
         (lambda case_id: envelope("case.routing_requested", case_id, {**provider_view(case_id), "case_id": "not-a-uuid"}), {"/payload/case_id"}),
         (lambda case_id: envelope("case.status_changed", case_id, {"case_id": case_id, "status": "withdrawn"}), {"/payload/version"}),
     ],
-    ids=["unknown-topic", "no-district", "no-subject-or-wish", "unknown-district", "bad-case-id", "withdrawal-without-reason"],
+    ids=["unknown-topic", "no-district", "no-subject-or-wish", "malformed-district", "bad-case-id", "withdrawal-without-reason"],
 )
 def test_an_unknown_topic_or_bad_payload_is_a_problem_and_writes_nothing(
     gateway, admin, referral_service, gateway_engine, make, pointers

@@ -33,7 +33,6 @@ from sqlmodel import Session
 from diversion_common.credentials import Role
 from diversion_common.database import as_utc, make_engine
 from provider_gateway.clients.tables import Client as GatewayClient
-from referral_api.breaches.courts import court_for_district
 from referral_api.breaches.tables import BreachRequestRow
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
@@ -279,7 +278,8 @@ def run_checks(b: Breaches, now: datetime) -> dict[str, int]:
 
 def test_an_adult_warned_then_breached_is_submitted_and_decided_by_the_court_with_every_party_told(breaches):
     b = breaches
-    assert court_for_district(adult_referral()["encounter"]["district"]).code == COURT
+    district = adult_referral()["encounter"]["district"]
+    assert {d["code"]: d["court"] for d in b.api.get("/v1/reference/districts", headers=b.police).json()}[district] == COURT
     [case_id] = accepted(b, adult_referral())
 
     # A first unacceptable absence: a warning, on the timeline, to the police and to the provider.

@@ -77,9 +77,11 @@ def test_plain_http_to_this_machine_is_allowed_for_local_runs(api, admin):
 
 
 def test_an_unknown_force_is_refused(api, admin):
+    # Forces are reference data (GET /v1/reference/forces): one there is none of is not found; a code's shape is checked.
     response = put_callback(api, admin, force="atlantis")
-    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
-    assert api.get("/v1/admin/police-callbacks/atlantis", headers=admin).status_code == 422
+    assert response.status_code == 404 and response.headers["content-type"] == PROBLEM
+    assert api.get("/v1/admin/police-callbacks/atlantis", headers=admin).status_code == 404
+    assert put_callback(api, admin, force="Not A Force").status_code == 422
 
 
 def test_a_force_without_a_callback_is_not_found(api, admin):

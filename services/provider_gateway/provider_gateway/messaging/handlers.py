@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from diversion_common.contracts import CaseNotice, CaseStatusChanged, ProviderReferral, Topic
+from diversion_common.contracts import CaseNotice, CaseStatusChanged, DistrictChanged, ProviderReferral, Topic
 from diversion_common.messaging import MessageEnvelope, TopicHandler
 from provider_gateway.cases.mirror import mirror
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import tell_provider_of_notice
+from provider_gateway.reference import service as reference
 from provider_gateway.routing.service import route_case
 
 
@@ -18,7 +19,7 @@ def _routing_requested(session: Session, message: ProviderReferral, _envelope: M
     case = GatewayCase(
         case_id=message.case_id,
         pathway=message.pathway.value,
-        district=message.district.value,
+        district=message.district,
         out_of_hours_wanted=message.out_of_hours_appointments,
         status=GatewayCaseStatus.unroutable.value,
         provider_payload=message.model_dump(mode="json", by_alias=True),
@@ -39,8 +40,13 @@ def _notice(session: Session, message: CaseNotice, _envelope: MessageEnvelope) -
         tell_provider_of_notice(session, case, message)
 
 
+def _district_changed(session: Session, message: DistrictChanged, _envelope: MessageEnvelope) -> None:
+    reference.take(session, message)
+
+
 HANDLERS = {
     Topic.routing_requested.value: TopicHandler(ProviderReferral, _routing_requested),
     Topic.status_changed.value: TopicHandler(CaseStatusChanged, _status_changed),
     Topic.notice.value: TopicHandler(CaseNotice, _notice),
+    Topic.district_changed.value: TopicHandler(DistrictChanged, _district_changed),
 }

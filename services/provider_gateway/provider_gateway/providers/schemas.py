@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import (
     AnyHttpUrl,
@@ -18,6 +17,7 @@ from pydantic import (
 from diversion_common.contracts import Pathway, text
 from diversion_common.reference import DistrictCode
 from diversion_common.text_limits import Email, bounded_url
+from diversion_common.wire_types import unchanged
 from diversion_common.webhooks.tables import ENDPOINT_URL_LENGTH
 from provider_gateway.providers.tables import PROVIDER_NAME_LENGTH
 
@@ -52,19 +52,6 @@ class ProviderCreate(BaseModel):
         if value is None and info.data.get("delivery_mode") is DeliveryMode.webhook:
             raise ValueError("is required in webhook mode")
         return value
-
-
-def _null_not_offered(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-    offered = [variant for variant in schema.pop("anyOf", []) if variant != {"type": "null"}]
-    if offered:
-        (variant,) = offered
-        schema.update(variant)
-
-
-def unchanged(**constraints: Any) -> Any:
-    """A field a change may leave out, keeping its value; null is refused, so not documented."""
-    return Field(default=None, json_schema_extra=_null_not_offered, **constraints)
 
 
 class ProviderUpdate(BaseModel):

@@ -18,6 +18,7 @@ from provider_gateway.errors import ProviderNameTaken
 from provider_gateway.providers.schemas import DeliveryMode, ProviderCreate, ProviderPublic, ProviderUpdate
 from provider_gateway.providers.secrets import issue_secret
 from provider_gateway.providers.tables import Provider
+from provider_gateway.reference.service import must_be_in_use
 from provider_gateway.deliveries.service import switch_delivery_mode
 from provider_gateway.routing.disabling import take_cases_from_disabled
 from provider_gateway.routing.service import hold_routing_lock, route_waiting_cases
@@ -44,11 +45,12 @@ def create_provider(session: Session, request: ProviderCreate, provider_id: uuid
     """Register a provider; returns it with its first signing secret, shown this once.
 
     ``provider_id``: its id chosen beforehand (the CLI's audit row, written in this transaction, names it)."""
+    must_be_in_use(session, request.districts)
     provider = Provider(
         id=provider_id or uuid.uuid4(),
         name=request.name,
         pathways=[p.value for p in request.pathways],
-        districts=sorted({d.value for d in request.districts}),
+        districts=sorted(set(request.districts)),
         out_of_hours=request.out_of_hours,
         delivery_mode=request.delivery_mode.value,
         webhook_url=str(request.webhook_url) if request.webhook_url else None,
@@ -93,6 +95,7 @@ def update_provider(session: Session, provider_id: uuid.UUID, request: ProviderU
     was_active = provider.active
     changes = request.model_dump(exclude_unset=True, mode="json")
     if "districts" in changes and changes["districts"] is not None:
+        must_be_in_use(session, changes["districts"])
         changes["districts"] = sorted(set(changes["districts"]))
     for field, value in changes.items():
         if value is None and field != "webhook_url":

@@ -10,21 +10,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
+
 from diversion_common.contracts import Pathway
-from referral_api.breaches.courts import court_for_district
 from referral_api.cases.tables import Case
-from referral_api.config import get_settings
 from referral_api.lifecycle.breach_requests import Addressee
 from referral_api.lifecycle.enforcement import Due, DueKind, attendance_record, review_due, rules_for, warning_history
 from referral_api.lifecycle.facts import FactKind
 from referral_api.lifecycle.fold import CaseState
+from referral_api.reference.service import court_of_district
 
 
-def fact_for(due: Due, case: Case, state: CaseState, now: datetime) -> tuple[FactKind, dict[str, Any]]:
+def fact_for(session: Session, due: Due, case: Case, state: CaseState, now: datetime) -> tuple[FactKind, dict[str, Any]]:
     if due.kind is DueKind.breach:
         assert due.rule is not None and state.pathway is not None
         adult = state.pathway is Pathway.adult_deferred_summons
-        court = court_for_district(case.district, get_settings().district_courts).code if adult else None
+        court = court_of_district(session, case.district) if adult else None  # the district's court now (reference data)
         return FactKind.breach_raised, {
             "breach_request_id": str(uuid.uuid4()), "rule": due.rule.value, "basis_key": due.key,
             "addressee": (Addressee.court if adult else Addressee.yju).value, "court": court,

@@ -12,9 +12,9 @@ from sqlmodel import Session
 from diversion_common.observability import current_request_id
 from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
+from diversion_common.reference import REFERENCE_CODE_LENGTH, REFERENCE_CODE_PATTERN
 from referral_api.auth import BreachAddressee, BreachParty, CourtLiaison, PoliceSystem
 from referral_api.breaches import service
-from referral_api.breaches.courts import CourtCode
 from referral_api.breaches.schemas import (
     CourtBreachRequest,
     CourtBreachRequestPage,
@@ -52,7 +52,10 @@ def list_breach_requests(
     principal: BreachParty,
     session: DbSession,
     status: BreachStatus | None = None,
-    court: Annotated[CourtCode | None, Query(description="Addressed to this magistrates' court (a court client sees only its own anyway).")] = None,
+    court: Annotated[str | None, Query(
+        max_length=REFERENCE_CODE_LENGTH, pattern=REFERENCE_CODE_PATTERN,
+        description="Addressed to this magistrates' court (GET /v1/reference/courts; a court client sees only its own anyway).",
+    )] = None,
     received_from: Annotated[DateTime | None, Query(description="Submitted at or after.")] = None,
     received_to: Annotated[DateTime | None, Query(description="Submitted before.")] = None,
     cursor: CursorQuery = None,
@@ -60,7 +63,7 @@ def list_breach_requests(
 ) -> PoliceBreachRequestPage | CourtBreachRequestPage | YjuBreachRequestPage:
     return service.list_requests(
         session, principal, status=status, received_from=received_from, received_to=received_to,
-        cursor=cursor, limit=limit, request_id=current_request_id(), court=court.value if court else None,
+        cursor=cursor, limit=limit, request_id=current_request_id(), court=court,
     )
 
 

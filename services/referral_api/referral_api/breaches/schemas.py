@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from diversion_common.contracts import CLOCK_ALLOWANCE, Note
 from diversion_common.wire_types import DateTime
-from referral_api.breaches.courts import CourtCode
 from referral_api.lifecycle.breach_requests import (
     OPEN_STATUSES,
     OfficerWithdrawalReason,
@@ -146,7 +145,7 @@ class _AddresseeView(BaseModel):
 
 
 class CourtBreachRequest(_AddresseeView):
-    court: CourtCode
+    court: str
     hearing: Hearing | None
 
 
@@ -170,7 +169,7 @@ class _AddresseeRecord(BaseModel):
 
 
 class CourtBreachRequestRecord(_AddresseeRecord):
-    court: CourtCode
+    court: str
     hearing: Hearing | None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
@@ -13,14 +13,13 @@ from sqlmodel import Session
 
 from diversion_common.pagination import CursorQuery
 from diversion_common.problems import problem_responses
-from diversion_common.reference import ForceCode
+from diversion_common.reference import REFERENCE_CODE_LENGTH, REFERENCE_CODE_PATTERN
 from diversion_common.text_limits import DeliveryId
 from diversion_common.webhooks.schemas import RotatedSecret, SecretRotation
 from diversion_common.webhooks.tables import DeliveryStatus
 from diversion_common.webhooks.urls import must_allow_loopback
 from referral_api.auth import Administrator
 from referral_api.db import get_session
-from referral_api.breaches.courts import CourtCode
 from referral_api.callbacks import service
 from referral_api.callbacks.recipients import RecipientKind, court_recipient, police_recipient, yju_recipient
 from referral_api.callbacks.schemas import (
@@ -39,6 +38,9 @@ court_callbacks_router = APIRouter(prefix="/v1/admin/court-callbacks", tags=["co
 yju_callbacks_router = APIRouter(prefix="/v1/admin/yju-callbacks", tags=["court and YJU callbacks"])
 deliveries_router = APIRouter(prefix="/v1/admin/deliveries", tags=["police callbacks"])
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+# A force's or a court's code (reference data: GET /v1/reference/forces, /courts); one not in use is a 404 when set.
+ForceCode = Annotated[str, Path(max_length=REFERENCE_CODE_LENGTH, pattern=REFERENCE_CODE_PATTERN)]
+CourtCode = ForceCode
 Recipient = Annotated[str, StringConstraints(max_length=60, pattern=r"^(court|yju):[a-z-]{1,50}$")]
 
 _SET_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -47,7 +49,7 @@ _SET_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Registered, with its signing secret (shown once)",
         "headers": {"Location": {"description": "The callback", "schema": {"type": "string"}}},
     },
-    **problem_responses(400, 401, 403, 413, 415, 422),
+    **problem_responses(400, 401, 403, 404, 413, 415, 422),  # 404: no force or court in use by that code
 }
 
 
@@ -69,7 +71,7 @@ def _rotate(recipient: str, body: SecretRotation, session: Session) -> RotatedSe
 
 
 def _police(callback: CallbackPublic) -> PoliceCallbackPublic:
-    return PoliceCallbackPublic(**callback.model_dump(), force=ForceCode(callback.recipient))
+    return PoliceCallbackPublic(**callback.model_dump(), force=callback.recipient)
 
 
 # --- a force's system: status changes, breach request steps, warnings and reminders ---------
@@ -84,7 +86,7 @@ def _police(callback: CallbackPublic) -> PoliceCallbackPublic:
 def set_callback(
     force: ForceCode, body: PoliceCallbackSet, _admin: Administrator, session: DbSession, request: Request
 ) -> Response | CallbackPublic:
-    return _set(police_recipient(force.value), body, session, request, PoliceCallbackCreated, _police)
+    return _set(police_recipient(force), body, session, request, PoliceCallbackCreated, _police)
 
 
 @callbacks_router.get("", response_model=list[PoliceCallbackPublic], summary="List the forces' callbacks", responses=problem_responses(401, 403))
@@ -96,7 +98,7 @@ def list_callbacks(_admin: Administrator, session: DbSession) -> list[PoliceCall
     "/{force}", response_model=PoliceCallbackPublic, summary="Read a force's callback", responses=problem_responses(401, 403, 404, 422)
 )
 def read_callback(force: ForceCode, _admin: Administrator, session: DbSession) -> PoliceCallbackPublic:
-    return _police(service.get_callback(session, police_recipient(force.value)))
+    return _police(service.get_callback(session, police_recipient(force)))
 
 
 @callbacks_router.post(
@@ -107,7 +109,7 @@ def read_callback(force: ForceCode, _admin: Administrator, session: DbSession) -
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def rotate_secret(force: ForceCode, body: SecretRotation, _admin: Administrator, session: DbSession) -> RotatedSecret:
-    return _rotate(police_recipient(force.value), body, session)
+    return _rotate(police_recipient(force), body, session)
 
 
 # --- a court's or a YJU's own system: the breach requests addressed to it -----------------
@@ -122,7 +124,7 @@ def rotate_secret(force: ForceCode, body: SecretRotation, _admin: Administrator,
 def set_court_callback(
     court: CourtCode, body: PoliceCallbackSet, _admin: Administrator, session: DbSession, request: Request
 ) -> Response | CallbackPublic:
-    return _set(court_recipient(court.value), body, session, request, CallbackCreated, lambda c: c)
+    return _set(court_recipient(court), body, session, request, CallbackCreated, lambda c: c)
 
 
 @court_callbacks_router.get("", response_model=list[CallbackPublic], summary="List the courts' callbacks", responses=problem_responses(401, 403))
@@ -134,7 +136,7 @@ def list_court_callbacks(_admin: Administrator, session: DbSession) -> list[Call
     "/{court}", response_model=CallbackPublic, summary="Read a court's callback", responses=problem_responses(401, 403, 404, 422)
 )
 def read_court_callback(court: CourtCode, _admin: Administrator, session: DbSession) -> CallbackPublic:
-    return service.get_callback(session, court_recipient(court.value))
+    return service.get_callback(session, court_recipient(court))
 
 
 @court_callbacks_router.post(
@@ -145,7 +147,7 @@ def read_court_callback(court: CourtCode, _admin: Administrator, session: DbSess
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def rotate_court_secret(court: CourtCode, body: SecretRotation, _admin: Administrator, session: DbSession) -> RotatedSecret:
-    return _rotate(court_recipient(court.value), body, session)
+    return _rotate(court_recipient(court), body, session)
 
 
 @yju_callbacks_router.put(
@@ -157,7 +159,7 @@ def rotate_court_secret(court: CourtCode, body: SecretRotation, _admin: Administ
 def set_yju_callback(
     force: ForceCode, body: PoliceCallbackSet, _admin: Administrator, session: DbSession, request: Request
 ) -> Response | CallbackPublic:
-    return _set(yju_recipient(force.value), body, session, request, CallbackCreated, lambda c: c)
+    return _set(yju_recipient(force), body, session, request, CallbackCreated, lambda c: c)
 
 
 @yju_callbacks_router.get("", response_model=list[CallbackPublic], summary="List the YJUs' callbacks", responses=problem_responses(401, 403))
@@ -169,7 +171,7 @@ def list_yju_callbacks(_admin: Administrator, session: DbSession) -> list[Callba
     "/{force}", response_model=CallbackPublic, summary="Read a YJU's callback", responses=problem_responses(401, 403, 404, 422)
 )
 def read_yju_callback(force: ForceCode, _admin: Administrator, session: DbSession) -> CallbackPublic:
-    return service.get_callback(session, yju_recipient(force.value))
+    return service.get_callback(session, yju_recipient(force))
 
 
 @yju_callbacks_router.post(
@@ -180,7 +182,7 @@ def read_yju_callback(force: ForceCode, _admin: Administrator, session: DbSessio
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def rotate_yju_secret(force: ForceCode, body: SecretRotation, _admin: Administrator, session: DbSession) -> RotatedSecret:
-    return _rotate(yju_recipient(force.value), body, session)
+    return _rotate(yju_recipient(force), body, session)
 
 
 @deliveries_router.get(
@@ -190,12 +192,12 @@ def list_deliveries(
     _admin: Administrator,
     session: DbSession,
     status: DeliveryStatus | None = None,
-    force: ForceCode | None = None,
+    force: Annotated[str | None, Query(max_length=REFERENCE_CODE_LENGTH, pattern=REFERENCE_CODE_PATTERN, description="A force's deliveries")] = None,
     recipient: Annotated[Recipient | None, Query(description="A court's (`court:<court>`) or a YJU's (`yju:<force>`) deliveries")] = None,
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> CallbackDeliveryPage:
-    return service.list_deliveries(session, status=status, recipient=recipient or (force.value if force else None), cursor=cursor, limit=limit)
+    return service.list_deliveries(session, status=status, recipient=recipient or force, cursor=cursor, limit=limit)
 
 
 @deliveries_router.get(

@@ -39,6 +39,8 @@ from referral_api.callbacks.schemas import (
 )
 from referral_api.callbacks.recipients import RecipientKind, recipient_kind
 from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
+from referral_api.reference.service import in_use_codes
+from referral_api.reference.tables import Court, Force
 
 CASE_STATUS_CHANGED = CaseStatusChangedToPolice.model_fields["type"].default
 
@@ -99,6 +101,7 @@ def callback_to_public(callback: PoliceCallback) -> CallbackPublic:
 
 def set_callback(session: Session, recipient: str, request: PoliceCallbackSet) -> tuple[CallbackPublic, str | None]:
     """Create or change a recipient's callback. On creation, returns its first signing secret, shown this once."""
+    _must_be_in_use(session, recipient)
     now = utcnow()
     callback = session.get(PoliceCallback, recipient, with_for_update=True)
     if callback is not None:
@@ -118,6 +121,15 @@ def set_callback(session: Session, recipient: str, request: PoliceCallbackSet) -
         session.rollback()
         return set_callback(session, recipient, request)
     return callback_to_public(callback), secret
+
+
+def _must_be_in_use(session: Session, recipient: str) -> None:
+    """A callback is registered for a force or a court of the reference data, in use."""
+    kind = recipient_kind(recipient)
+    code = recipient if kind is RecipientKind.police else recipient.partition(":")[2]
+    table, name = (Court, "court") if kind is RecipientKind.court else (Force, "force")
+    if code not in in_use_codes(session, table):
+        raise NotFound(f"no {name} in use by that code (GET /v1/reference/{name}s)")
 
 
 def _get_callback(session: Session, recipient: str) -> PoliceCallback:

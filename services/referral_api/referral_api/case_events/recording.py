@@ -74,7 +74,7 @@ def apply_breach_rules(
         dues = assess(state, now, rules)
         if not dues:
             break
-        kind, data = fact_for(dues[0], case, state, now)
+        kind, data = fact_for(session, dues[0], case, state, now)
         recorded = case_log.append(
             session, case, kind=kind, occurred_at=now, source=RULES_SOURCE, source_id=f"{case.id}:{dues[0].key}", data=data,
             acted_by=actor,

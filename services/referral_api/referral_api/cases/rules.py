@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from diversion_common.reference import DISTRICTS
 from diversion_common.contracts import Pathway
 from referral_api.lifecycle.pathway import age_on, encounter_date, pathway_for
 from referral_api.cases.schemas import ContactMethod, ReferralCreate
@@ -20,8 +19,10 @@ Violation = tuple[str, str]
 
 
 def intake_violations(
-    referral: ReferralCreate, *, force: str, now: datetime, clock_skew: timedelta
+    referral: ReferralCreate, *, force: str, district_force: str | None, now: datetime, clock_skew: timedelta
 ) -> list[Violation]:
+    """``district_force``: the force of the encounter's district, None if it is no district in use
+    (the service reads it from the reference data)."""
     violations: list[Violation] = []
     encounter_at = referral.encounter.occurred_at
     encounter_day = encounter_date(encounter_at)
@@ -29,7 +30,9 @@ def intake_violations(
 
     if encounter_at > now + clock_skew:
         violations.append(("/encounter/occurred_at", "must not be in the future"))
-    if DISTRICTS[referral.encounter.district].force != force:
+    if district_force is None:
+        violations.append(("/encounter/district", "is not a district in use (GET /v1/reference/districts)"))
+    elif district_force != force:
         violations.append(("/encounter/district", "is not a district of the referring force"))
     if birth > now.date():
         violations.append(("/subject/date_of_birth", "must not be in the future"))

@@ -99,7 +99,7 @@ def _has_a_local_date(value: datetime) -> datetime:
 
 class Encounter(Strict):
     occurred_at: Annotated[DateTime, AfterValidator(_has_a_local_date)] = Field(description="When the drugs were found (with a UTC offset).")
-    district: DistrictCode = Field(description="One of the reference districts of the scheme.")
+    district: DistrictCode = Field(description="A district in use of the referring force: GET /v1/reference/districts lists them.")
     postcode: Postcode | None = None
 
 

@@ -42,6 +42,7 @@ from referral_api.lifecycle.facts import Fact, FactKind
 from referral_api.lifecycle.fold import CaseState
 from referral_api.lifecycle.fold import superseded
 from referral_api.lifecycle.timeline import describe
+from referral_api.reference import service as reference
 from referral_api.case_log.tables import CaseFact
 
 
@@ -71,7 +72,10 @@ def submit_referral(
         return earlier
 
     now = utcnow()
-    violations = intake_violations(referral, force=principal.force, now=now, clock_skew=clock_skew)
+    district = reference.in_use_district(session, referral.encounter.district)
+    violations = intake_violations(
+        referral, force=principal.force, district_force=district.force if district else None, now=now, clock_skew=clock_skew
+    )
     if violations:
         raise ValidationFailed(
             f"{len(violations)} field(s) break intake rules",
@@ -155,7 +159,7 @@ def build_case(referral: ReferralCreate, principal: Principal, now: datetime) ->
         police_reference=referral.police_reference,
         status=CaseStatus.awaiting_routing.value,
         pathway=pathway.value,
-        district=referral.encounter.district.value,
+        district=referral.encounter.district,
         encounter_at=referral.encounter.occurred_at,
         previous_diversions=referral.previous_diversions,
         age_at_encounter=pathways.age_on(referral.subject.date_of_birth, encounter_date),
