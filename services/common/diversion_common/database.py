@@ -7,6 +7,8 @@ open a database well (SQLite needs a few pragmas to behave under concurrency).
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
+from typing import Any
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -48,37 +50,72 @@ def make_engine(url: str) -> Engine:
 
 
 # --- who holds a connection -----------------------------------------------------------
-# A thread that waits on the other service while it holds a connection of its own pool
-# stops every other user of that pool (on SQLite the pool is one connection). The calls to
-# the other service check this first (diversion_common/messaging.py).
+# A call that waits on the other service while it holds a connection of its own pool stops
+# every other user of that pool (on SQLite the pool is one connection). The calls to the other
+# service check this first (diversion_common/messaging.py).
+#
+# Holders are counted per call, not per thread: the server runs a call's route on a pool thread
+# and closes its session after the route returns, apart from it, so the thread may start the
+# next call's route while the last call's connection is still out. A call (begin_call, from the
+# outermost middleware) is a holder, whichever threads its work runs on; code outside any call
+# (a relay's or a scheduler's thread) is one from its first checkout.
 
-_holders: dict[int, set[int]] = {}  # thread id -> ids of the connection records it checked out
+_holder_var: ContextVar[object | None] = ContextVar("connection_holder", default=None)
+_holders: dict[int, set[int]] = {}  # holder id -> ids of the connection records it checked out
 _holders_lock = threading.Lock()
+
+
+def begin_call() -> None:
+    """From here on, in this context and the contexts copied from it (the threads a call's work
+    runs on), connections are held by a new call. Each service's outermost middleware calls it."""
+    _holder_var.set(object())
+
+
+class CallsHoldTheirOwnConnections:
+    """ASGI middleware: each call (request) is a holder of its own (see ``begin_call``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        begin_call()
+        await self.app(scope, receive, send)
+
+
+def _current_holder() -> object:
+    holder = _holder_var.get()
+    if holder is None:
+        holder = object()
+        _holder_var.set(holder)
+    return holder
 
 
 def _track_holders(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(_dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
-        thread = threading.get_ident()
-        record.info["holder"] = thread
+        holder = id(_current_holder())
+        record.info["holder"] = holder
         with _holders_lock:
-            _holders.setdefault(thread, set()).add(id(record))
+            _holders.setdefault(holder, set()).add(id(record))
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection, record):  # type: ignore[no-untyped-def]
-        # Given back possibly by another thread than took it (a dependency's teardown).
-        thread = record.info.pop("holder", None)
+        # Given back possibly by other code than took it (a dependency's teardown).
+        holder = record.info.pop("holder", None)
         with _holders_lock:
-            held = _holders.get(thread, set())
+            held = _holders.get(holder, set())
             held.discard(id(record))
             if not held:
-                _holders.pop(thread, None)
+                _holders.pop(holder, None)
 
 
 def connections_held_here() -> int:
-    """How many pooled connections the calling thread has checked out and not given back."""
+    """How many pooled connections the calling code (this call, this pass) has checked out and not given back."""
+    holder = _holder_var.get()
+    if holder is None:
+        return 0
     with _holders_lock:
-        return len(_holders.get(threading.get_ident(), ()))
+        return len(_holders.get(id(holder), ()))
 
 
 def _make_engine(url: str) -> Engine:

@@ -19,7 +19,7 @@ from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
 from diversion_common.credentials import ClientFields
-from diversion_common.database import make_engine
+from diversion_common.database import CallsHoldTheirOwnConnections, make_engine
 from diversion_common.metrics import instrument
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.health import install_health_routes
@@ -80,7 +80,8 @@ def create_service_app(
     app.add_middleware(AddressThrottle, limits=rate_limits)
     instrument(app, served=internal_listener is not None)  # every call counted; /metrics on the internal listener
     add_request_logging(app, service=name)  # the X-Request-ID (asgi-correlation-id) and the access log
-    app.add_middleware(NoStoreMiddleware)  # outermost: even the last-resort 500 carries it
+    app.add_middleware(NoStoreMiddleware)  # even the last-resort 500 carries it
+    app.add_middleware(CallsHoldTheirOwnConnections)  # outermost: before anything reads the database
 
     install_health_routes(app, name)  # /health, /health/live, /health/ready (diversion_common/health.py)
 
