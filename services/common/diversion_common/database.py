@@ -61,7 +61,9 @@ def make_engine(url: str) -> Engine:
 # (a relay's or a scheduler's thread) is one from its first checkout.
 
 _holder_var: ContextVar[object | None] = ContextVar("connection_holder", default=None)
-_holders: dict[int, set[int]] = {}  # holder id -> ids of the connection records it checked out
+# Keyed by the holder itself, not its id(): a holder stays alive while it holds a connection, so
+# a new call can never be taken for an old one whose id was reused.
+_holders: dict[object, set[int]] = {}  # holder -> ids of the connection records it checked out
 _holders_lock = threading.Lock()
 
 
@@ -93,7 +95,7 @@ def _current_holder() -> object:
 def _track_holders(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(_dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
-        holder = id(_current_holder())
+        holder = _current_holder()
         record.info["holder"] = holder
         with _holders_lock:
             _holders.setdefault(holder, set()).add(id(record))
@@ -115,7 +117,7 @@ def connections_held_here() -> int:
     if holder is None:
         return 0
     with _holders_lock:
-        return len(_holders.get(id(holder), ()))
+        return len(_holders.get(holder, ()))
 
 
 def _make_engine(url: str) -> Engine:
