@@ -122,7 +122,22 @@ def _all_text_fields() -> list[TextField]:
 TEXT_FIELDS = _all_text_fields()
 
 
+# Values the scheme's own fields take (codes, references, phone numbers, postcodes): tried before a
+# search, which can take seconds to stumble on a code a pattern or validator wants.
+LIKELY_VALUES = (
+    "abc", "thames-valley", "reading", "reading-magistrates", "court:reading-magistrates", "TV4521",
+    "TVP/2026/000123", "+44 118 496 0000", "RG1 1AA", "appt-1", "adult_deferred_summons",
+)
+_samples: dict[str, str] = {}
+
+
 def _valid_sample(field: TextField, schema: dict[str, Any]) -> str:
+    if field.where not in _samples:  # both tests of a field want the same one
+        _samples[field.where] = _find_valid_sample(field, schema)
+    return _samples[field.where]
+
+
+def _find_valid_sample(field: TextField, schema: dict[str, Any]) -> str:
     adapter = TypeAdapter(field.annotation)
 
     def accepted(value: str) -> bool:
@@ -136,6 +151,8 @@ def _valid_sample(field: TextField, schema: dict[str, Any]) -> str:
         sample = "someone@service.example"
     elif schema.get("format") == "uri":
         sample = "https://service.example/hooks"
+    elif likely := next((value for value in LIKELY_VALUES if accepted(value)), None):
+        sample = likely
     elif "pattern" in schema:
         # The simplest string the pattern and the other constraints take.
         sample = find(
