@@ -123,6 +123,8 @@ def snapshot_of(session: Session, case_id: uuid.UUID) -> CaseSnapshot:
 
 def _store_rebuilt(session: Session, case_id: uuid.UUID, row: CaseSnapshotRow | None) -> CaseSnapshot:
     snapshot = fold_snapshot(facts_of(session, case_id))
+    if snapshot.version == 0:
+        return snapshot  # no facts, nothing to keep: the first fact's write inserts the row
     if row is None:
         session.add(CaseSnapshotRow(case_id=case_id, version=snapshot.version, format=FORMAT, state=snapshot_to_json(snapshot)))
     else:
@@ -147,9 +149,9 @@ def current_state(session: Session, case_id: uuid.UUID) -> CaseState:
 
 def _store(session: Session, case_id: uuid.UUID, before: CaseSnapshot, after: CaseSnapshot) -> None:
     state = snapshot_to_json(after)
-    if before.version == 0 and session.get(CaseSnapshotRow, case_id) is None:
+    if before.version == 0:
         session.add(CaseSnapshotRow(case_id=case_id, version=after.version, format=FORMAT, state=state))
-        session.flush()
+        session.flush()  # a second writer's snapshot for the same case fails here, on its primary key
         return
     written = session.execute(
         update(CaseSnapshotRow)
@@ -182,10 +184,14 @@ def append(
     snapshot, and keep the projection row in step. What it caused is in ``Recorded.events``: acting
     on them (and on the breach rules) is case_events.recording's. The fact names its actor:
     ``acted_by``, else the API client ``actor``, else its source."""
-    snapshot = snapshot_of(session, case.id)
+    # The projection's version counts the case's facts (both are written together): a case with
+    # none yet has no snapshot to read and no repeat to find; a fact another case already holds
+    # under this source id is refused by the log's unique (source, source_id).
+    has_facts = case.version > 0
+    snapshot = snapshot_of(session, case.id) if has_facts else CaseSnapshot()
     rules = programme_rules()
     before = state_from(snapshot, rules) if snapshot.version else None
-    repeat = existing_fact(session, source, source_id)
+    repeat = existing_fact(session, source, source_id) if has_facts else None
     if repeat is not None and repeat.case_id == case.id:
         assert before is not None
         return Recorded(case, before, snapshot, before.status, duplicate=True)
