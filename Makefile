@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install system-tools run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults soak
+.PHONY: install system-tools run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -73,6 +73,10 @@ bench-mixed: install
 ## Print GET, timeline and provider event p50/p99 on a case of 10 facts and one of 10,000, and their ratio.
 bench-long-case: install
 	$(UV) run python scripts/bench_long_case.py -n 100
+
+## The contract tests with a deeper sample than `make test`'s (25 generated requests per operation).
+test-contract-deep: install
+	CONTRACT_MAX_EXAMPLES=300 $(UV) run pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests/contract/test_schemathesis.py
 
 ## The long fault scenario: 1,000 referrals with random kills of the gateway and its worker.
 test-faults: install

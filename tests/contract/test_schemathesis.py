@@ -76,7 +76,7 @@ from support.referrals import adult_referral, youth_referral
 # operation (plus the few of the coverage and examples phases), in well under a minute.
 # A deeper or a different sample, for a session of bug hunting:
 #   CONTRACT_MAX_EXAMPLES=300 CONTRACT_SEED=7 .tools/bin/uv run pytest tests/contract
-MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "50"))
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 RANDOM_SEED = os.environ.get("CONTRACT_SEED")
 FORCE = "thames-valley"
 PROVIDER_ID = uuid.uuid4()  # the provider the provider role's key speaks for (pull mode)
@@ -513,6 +513,10 @@ def _send(case: schemathesis.Case) -> None:
         return
     serialised = case.as_transport_kwargs()  # the transport's own spelling of the body
     body = json.dumps(serialised["json"]).encode() if "json" in serialised else serialised["data"]
+    if not _utf8(body):
+        # The standard signs text: such a body has no valid signature, and is refused as unsigned.
+        case.call_and_validate(data=body)
+        return
     webhook_id = case.headers[headers["webhook-id"]]
     case.headers = {
         **{name: value for name, value in case.headers.items() if name.lower() not in WEBHOOK_HEADERS},
@@ -533,3 +537,10 @@ def test_referral_api_honours_its_contract(case: schemathesis.Case, referral_api
 def test_provider_gateway_honours_its_contract(case: schemathesis.Case, provider_gateway_app: FastAPI) -> None:
     _send(case)
 
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
