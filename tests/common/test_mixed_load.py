@@ -13,8 +13,8 @@ import pytest
 
 from support.mixed_load import Deployment, lost_audit_records, report, run_mixed_load
 
-CLIENTS = 100
-SECONDS = 12
+CLIENTS = 60
+SECONDS = 6
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

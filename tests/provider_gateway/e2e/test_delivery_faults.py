@@ -17,8 +17,8 @@ from support.delivery_system import delivered_case_ids, refer
 from support.fake_provider import Answer
 from support.processes import wait_for
 
-SOAK_REFERRALS = int(os.environ.get("FAULT_SOAK_REFERRALS", "60"))
-SOAK_KILLS = int(os.environ.get("FAULT_SOAK_KILLS", "3"))
+SOAK_REFERRALS = int(os.environ.get("FAULT_SOAK_REFERRALS", "30"))
+SOAK_KILLS = int(os.environ.get("FAULT_SOAK_KILLS", "2"))
 
 
 def test_a_worker_killed_mid_delivery_delivers_after_restart_with_at_most_one_repeat(delivery_system):
@@ -82,7 +82,7 @@ def test_several_workers_never_send_the_same_message_twice(delivery_system):
     system.register_provider()
     for _ in range(3):
         system.start_worker()
-    case_ids = [refer(system) for _ in range(90)]
+    case_ids = [refer(system) for _ in range(45)]
 
     assert wait_for(lambda: delivered_case_ids(system) == set(case_ids), timeout=60, interval=0.25)
     received = system.provider.ids()

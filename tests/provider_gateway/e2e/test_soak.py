@@ -1,4 +1,4 @@
-"""The soak's short run (support/soak.py): 100 referrals and their providers' events while
+"""The soak's short run (support/soak.py): 40 referrals and their providers' events while
 referral_api, provider_gateway and the gateway's delivery worker are each SIGKILLed once, at
 random moments, and started again. Nothing lost, nothing duplicated. `make soak` is the long one.
 """
@@ -10,7 +10,7 @@ import pytest
 from support.delivery_system import DeliverySystem
 from support.soak import SHORT_PROGRAMME, TARGETS, Soak
 
-REFERRALS = 100
+REFERRALS = 40
 
 
 # On the production database only: SQLite's kills are covered by test_delivery_faults.py, and
