@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (listed in scripts/debian-packages.txt)
-# when any is missing. CI's fresh machine has only Python, pip and PostgreSQL; we run as root there.
+# Installs the Debian packages the tests use (listed in scripts/debian-packages.txt), or those of
+# the list given as the argument (scripts/bench-debian-packages.txt: make bench), when any is missing.
+# CI's fresh machine has only Python, pip and PostgreSQL; we run as root there.
 set -euo pipefail
-list="$(dirname "$0")/debian-packages.txt"
+list="${1:-$(dirname "$0")/debian-packages.txt}"
 missing=()
 while read -r package _; do
   [[ -z "$package" || "$package" == \#* ]] && continue
