@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install system-tools run test openapi clean bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
+.PHONY: install system-tools run test openapi clean bench bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -47,6 +47,15 @@ openapi: install
 
 clean:
 	rm -rf var .run .venv $(TOOLS)
+
+## Referral intake against a ceiling measured in the same run (docs/PERFORMANCE.md): wrk at 1, 4 and
+## 32 connections, BENCH_SECONDS each, first on a minimal app (benchmarks/ceiling_app.py), then on
+## POST /v1/referrals, on throw-away PostgreSQL databases (BENCH_POSTGRES_URL's server). Prints
+## requests/s, p50, p99, the ratio to the ceiling and each process's RSS; writes benchmarks/results/<UTC time>.json.
+BENCH_SECONDS ?= 10
+bench: $(UV)
+	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
+	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS)
 
 ## Print intake latency (p50/p95/p99), throughput and time-to-routed over 1,000 referrals.
 bench-intake: install
