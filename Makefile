@@ -35,9 +35,10 @@ run: install
 ## The whole test suite: SQLite always, PostgreSQL too when TEST_POSTGRES_URL is set.
 ## TEST_WORKERS processes share it (pytest-xdist), a test file to each at a time (its
 ## module-scoped apps and processes are started once); TEST_WORKERS=0 runs it in this process.
-## Three on two cores: the end-to-end files spend much of their time waiting on the processes
-## they start, and a third worker fills it (their run took 150 s instead of 193 s).
-TEST_WORKERS ?= 3
+## Four on two cores: the end-to-end and fault files spend much of their time waiting on the
+## processes they start and the faults they wait out, and the other workers fill it (the whole
+## run took 12m34s with four, 13m32s with three, on this 2-core VM).
+TEST_WORKERS ?= 4
 test: install system-tools
 	$(UV) run pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
