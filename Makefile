@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install system-tools run test openapi clean bench bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
+.PHONY: install system-tools run test openapi clean bench profile-intake bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -57,6 +57,10 @@ BENCH_SECONDS ?= 10
 bench: $(UV)
 	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
 	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS)
+
+## Where referral_api's CPU goes under intake: py-spy samples (GIL held) for 20 s on PostgreSQL, shares printed.
+profile-intake: $(UV)
+	$(UV) run --frozen --quiet --group bench python scripts/profile_intake.py --seconds 20
 
 ## Print intake latency (p50/p95/p99), throughput and time-to-routed over 1,000 referrals.
 bench-intake: install
