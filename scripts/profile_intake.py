@@ -1,6 +1,7 @@
 """Profile referral_api under referral intake: where its CPU goes (docs/PERFORMANCE.md, "Profile").
 
-Starts both services on throw-away PostgreSQL databases (BENCH_POSTGRES_URL's server), warms up,
+Starts both services on throw-away PostgreSQL databases (BENCH_POSTGRES_URL's server, made and
+dropped as `make bench-mixed` makes them), warms up,
 then sends referrals from 4 concurrent clients for --seconds while py-spy samples referral_api
 (only while it holds the GIL, so the samples are its CPU, not its waits). Writes py-spy's raw
 (collapsed) stacks to --output and prints the share of CPU by what the thread was doing and by the
@@ -21,12 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from diversion_common.migrations import upgrade  # noqa: E402
+from support.mixed_load import PostgresDatabases  # noqa: E402
 from support.referrals import adult_referral  # noqa: E402
 from support.two_services import build_system  # noqa: E402
 
@@ -40,19 +40,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--output", default="benchmarks/results/profile-intake.txt")
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    names = {service: f"dl_profile_{os.getpid()}_{service}" for service in ("referral_api", "provider_gateway")}
-    urls = {service: make_url(server).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-            for service, name in names.items()}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    databases = PostgresDatabases(os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     system = None
     try:
-        for service, url in urls.items():
-            upgrade(service, url)
-        system = build_system(urls["referral_api"], urls["provider_gateway"], Path(tempfile.mkdtemp(prefix="dl-profile-")))
+        for service in ("referral_api", "provider_gateway"):
+            upgrade(service, databases.url(service))
+        system = build_system(databases.url("referral_api"), databases.url("provider_gateway"), Path(tempfile.mkdtemp(prefix="dl-profile-")))
         system.gateway.start()
         system.referral_api.start()
         httpx.post(f"{system.gateway.url}/v1/admin/providers", headers=system.headers("admin"), json={
@@ -82,9 +75,7 @@ def main() -> int:
         if system is not None:
             system.referral_api.stop()
             system.gateway.stop()
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        databases.drop()
     return 0
 
 
