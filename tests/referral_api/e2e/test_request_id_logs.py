@@ -94,7 +94,10 @@ def test_one_request_id_goes_from_police_to_provider_and_back_and_no_log_line_ho
             answered = httpx.post(
                 f"{system.gateway.url}/v1/provider/events", content=body, headers={**headers, **provider_headers, "X-Request-ID": request_id}
             )
-            assert answered.status_code == 200, answered.text
+            # 200 when it was applied at once; 202 when it queued behind the gateway's routing message
+            # for this case, not yet relayed when the provider answered (docs/ARCHITECTURE.md): the
+            # relay then carries it, under the same request id, which is what this test follows.
+            assert answered.status_code in (200, 202), answered.text
             assert answered.headers["X-Request-ID"] == request_id
 
         report("referral.accepted", webhook.request_id)
