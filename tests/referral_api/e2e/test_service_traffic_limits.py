@@ -12,11 +12,13 @@ import time
 import uuid
 
 import httpx
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from diversion_common.credentials import Role
 from diversion_common.database import make_engine
 from provider_gateway.clients.tables import Client as GatewayClient
+from provider_gateway.messaging.tables import OutboxMessage as GatewayOutbox
 from referral_api.cases.tables import Case
 from support.credentials import bearer, issue_key
 from support.provider_events import event
@@ -48,16 +50,25 @@ def test_provider_events_are_decided_at_once_past_the_clients_limits_while_a_cli
 
         police = httpx.Client(base_url=system.referral_api.url, headers=system.headers("police"), timeout=30)
         case_id = police.post("/v1/referrals", json=adult_referral()).json()["id"]
-        # Routed, and referral_api told so (read from its database: the police system's reads count against it).
+        # Routed, referral_api told so, and the gateway holding referral_api's answer to that message
+        # (read from the databases: the police system's reads count against it). Until the gateway
+        # has the answer, an event on the case waits its turn behind the message (202).
         deadline = time.monotonic() + 30
-        referral_engine = make_engine(referral_db)
+        referral_engine, gateway_engine = make_engine(referral_db), make_engine(gateway_db)
         while True:
-            with Session(referral_engine) as session:
-                if session.get(Case, uuid.UUID(case_id)).status == "routed":
+            with Session(referral_engine) as session, Session(gateway_engine) as gateway_session:
+                routed = session.get(Case, uuid.UUID(case_id)).status == "routed"
+                unanswered = gateway_session.scalar(
+                    select(func.count()).select_from(GatewayOutbox).where(
+                        GatewayOutbox.aggregate_id == uuid.UUID(case_id), GatewayOutbox.sent_at.is_(None), GatewayOutbox.refused_at.is_(None)
+                    )
+                )
+                if routed and not unanswered:
                     break
             assert time.monotonic() < deadline, "the case was never routed"
             time.sleep(0.1)
         referral_engine.dispose()
+        gateway_engine.dispose()
 
         def send(body: dict) -> httpx.Response:
             raw, headers = signed_event(secret, body)
