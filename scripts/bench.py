@@ -1,4 +1,4 @@
-"""Benchmark: referral intake against a ceiling measured in the same run (`make bench`).
+"""Benchmark: referral intake and provider events against a ceiling measured in the same run (`make bench`).
 
 On throw-away PostgreSQL databases (created on --postgres-url's server, migrated, dropped
 after), it starts both services as production runs them (uvicorn, one worker each, logging
@@ -6,8 +6,14 @@ JSON at INFO to a file, no debug; the clients' rate limits lifted as in every be
 key standing for many police systems) and the ceiling app (benchmarks/ceiling_app.py: the same
 body, the same model, one row inserted with raw asyncpg). Then for each number of connections
 it runs wrk (benchmarks/intake.lua) for --seconds against the ceiling, then against
-`POST /v1/referrals`, and prints requests/s, p50 and p99, and each figure's ratio to the
-ceiling's at the same connections, then each process's RSS. Every answer must be a 201.
+`POST /v1/referrals`, then against `POST /v1/provider/events` (benchmarks/events.lua: events
+signed just before the run, about cases the intake runs created and the provider accepted),
+and prints requests/s, p50 and p99, and each figure's ratio to the ceiling's at the same
+connections. Then, at a steady rate (--rate, 50/s), the time from each referral's 201 to the
+provider's webhook endpoint holding it, and from each acceptance's 200 to the police system's
+callback holding the status change (benchmarks/suite/steady.py). Each process's peak RSS over
+all the runs and its RSS after them close the table. Every intake answer must be a 201, every
+event answer a 200 or a 202, every referral and status change must arrive.
 The same is written to benchmarks/results/<UTC time>.json with the machine's description.
 docs/PERFORMANCE.md says how to read it.
 """
@@ -35,18 +41,30 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from diversion_common.credentials import Role  # noqa: E402
+from diversion_common.database import make_engine  # noqa: E402
 from diversion_common.migrations import upgrade  # noqa: E402
+from provider_gateway.clients.tables import Client as GatewayClient  # noqa: E402
+from suite import provider_events  # noqa: E402
+from suite.memory import MemoryWatch, rss_mb  # noqa: E402
+from suite.steady import SteadyRate  # noqa: E402
+from support.credentials import issue_key  # noqa: E402
 from support.processes import REPO, free_port, start_together  # noqa: E402
 from support.two_services import build_system  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-WRK_SCRIPT = REPO / "benchmarks" / "intake.lua"
+INTAKE_SCRIPT = REPO / "benchmarks" / "intake.lua"
+EVENTS_SCRIPT = REPO / "benchmarks" / "events.lua"
+EVENTS_PER_SECOND_OF_RUN = 400  # signed per connection count; more than the gateway answers in a second
+PATH_NAMES = {"ceiling": "ceiling", "referral_api": "POST /v1/referrals", "provider_events": "POST /v1/provider/events"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Run:
-    path: str  # "ceiling" or "referral_api"
+    path: str  # "ceiling", "referral_api" (intake) or "provider_events"
     connections: int
     requests: int
     seconds: float
@@ -56,9 +74,11 @@ class Run:
     max_ms: float
     ratio_to_ceiling: float
     server_cpu_ms_per_request: float  # the answering process's CPU (user + system), all its threads
+    other_service_cpu_ms_per_request: float  # the other service's (its relay's work; for an event, referral_api deciding it)
     wrk_cpu_share: float  # wrk's CPU time over the run's time: near 1.0 per thread would make wrk the limit
-    non_201: int
+    non_201: int  # intake: answers other than 201; events: answers other than 200 or 202, and events run out
     socket_errors: int
+    answered_202: int = 0  # events: kept to follow an earlier message about the same case
 
 
 class Databases:
@@ -122,20 +142,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15 of proc(5))
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def wrk(url: str, connections: int, threads: int, seconds: float, api_key: str, tag: str) -> tuple[dict, float, str]:
-    """One wrk run: what intake.lua's `done` printed, wrk's own CPU seconds, and its stderr."""
+def wrk(url: str, connections: int, threads: int, seconds: float, script: Path, env: dict[str, str]) -> tuple[dict, float, str]:
+    """One wrk run: what the script's `done` printed, wrk's own CPU seconds, and its stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    threads = min(threads, connections)
     done = subprocess.run(
-        ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-         "-s", str(WRK_SCRIPT), url],
-        env={**os.environ, "BENCH_API_KEY": api_key, "BENCH_RUN": tag}, capture_output=True, text=True, timeout=seconds + 60,
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+        env={**os.environ, "BENCH_THREADS": str(threads), **env}, capture_output=True, text=True, timeout=seconds + 60,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [line for line in done.stdout.splitlines() if line.startswith("bench-result ")]
@@ -178,17 +191,138 @@ def describe_machine(database_settings: dict[str, str]) -> dict[str, object]:
     }
 
 
-def table(runs: list[Run], rss: dict[str, float]) -> str:
-    header = f"{'path':<22} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x ceiling':>9} {'CPU ms/req':>10} {'wrk CPU':>7}"
+def table(runs: list[Run], peak: dict[str, float], rss: dict[str, float]) -> str:
+    header = (f"{'path':<26} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x ceiling':>9} {'x intake':>8} "
+              f"{'CPU ms/req':>10} {'+ other':>7} {'wrk CPU':>7}")
     lines = [header, "-" * len(header)]
+    intake = {run.connections: run.requests_per_second for run in runs if run.path == "referral_api"}
     for run in runs:
-        name = "ceiling" if run.path == "ceiling" else "POST /v1/referrals"
+        versus_intake = f"{run.requests_per_second / intake[run.connections]:>8.2f}" if run.path == "provider_events" else " " * 8
+        other = f"{run.other_service_cpu_ms_per_request:>7.2f}" if run.path != "ceiling" else " " * 7
         lines.append(
-            f"{name:<22} {run.connections:>5} {run.requests_per_second:>8.0f} {run.p50_ms:>8.1f} {run.p99_ms:>8.1f} "
-            f"{run.ratio_to_ceiling:>9.3f} {run.server_cpu_ms_per_request:>10.2f} {run.wrk_cpu_share:>7.0%}"
+            f"{PATH_NAMES[run.path]:<26} {run.connections:>5} {run.requests_per_second:>8.0f} {run.p50_ms:>8.1f} {run.p99_ms:>8.1f} "
+            f"{run.ratio_to_ceiling:>9.3f} {versus_intake} {run.server_cpu_ms_per_request:>10.2f} {other} {run.wrk_cpu_share:>7.0%}"
         )
+    lines.append("RSS, peak during the runs: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in peak.items()))
     lines.append("RSS after the runs: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
     return "\n".join(lines)
+
+
+def steady_table(steady: list[dict[str, object]]) -> str:
+    lines = []
+    for row in steady:
+        lines.append(f"{row['what']}, {row['sent']} at {row['rate_per_second']:.0f}/s: p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+                     f"p99 {row['p99_ms']} ms, max {row['max_ms']} ms; did not arrive: {row['missing']}")
+    return "\n".join(lines)
+
+
+class Bench:
+    """The services, the ceiling and the throw-away databases of one `make bench`."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.databases = Databases(args.postgres_url, ["referral_api", "provider_gateway", "ceiling"])
+        self.system = None
+        self.ceiling: subprocess.Popen[bytes] | None = None
+        self.runs: list[Run] = []
+        self.steady: list[dict[str, object]] = []
+
+    def start(self) -> None:
+        upgrade("referral_api", self.databases.url("referral_api"))
+        upgrade("provider_gateway", self.databases.url("provider_gateway"))
+        # Production's settings: each service's defaults (INFO, JSON lines to its log file), the rate limits lifted.
+        self.system = build_system(self.databases.url("referral_api"), self.databases.url("provider_gateway"), self.workdir)
+        start_together(self.system.gateway, self.system.referral_api)
+        # A provider for the referrals' pathway and district, so each case is routed as in production.
+        created = httpx.post(f"{self.system.gateway.url}/v1/admin/providers", headers=self.system.headers("admin"), json={
+            "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
+            "delivery_mode": "pull", "contact_email": "bench@provider.example",
+        })
+        created.raise_for_status()
+        self.provider_secret = created.json()["signing_secret"]
+        self.provider_key = self.provider_key_for(created.json()["id"])
+        self.ceiling, self.ceiling_url = start_ceiling(self.databases.url("ceiling"), self.workdir / "ceiling.log")
+
+    def provider_key_for(self, provider_id: str) -> str:
+        engine = make_engine(self.databases.url("provider_gateway"))
+        try:
+            return issue_key(engine, GatewayClient, Role.provider, provider_id=uuid.UUID(provider_id))
+        finally:
+            engine.dispose()
+
+    @property
+    def pids(self) -> dict[str, int]:
+        assert self.system is not None and self.ceiling is not None
+        return {"referral_api": self.system.referral_api.process.pid, "provider_gateway": self.system.gateway.process.pid,
+                "ceiling": self.ceiling.pid}
+
+    def measure(self, path: str, connections: int, script: Path, env: dict[str, str]) -> Run:
+        assert self.system is not None
+        url = self.system.gateway.url if path == "provider_events" else self.ceiling_url if path == "ceiling" else self.system.referral_api.url
+        answering = {"ceiling": "ceiling", "referral_api": "referral_api", "provider_events": "provider_gateway"}[path]
+        other = "provider_gateway" if answering == "referral_api" else "referral_api"
+        waited = wait_until_quiet(self.databases, timeout=30)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        result, wrk_cpu, stderr = wrk(url, connections, self.args.threads, self.args.seconds, script, env)
+        seconds = result["duration_us"] / 1e6
+        requests = max(result["requests"], 1)
+        ceiling_rate = next((r.requests_per_second for r in self.runs if r.path == "ceiling" and r.connections == connections), None)
+        rate = result["requests"] / seconds
+        cpu_ms = {name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / requests for name, pid in self.pids.items()}
+        failed = result.get("non_201", 0) + result.get("failed", 0) + result.get("exhausted", 0)
+        run = Run(
+            path=path, connections=connections, requests=result["requests"], seconds=round(seconds, 2),
+            requests_per_second=round(rate, 1), p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000,
+            max_ms=result["max_us"] / 1000, ratio_to_ceiling=round(rate / (ceiling_rate or rate), 3),
+            server_cpu_ms_per_request=round(cpu_ms[answering], 2), other_service_cpu_ms_per_request=round(cpu_ms[other], 2),
+            wrk_cpu_share=round(wrk_cpu / seconds, 2), non_201=failed, socket_errors=result["socket_errors"],
+            answered_202=result.get("answered_202", 0),
+        )
+        self.runs.append(run)
+        queued = f", {run.answered_202} answered 202" if path == "provider_events" else ""
+        print(f"{path} at {connections} connections: {rate:.0f}/s{queued} (waited {waited:.1f} s for the relays first)", flush=True)
+        if failed or run.socket_errors:
+            print(f"  {failed} answers failed or events ran out, {run.socket_errors} socket errors: {stderr.strip()}", flush=True)
+        return run
+
+    def run_all(self) -> None:
+        assert self.system is not None
+        police = {"BENCH_API_KEY": self.system.keys["police"]}
+        for path, url in (("ceiling", self.ceiling_url), ("referral_api", self.system.referral_api.url)):  # imports, pools, caches
+            wrk(url, 4, self.args.threads, self.args.warm_up, INTAKE_SCRIPT, {**police, "BENCH_RUN": f"w{path[0]}"})
+        for connections in self.args.connections:
+            for path in ("ceiling", "referral_api"):
+                self.measure(path, connections, INTAKE_SCRIPT, {**police, "BENCH_RUN": f"c{connections}{path[0]}"})
+        # Provider events about cases the intake runs created, accepted first (one at a time).
+        cases = provider_events.routed_cases(self.databases.url("referral_api"), self.args.event_cases)
+        provider_events.accept(self.system.gateway.url, self.provider_key, self.provider_secret, cases)
+        provider = {"BENCH_API_KEY": self.provider_key}
+        for connections in self.args.connections:
+            events = provider_events.write_events(self.workdir / f"events-{connections}.tsv", self.provider_secret, cases,
+                                                  EVENTS_PER_SECOND_OF_RUN * self.args.seconds)
+            self.measure("provider_events", connections, EVENTS_SCRIPT, {**provider, "BENCH_EVENTS_FILE": str(events)})
+        # End to end, at a steady rate: new cases for a webhook provider, then their acceptances.
+        wait_until_quiet(self.databases, timeout=30)
+        steady = SteadyRate(self.system.referral_api.url, self.system.gateway.url, self.system.keys["police"],
+                            self.system.keys["referral_admin"], self.system.keys["admin"], self.provider_key_for)
+        try:
+            count = int(self.args.rate * self.args.seconds)
+            to_provider, case_ids = steady.referral_to_provider(count, self.args.rate)
+            wait_until_quiet(self.databases, timeout=30)
+            to_police = steady.acceptance_to_police(case_ids, self.args.rate)
+            self.steady = [to_provider.as_dict(), to_police.as_dict()]
+        finally:
+            steady.stop()
+        print(steady_table(self.steady), flush=True)
+
+    def stop(self) -> None:
+        if self.ceiling is not None:
+            self.ceiling.terminate()
+            self.ceiling.wait(timeout=10)
+        if self.system is not None:
+            self.system.stop()
+        self.databases.drop()
 
 
 def main() -> int:
@@ -197,6 +331,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 32])
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (at most one per connection)")
     parser.add_argument("--warm-up", type=int, default=2, help="seconds of load on each app before the first run, not counted")
+    parser.add_argument("--event-cases", type=int, default=400, help="accepted cases the provider events are about, taken in turn")
+    parser.add_argument("--rate", type=float, default=50.0, help="calls per second in the end-to-end timings")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -205,68 +341,30 @@ def main() -> int:
 
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="dl-bench-"))
-    databases = Databases(args.postgres_url, ["referral_api", "provider_gateway", "ceiling"])
-    system, ceiling = None, None
-    runs: list[Run] = []
+    bench = Bench(args, workdir)
     load_before = os.getloadavg()
     try:
-        machine = describe_machine(databases.settings())
-        upgrade("referral_api", databases.url("referral_api"))
-        upgrade("provider_gateway", databases.url("provider_gateway"))
-        # Production's settings: each service's defaults (INFO, JSON lines to its log file), the rate limits lifted.
-        system = build_system(databases.url("referral_api"), databases.url("provider_gateway"), workdir)
-        start_together(system.gateway, system.referral_api)
-        # A provider for the referrals' pathway and district, so each case is routed as in production.
-        httpx.post(f"{system.gateway.url}/v1/admin/providers", headers=system.headers("admin"), json={
-            "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
-            "delivery_mode": "pull", "contact_email": "bench@provider.example",
-        }).raise_for_status()
-        ceiling, ceiling_url = start_ceiling(databases.url("ceiling"), workdir / "ceiling.log")
-        targets = {"ceiling": (ceiling_url, ceiling.pid), "referral_api": (system.referral_api.url, system.referral_api.process.pid)}
-        police_key = system.keys["police"]
-
-        for path, (url, _pid) in targets.items():  # first calls: imports, pools, caches
-            wrk(url, 4, args.threads, args.warm_up, police_key, f"w{path[0]}")
-        ceiling_rate: dict[int, float] = {}
-        for connections in args.connections:
-            for path, (url, pid) in targets.items():
-                waited = wait_until_quiet(databases, timeout=30)
-                cpu_before = cpu_seconds(pid)
-                result, wrk_cpu, stderr = wrk(url, connections, args.threads, args.seconds, police_key, f"c{connections}{path[0]}")
-                seconds = result["duration_us"] / 1e6
-                rate = result["requests"] / seconds
-                if path == "ceiling":
-                    ceiling_rate[connections] = rate
-                run = Run(
-                    path=path, connections=connections, requests=result["requests"], seconds=round(seconds, 2),
-                    requests_per_second=round(rate, 1), p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000,
-                    max_ms=result["max_us"] / 1000, ratio_to_ceiling=round(rate / ceiling_rate[connections], 3),
-                    server_cpu_ms_per_request=round((cpu_seconds(pid) - cpu_before) * 1000 / max(result["requests"], 1), 2),
-                    wrk_cpu_share=round(wrk_cpu / seconds, 2), non_201=result["non_201"], socket_errors=result["socket_errors"],
-                )
-                runs.append(run)
-                print(f"{path} at {connections} connections: {rate:.0f}/s (waited {waited:.1f} s for the relays first)", flush=True)
-                if run.non_201 or run.socket_errors:
-                    print(f"  {run.non_201} answers were not 201, {run.socket_errors} socket errors: {stderr.strip()}", flush=True)
-        rss = {"referral_api": rss_mb(system.referral_api.process.pid), "provider_gateway": rss_mb(system.gateway.process.pid),
-               "ceiling": rss_mb(ceiling.pid)}
+        machine = describe_machine(bench.databases.settings())
+        bench.start()
+        with MemoryWatch(bench.pids) as memory:
+            bench.run_all()
+        rss = {name: rss_mb(pid) for name, pid in bench.pids.items()}
     finally:
-        if ceiling is not None:
-            ceiling.terminate()
-            ceiling.wait(timeout=10)
-        if system is not None:
-            system.stop()
-        databases.drop()
+        bench.stop()
 
-    all_201 = all(run.non_201 == 0 and run.socket_errors == 0 for run in runs)
+    runs = bench.runs
+    answered = all(run.non_201 == 0 and run.socket_errors == 0 for run in runs)
+    arrived = all(row["missing"] == 0 for row in bench.steady)
     print()
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, "
           f"PostgreSQL {machine['postgresql']} (fsync {machine['postgresql_fsync']}, synchronous_commit "
           f"{machine['postgresql_synchronous_commit']}); commit {str(machine['git_commit'])[:10]}"
           f"{' (with uncommitted changes)' if machine['git_dirty'] else ''}")
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; {args.seconds} s per run, one uvicorn worker each")
-    print(table(runs, rss))
-    print("every answer 201" if all_201 else "NOT every answer was 201: see above")
+    print(table(runs, memory.peak_mb, rss))
+    print(steady_table(bench.steady))
+    print("every answer as expected" if answered else "NOT every answer was as expected: see above")
+    print("every referral and status change arrived" if arrived else "NOT everything arrived: see above")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}.json"
@@ -277,15 +375,18 @@ def main() -> int:
         "machine": machine,
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "runs": [asdict(run) for run in runs],
+        "end_to_end": bench.steady,
+        "rss_mb_peak_during_runs": {name: round(mb, 1) for name, mb in memory.peak_mb.items()},
         "rss_mb_after_runs": {name: round(mb, 1) for name, mb in rss.items()},
-        "all_201": all_201,
+        "all_answers_as_expected": answered,
+        "all_arrived": arrived,
     }, indent=2) + "\n")
     print(f"written to {out.relative_to(REPO)}")
-    if all_201:
+    if answered and arrived:
         shutil.rmtree(workdir, ignore_errors=True)
     else:
         print(f"the services' logs: {workdir}")
-    return 0 if all_201 else 1
+    return 0 if answered and arrived else 1
 
 
 if __name__ == "__main__":
