@@ -324,13 +324,7 @@ class OutboxRelay:
     def send_now(self, envelope: MessageEnvelope) -> bool:
         """Send a message the caller has just committed and leased to itself; True once the
         peer answered. If it did not, the lease runs out and the relay sends it later."""
-        self.deliver([envelope])
-        return self._was_answered(envelope.id)
-
-    def _was_answered(self, message_id: uuid.UUID) -> bool:
-        with Session(self.engine) as session:
-            row = session.get(self.table, message_id)
-            return row is not None and (row.sent_at is not None or row.refused_at is not None)
+        return any(receipt.id == envelope.id for receipt in self._send_and_record([envelope]))
 
     def relay_once(self) -> int:
         """Send what is due, as one batch; return how many the peer applied.
@@ -372,13 +366,18 @@ class OutboxRelay:
 
         Raises nothing: a batch that did not get through is scheduled again with back-off.
         """
+        return sum(receipt.applied for receipt in self._send_and_record(envelopes))
+
+    def _send_and_record(self, envelopes: list[MessageEnvelope]) -> list[BatchReceipt]:
+        """The peer's answers, recorded (each answered message is marked sent or refused); none
+        when the batch did not get through."""
         try:
             receipts = self.send(envelopes)
         except DeliveryFailed as failure:
             self._mark_failed([e.id for e in envelopes], failure.reason, failure.retry_after)
-            return 0
+            return []
         self.record_receipts(envelopes, receipts)
-        return sum(r.applied for r in receipts)
+        return receipts
 
     def record_receipts(self, envelopes: list[MessageEnvelope], receipts: list[BatchReceipt]) -> None:
         """Mark each answered message sent (applied, or a repeat) or refused, in one transaction."""

@@ -117,7 +117,9 @@ def receive_event(
     # and the relay sends it. (Not `enqueue`: waking the relay would only race this request.)
     send_now = relay is not None and relay.may_send_now(session, data.case_id, now)
     # A retry travels under the same message id: referral_api kept nothing of the refused try.
-    outbox = session.get(OutboxMessage, message_id) or OutboxMessage(id=message_id, topic=Topic.provider_event.value)
+    # (A first try has no message yet: it is written with its receipt.)
+    retried = session.get(OutboxMessage, message_id) if earlier is not None else None
+    outbox = retried or OutboxMessage(id=message_id, topic=Topic.provider_event.value)
     outbox.aggregate_id, outbox.payload, outbox.payload_sha256 = data.case_id, message.model_dump(mode="json"), None
     outbox.created_at, outbox.refused_at, outbox.sent_at, outbox.last_error = now, None, None, None
     outbox.available_at = now + (relay.lease if relay is not None and send_now else timedelta(0))
