@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event as sqlalchemy_event, func, select
 from sqlmodel import Session
 
 from diversion_common.credentials import Role
@@ -409,6 +409,52 @@ def test_a_correction_after_submission_is_shown_to_the_court_and_its_system_is_t
     }
     assert linked.api.get(urlsplit(data["links"]["breach_request"]).path, headers=court).json() == seen
     assert told(addressees.yju, raised["id"]) == []
+
+
+def test_a_page_of_several_requests_shows_each_its_own_late_facts(linked):
+    """A page is read in a few statements for all its requests (breaches/service.py _views): each item
+    is still what that request's own GET shows, its late facts its own and no other case's."""
+    first, first_case, first_raised = submitted_request(linked)
+    second_case = accepted_case(linked, first)
+    miss(first, second_case, "b-1")
+    miss(first, second_case, "b-2")
+    [second_raised] = [r for r in breach_requests(linked, linked.police) if r["id"] != first_raised["id"]]
+    assert linked.api.post(f"/v1/breach-requests/{second_raised['id']}/confirm", headers=linked.police).status_code == 200
+    # Only the second case's absence is reported attended after the officer sent it.
+    first.report("appointment.attended", second_case, occurred_at=second_raised["raised_at"], appointment_id="b-2")
+
+    court = court_key(linked)
+    page = breach_requests(linked, court)
+    assert {item["id"] for item in page} == {first_raised["id"], second_raised["id"]}
+    for item in page:
+        assert item == linked.api.get(f"/v1/breach-requests/{item['id']}", headers=court).json()
+    late = {item["id"]: [entry["appointment_id"] for entry in item["reported_after_submission"]] for item in page}
+    assert late == {first_raised["id"]: [], second_raised["id"]: ["b-2"]}
+    police_page = breach_requests(linked, linked.police)
+    for item in police_page:
+        assert item == linked.api.get(f"/v1/breach-requests/{item['id']}", headers=linked.police).json()
+    # The reads a page costs do not grow with its items.
+    assert statements_for(linked, "/v1/breach-requests?limit=1", court) == statements_for(linked, "/v1/breach-requests?limit=2", court)
+    assert first_case != second_case
+
+
+def statements_for(linked, path: str, headers: dict[str, str]) -> int:
+    """The SELECTs a second call of ``path`` sends (a first may fill what is kept between calls)."""
+    assert linked.api.get(path, headers=headers).status_code == 200
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and " FROM " in statement.upper():  # not the pool's pings
+            sent.append(statement)
+
+    engine = linked.api.app.state.engine  # the app's own (its lifespan made it)
+    sqlalchemy_event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = linked.api.get(path, headers=headers)
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", count)
+    assert answer.status_code == 200 and answer.json()["items"], answer.text
+    return len(sent)
 
 
 def test_a_late_fact_on_a_young_persons_request_reaches_the_yju_and_nothing_after_it_is_closed(linked, addressees):

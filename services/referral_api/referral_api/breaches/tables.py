@@ -21,9 +21,16 @@ TIMESTAMP = DateTime(timezone=True)
 class BreachRequestRow(ReferralTable, table=True):
     __tablename__ = "referral_breach_requests"
     __table_args__ = (
-        # The court's and the YJU's listings: their own requests by status, newest received first.
+        # One index per listing (breaches/service.py list_requests), each in its page's order, with
+        # and without the status filter: a page reads its rows off the index, however many years
+        # of requests the table holds. The court's and the YJU's from their receipt:
         Index("ix_referral_breach_requests_court", "court", "submitted_at", "id"),
+        Index("ix_referral_breach_requests_court_status", "court", "status", "submitted_at", "id"),
         Index("ix_referral_breach_requests_force", "force", "addressee", "submitted_at", "id"),
+        Index("ix_referral_breach_requests_force_status", "force", "addressee", "status", "submitted_at", "id"),
+        # The police's, from their raising:
+        Index("ix_referral_breach_requests_raised", "force", "raised_at", "id"),
+        Index("ix_referral_breach_requests_raised_status", "force", "status", "raised_at", "id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)

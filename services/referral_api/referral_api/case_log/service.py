@@ -113,6 +113,36 @@ def facts_since_submission(session: Session, case_id: uuid.UUID, request: Any) -
     return [to_fact(row) for row in rows]
 
 
+def facts_since_submissions(session: Session, submissions: set[tuple[uuid.UUID, datetime]]) -> dict[tuple[uuid.UUID, datetime], list[Fact]]:
+    """``facts_since_submission`` for the requests of a page at once, each named by its case and
+    its submission: one statement, not one per request."""
+    if not submissions:
+        return {}
+    rows = list(session.scalars(
+        select(CaseFact).where(
+            CaseFact.case_id.in_({case_id for case_id, _ in submissions}),  # type: ignore[attr-defined]
+            CaseFact.recorded_at >= min(at for _, at in submissions),  # type: ignore[arg-type,operator]
+        ).order_by(CaseFact.case_id, CaseFact.seq)  # type: ignore[arg-type]
+    ))
+    return {
+        (case_id, at): [to_fact(row) for row in rows if row.case_id == case_id and as_utc(row.recorded_at) >= as_utc(at)]
+        for case_id, at in submissions
+    }
+
+
+def current_states(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, CaseState]:
+    """``current_state`` of several cases, their snapshots read in one statement."""
+    rows = {row.case_id: row for row in session.scalars(select(CaseSnapshotRow).where(CaseSnapshotRow.case_id.in_(case_ids)))}  # type: ignore[attr-defined]
+    rules = programme_rules()
+    return {
+        case_id: state_from(
+            snapshot_from_json(rows[case_id].state) if case_id in rows and rows[case_id].format == FORMAT else snapshot_of(session, case_id),
+            rules,
+        )
+        for case_id in case_ids
+    }
+
+
 def snapshot_of(session: Session, case_id: uuid.UUID) -> CaseSnapshot:
     """The case's stored snapshot; one missing or of an older shape is rebuilt from the log (and kept)."""
     row = session.get(CaseSnapshotRow, case_id)
