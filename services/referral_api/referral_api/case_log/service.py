@@ -10,12 +10,13 @@ the same snapshot. A new fact folds one fact onto the stored snapshot; a read fo
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
 from diversion_common import actors
@@ -115,17 +116,18 @@ def facts_since_submission(session: Session, case_id: uuid.UUID, request: Any) -
 
 def facts_since_submissions(session: Session, submissions: set[tuple[uuid.UUID, datetime]]) -> dict[tuple[uuid.UUID, datetime], list[Fact]]:
     """``facts_since_submission`` for the requests of a page at once, each named by its case and
-    its submission: one statement, not one per request."""
+    its submission: one statement for the late facts only, not one per request."""
     if not submissions:
         return {}
-    rows = list(session.scalars(
-        select(CaseFact).where(
-            CaseFact.case_id.in_({case_id for case_id, _ in submissions}),  # type: ignore[attr-defined]
-            CaseFact.recorded_at >= min(at for _, at in submissions),  # type: ignore[arg-type,operator]
-        ).order_by(CaseFact.case_id, CaseFact.seq)  # type: ignore[arg-type]
-    ))
+    rows = session.scalars(
+        select(CaseFact).where(or_(*(and_(CaseFact.case_id == case_id, CaseFact.recorded_at >= at) for case_id, at in submissions)))  # type: ignore[arg-type,operator]
+        .order_by(CaseFact.case_id, CaseFact.seq)  # type: ignore[arg-type]
+    )
+    by_case: dict[uuid.UUID, list[CaseFact]] = defaultdict(list)
+    for row in rows:
+        by_case[row.case_id].append(row)
     return {
-        (case_id, at): [to_fact(row) for row in rows if row.case_id == case_id and as_utc(row.recorded_at) >= as_utc(at)]
+        (case_id, at): [to_fact(row) for row in by_case[case_id] if as_utc(row.recorded_at) >= as_utc(at)]
         for case_id, at in submissions
     }
 

@@ -239,8 +239,16 @@ def to_detail(session: Session, case: Case, state: CaseState | None = None) -> C
 
 def record_access(session: Session, principal: Principal, case_ids: list[uuid.UUID], action: str, request_id: str | None) -> None:
     touched(case_ids)  # the call's audit record names them too
-    for case_id in case_ids:
-        session.add(CaseAccess(case_id=case_id, client_id=principal.client_id, action=action, request_id=request_id))
+    if not case_ids:
+        return
+    # One prebuilt insert for the page's rows, in the read's transaction: every read pays for it.
+    now = utcnow()
+    session.connection().execute(_ACCESS_INSERT, [
+        {"case_id": case_id, "client_id": principal.client_id, "action": action, "request_id": request_id, "at": now} for case_id in case_ids
+    ])
+
+
+_ACCESS_INSERT = CaseAccess.__table__.insert()  # type: ignore[attr-defined]
 
 
 def _force_case(session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
