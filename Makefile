@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install system-tools run test openapi clean bench profile-intake bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
+.PHONY: bench-scale install system-tools run test openapi clean bench profile-intake bench-intake bench-delivery bench-events bench-mixed bench-long-case test-faults test-contract-deep soak
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -57,6 +57,16 @@ BENCH_SECONDS ?= 10
 bench: $(UV)
 	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
 	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS)
+
+## Reads as years of cases pile up: cases loaded in bulk to 10,000 then 1,000,000 (not through the API:
+## cases written by the service's code, cloned server-side by INSERT ... SELECT), then a police GET, a timeline page and a court's
+## filtered page timed with wrk at each scale; p50/p99, the growth of p99, and the EXPLAIN plans of
+## each read's statements (benchmarks/results/scale-<UTC time>*). About 20 minutes and 20 GB of disk.
+## Shorter: make bench-scale BENCH_SCALE_ARGS="--scales 10000 100000"
+BENCH_SCALE_ARGS ?=
+bench-scale: $(UV)
+	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
+	$(UV) run --frozen --quiet --group bench python scripts/bench_scale.py --explain $(BENCH_SCALE_ARGS)
 
 ## Where referral_api's CPU goes under intake: py-spy samples (GIL held) for 20 s on PostgreSQL, shares printed.
 profile-intake: $(UV)

@@ -1,0 +1,200 @@
+"""Benchmark: do reads stay fast as years of cases pile up? (`make bench-scale`)
+
+On a throw-away PostgreSQL database (created on --postgres-url's server, dropped after), it
+loads cases in bulk (benchmarks/suite/bulk_load.py: templates written with the service's own
+code, then cloned server-side) up to each of --scales in turn, runs VACUUM ANALYZE, starts the
+services as `make bench` does (one uvicorn worker each, production settings) and times with wrk
+(benchmarks/reads.lua, --connections, --seconds per path):
+- a police system's `GET /v1/referrals/{id}` of a random case of its force;
+- the first page of a random case's timeline, `GET /v1/referrals/{id}/timeline`;
+- a court's `GET /v1/breach-requests?status=submitted` (its own, one page).
+It prints p50/p99 per path and scale and the growth ratio (p99 at the largest scale over p99 at
+the smallest; issue 25's target is at most 1.3), and writes the table to
+benchmarks/results/scale-<UTC time>.json. With --explain, the statements each path runs at the
+largest scale are captured in process and their EXPLAIN (ANALYZE, BUFFERS) plans written
+beside it (scale-<UTC time>-plans.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from bench import Databases, describe_machine, wrk  # noqa: E402
+from diversion_common.credentials import Role  # noqa: E402
+from diversion_common.database import make_engine  # noqa: E402
+from diversion_common.migrations import upgrade  # noqa: E402
+from referral_api.clients.tables import Client as ReferralClient  # noqa: E402
+from suite.bulk_load import IndexesSetAside, build_templates, clone  # noqa: E402
+from support.credentials import issue_key  # noqa: E402
+from support.processes import REPO, start_together  # noqa: E402
+from support.two_services import build_system  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+READS_SCRIPT = REPO / "benchmarks" / "reads.lua"
+FORCE = "thames-valley"
+BATCH = 50_000  # clones per transaction
+
+
+def load_to(url: str, templates: list, have: int, want: int) -> float:
+    """Clone until the database holds ``want`` clones; the seconds it took (with VACUUM ANALYZE)."""
+    started = time.monotonic()
+    # A large load sets the plain indexes aside and builds them once at its end.
+    with IndexesSetAside(url) if want - have > BATCH else contextlib.nullcontext():
+        while have < want:
+            upto = min(want, have + BATCH)
+            clone(url, templates, have + 1, upto)
+            have = upto
+            print(f"  {have:,} cases loaded ({time.monotonic() - started:.0f} s)", flush=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return time.monotonic() - started
+
+
+def sizes(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                  for table in ("referral_cases", "referral_case_facts", "referral_breach_requests")}
+        counts["database_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
+    return counts
+
+
+def read_paths(url: str, court: str, workdir: Path) -> dict[str, Path]:
+    """Files of paths for each read: a sample of this force's cases, and the court's page."""
+    with psycopg.connect(url) as conn:
+        # A random sample across the whole table, not the newest: reads of old cases count too.
+        cases = [str(row[0]) for row in conn.execute(
+            "SELECT id FROM referral_cases TABLESAMPLE SYSTEM_ROWS(20000) WHERE force = %s", (FORCE,))]
+    random.shuffle(cases)
+    files = {}
+    for name, lines in (
+        ("GET /v1/referrals/{id}", [f"/v1/referrals/{case}" for case in cases]),
+        ("GET /v1/referrals/{id}/timeline", [f"/v1/referrals/{case}/timeline" for case in cases]),
+        ("court GET /v1/breach-requests", [f"/v1/breach-requests?status=submitted&court={court}"]),
+    ):
+        path = workdir / f"paths-{len(files)}.txt"
+        path.write_text("\n".join(lines) + "\n")
+        files[name] = path
+    return files
+
+
+def court_client(url: str, court: str) -> str:
+    engine = make_engine(url)
+    try:
+        return issue_key(engine, ReferralClient, Role.court, court=court)
+    finally:
+        engine.dispose()
+
+
+def busiest_court(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT court FROM referral_breach_requests WHERE status = 'submitted' GROUP BY court ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]  # type: ignore[index]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[10_000, 1_000_000], help="cases in the database, in increasing order")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk's run per path and scale")
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--explain", action="store_true", help="capture each path's statements at the largest scale and EXPLAIN them")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("error: wrk is not installed (make bench-scale installs it: scripts/bench-debian-packages.txt)", file=sys.stderr)
+        return 1
+
+    started_at = datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="dl-bench-scale-"))
+    databases = Databases(args.postgres_url, ["referral_api", "provider_gateway"])
+    results: list[dict[str, object]] = []
+    plans = ""
+    try:
+        machine = describe_machine(databases.settings())
+        url = databases.url("referral_api")
+        upgrade("referral_api", url)
+        upgrade("provider_gateway", databases.url("provider_gateway"))
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS tsm_system_rows")
+        engine = make_engine(url)
+        templates = build_templates(engine)
+        engine.dispose()
+        have = 0
+        for scale in args.scales:
+            print(f"loading to {scale:,} cases", flush=True)
+            seconds = load_to(url, templates, have, scale - len(templates))
+            have = scale - len(templates)
+            counted = sizes(url)
+            court = busiest_court(url)
+            print(f"{counted['referral_cases']:,} cases, {counted['referral_case_facts']:,} facts, "
+                  f"{counted['referral_breach_requests']:,} breach requests, {counted['database_bytes'] / 2**30:.1f} GiB; "
+                  f"loaded in {seconds:.0f} s", flush=True)
+            system = build_system(url, databases.url("provider_gateway"), workdir)
+            court_key = court_client(url, court)
+            start_together(system.gateway, system.referral_api)
+            try:
+                keys = {"court GET /v1/breach-requests": court_key}
+                for name, paths in read_paths(url, court, workdir).items():
+                    key = keys.get(name, system.keys["police"])
+                    warm = {"BENCH_API_KEY": key, "BENCH_PATHS_FILE": str(paths)}
+                    wrk(system.referral_api.url, args.connections, 1, 2, READS_SCRIPT, warm)
+                    result, _cpu, stderr = wrk(system.referral_api.url, args.connections, 1, args.seconds, READS_SCRIPT, warm)
+                    row = {"scale": scale, "path": name, "requests_per_second": round(result["requests"] / (result["duration_us"] / 1e6), 1),
+                           "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000, "max_ms": result["max_us"] / 1000,
+                           "non_200": result["non_200"], "socket_errors": result["socket_errors"], **counted}
+                    results.append(row)
+                    print(f"  {name}: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms ({row['requests_per_second']}/s)"
+                          f"{'; NOT all 200: ' + stderr.strip() if result['non_200'] or result['socket_errors'] else ''}", flush=True)
+                if args.explain and scale == args.scales[-1]:
+                    from suite.explain import explain_reads  # the app in process: only when asked
+
+                    plans = explain_reads(system.env, read_paths(url, court, workdir), system.keys["police"], court_key)
+            finally:
+                system.stop()
+    finally:
+        databases.drop()
+
+    print()
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores; PostgreSQL {machine['postgresql']}; commit {str(machine['git_commit'])[:10]}"
+          f"{' (with uncommitted changes)' if machine['git_dirty'] else ''}; {args.connections} connection(s), {args.seconds} s per path")
+    header = f"{'path':<34} {'cases':>10} {'facts':>12} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}"
+    print(header)
+    print("-" * len(header))
+    for row in results:
+        print(f"{row['path']:<34} {row['referral_cases']:>10,} {row['referral_case_facts']:>12,} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['requests_per_second']:>7}")
+    growth = {}
+    for name in dict.fromkeys(str(row["path"]) for row in results):
+        rows = [row for row in results if row["path"] == name]
+        growth[name] = round(float(rows[-1]["p99_ms"]) / float(rows[0]["p99_ms"]), 2)  # type: ignore[arg-type]
+        print(f"growth of {name}'s p99, {rows[0]['scale']:,} -> {rows[-1]['scale']:,} cases: {growth[name]:.2f}x")
+    all_200 = all(row["non_200"] == 0 and row["socket_errors"] == 0 for row in results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"scale-{started_at:%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps({"started_at": started_at.isoformat(timespec="seconds"), "machine": machine, "connections": args.connections,
+                               "seconds_per_path": args.seconds, "reads": results, "p99_growth": growth, "all_200": all_200}, indent=2) + "\n")
+    if plans:
+        out.with_name(f"{out.stem}-plans.txt").write_text(plans)
+    print(f"written to {out.relative_to(REPO)}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if all_200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
