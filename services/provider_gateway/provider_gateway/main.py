@@ -19,7 +19,7 @@ from provider_gateway.deliveries.routes import admin_router as deliveries_admin_
 from provider_gateway.deliveries.routes import provider_router as deliveries_provider_router
 from provider_gateway.events.routes import admin_router as events_admin_router
 from provider_gateway.events.routes import router as events_router
-from provider_gateway.events.service import record_outcome
+from provider_gateway.messaging.answers import record_answer
 from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker
 from provider_gateway.messaging.routes import admin_router as messages_admin_router
 from provider_gateway.messaging.routes import router as messaging_router
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, peer_sender: Sender | None = No
             peer_api_key=settings.referral_api_key,
             poll_seconds=settings.relay_poll_seconds,
             peer_sender=peer_sender,
-            on_outcome=record_outcome,
+            on_outcome=record_answer,
             background=lambda engine: [
                 *([BackgroundWorker(DeliveryWorker(engine, settings.worker_settings()))] if settings.run_delivery_worker else []),
                 *([daily_retention(engine, settings)] if settings.run_retention_scheduler else []),

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from referral_api.case_log.tables import CaseFact
-from referral_api.messaging.tables import InboxMessage
+from referral_api.messaging.tables import InboxMessage, OutboxMessage
 from support.referrals import adult_referral
 
 
@@ -38,6 +38,22 @@ def test_a_routed_message_moves_the_case_once(api, police, gateway_service, refe
     detail = api.get(f"/v1/referrals/{case['id']}", headers=police).json()
     assert detail["status"] == "routed"
     assert [h["event"] for h in detail["history"]] == ["referral.received", "case.routed"]
+
+
+def test_the_gateways_message_is_answered_with_the_case_and_not_announced_back(api, police, gateway_service, referral_engine):
+    """A change of status the gateway caused reaches its mirror in referral_api's answer (also to a
+    repeat, whose first answer may have been lost); no case.status_changed goes back for it."""
+    case = api.post("/v1/referrals", json=adult_referral(), headers=police).json()
+    message = envelope("case.routed", case["id"], provider_id=str(uuid.uuid4()), reason="only provider")
+
+    first = api.post("/internal/v1/messages", json=message, headers=gateway_service).json()
+    repeat = api.post("/internal/v1/messages", json=message, headers=gateway_service).json()
+
+    for answer in (first, repeat):
+        assert (answer["result"]["case_id"], answer["result"]["status"], answer["result"]["version"]) == (case["id"], "routed", 2)
+    with Session(referral_engine) as session:
+        topics = list(session.scalars(select(OutboxMessage.topic).where(OutboxMessage.aggregate_id == uuid.UUID(case["id"]))))
+    assert topics == ["case.routing_requested"]
 
 
 def test_an_unroutable_case_is_routed_later(api, police, gateway_service):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from diversion_common.contracts import CaseStatus, Deadline
 from referral_api.lifecycle.breach_requests import BreachStatus
-from referral_api.lifecycle.facts import RULES_SOURCE, FactKind, police_source
+from referral_api.lifecycle.facts import GATEWAY_SOURCE, RULES_SOURCE, FactKind, police_source, provider_source
 from referral_api.lifecycle.fold import CaseSnapshot, evolve, fold, fold_snapshot, state_of
 from referral_api.lifecycle.snapshots import snapshot_from_json, snapshot_to_json
 from support.case_log import ADULT, P1, P2, POLICE, YOUTH, CaseLog, at
@@ -200,11 +200,11 @@ def test_the_fold_says_what_a_fact_did_as_domain_events():
     from referral_api.lifecycle.events import BreachRequestChanged, ReminderSent, StatusChanged, WarningIssued
 
     log = CaseLog()
-    assert events_of_last(log) == (StatusChanged(None, CaseStatus.awaiting_routing, None),)
+    assert events_of_last(log) == (StatusChanged(None, CaseStatus.awaiting_routing, None, police_source(POLICE)),)
     log.routed(at(1))
-    assert events_of_last(log) == (StatusChanged(CaseStatus.awaiting_routing, CaseStatus.routed, None),)
+    assert events_of_last(log) == (StatusChanged(CaseStatus.awaiting_routing, CaseStatus.routed, None, GATEWAY_SOURCE),)
     log.event("contact.attempted", at(2), method="sms", outcome="no_answer")
-    assert events_of_last(log) == (StatusChanged(CaseStatus.routed, CaseStatus.accepted_by_provider, None),)
+    assert events_of_last(log) == (StatusChanged(CaseStatus.routed, CaseStatus.accepted_by_provider, None, provider_source(P1)),)
     log.event("contact.attempted", at(3), method="sms", outcome="no_answer")
     assert events_of_last(log) == ()  # the programme moved, the status did not: nobody is told
     log.add(FactKind.warning_issued, at(4), RULES_SOURCE, {"rule": "missed_appointments", "appointment_id": "a-1", "evidence": []})
@@ -213,12 +213,12 @@ def test_the_fold_says_what_a_fact_did_as_domain_events():
     assert events_of_last(log) == (ReminderSent(Deadline.completion, at(90), None),)
     _raise(log, at(6), REQUESTS[0])
     assert events_of_last(log) == (
-        StatusChanged(CaseStatus.accepted_by_provider, CaseStatus.breach_requested, None), BreachRequestChanged(REQUESTS[0]),
+        StatusChanged(CaseStatus.accepted_by_provider, CaseStatus.breach_requested, None, RULES_SOURCE), BreachRequestChanged(REQUESTS[0]),
     )
     STEPS["outcome"](log, at(7), REQUESTS[0])  # not a step a pending request can take
     assert events_of_last(log) == ()
     log.withdrew(at(8), reason="charged_instead")
-    assert events_of_last(log) == (StatusChanged(CaseStatus.breach_requested, CaseStatus.withdrawn, "charged_instead"),)
+    assert events_of_last(log) == (StatusChanged(CaseStatus.breach_requested, CaseStatus.withdrawn, "charged_instead", police_source(POLICE)),)
 
 
 def test_a_providers_fact_after_a_requests_submission_is_an_event_for_its_readers():

@@ -61,7 +61,7 @@ def _late_fact_announced(session: Session, case: Case, state: CaseState, event: 
 
 
 def _status_announced(session: Session, case: Case, state: CaseState, event: StatusChanged, _at: datetime) -> None:
-    announce(session, case, state, event.previous, event.reason)
+    announce(session, case, state, event.previous, event.reason, event.source)
 
 
 HANDLERS: dict[type, tuple[Effect, ...]] = {

@@ -7,6 +7,7 @@ from sqlmodel import Session
 from diversion_common.contracts import CaseStatus, CaseStatusChanged, ProgrammeSummary, BookedAppointment, Topic
 from diversion_common.messaging import enqueue
 from referral_api.cases.tables import Case
+from referral_api.lifecycle.facts import GATEWAY_SOURCE, PROVIDER_SOURCE_PREFIX
 from referral_api.lifecycle.fold import CaseState
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.service import notify_status_changed
@@ -37,11 +38,13 @@ def programme_summary(state: CaseState) -> ProgrammeSummary:
     )
 
 
-def announce(session: Session, case: Case, state: CaseState, previous: CaseStatus | None, reason: str | None) -> None:
-    """A change of status, in the transaction of the fact that made it. Only a change of status is
-    announced: a provider's fact that moves only the programme reaches the gateway's mirror in
-    referral_api's answer to that fact."""
-    if previous not in _NOT_AT_GATEWAY:
+def announce(session: Session, case: Case, state: CaseState, previous: CaseStatus | None, reason: str | None, source: str) -> None:
+    """A change of status, in the transaction of the fact that made it: the police are told, and
+    the gateway's mirror, unless the fact came from the gateway itself. A message of the gateway
+    (a routing, a provider's event) is answered with the case as it now stands, and the gateway
+    mirrors that answer (provider_gateway/messaging/answers.py): telling it again
+    would cost both services a message for nothing. Only a change of status is announced."""
+    if previous not in _NOT_AT_GATEWAY and not came_from_gateway(source):
         message = CaseStatusChanged(
             case_id=case.id, status=state.status, version=state.version, reason=reason, programme=programme_summary(state)
         )
@@ -50,3 +53,8 @@ def announce(session: Session, case: Case, state: CaseState, previous: CaseStatu
         session, case_id=case.id, force=case.force, police_reference=case.police_reference,
         status=state.status, version=state.version,
     )
+
+
+def came_from_gateway(source: str) -> bool:
+    """Facts the gateway sent: its routing's, and the providers' events it forwards."""
+    return source == GATEWAY_SOURCE or source.startswith(PROVIDER_SOURCE_PREFIX)

@@ -16,6 +16,7 @@ class StatusChanged:
     previous: CaseStatus | None
     status: CaseStatus
     reason: str | None  # the police's reason code, when a withdrawal changed it
+    source: str  # who said the fact that changed it (lifecycle/facts.py's sources)
 
 
 @dataclass(frozen=True)

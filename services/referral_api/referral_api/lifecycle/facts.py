@@ -86,8 +86,11 @@ def yju_source(client_id: uuid.UUID) -> str:
     return f"yju:{client_id}"
 
 
+PROVIDER_SOURCE_PREFIX = "provider:"
+
+
 def provider_source(provider_id: uuid.UUID) -> str:
-    return f"provider:{provider_id}"
+    return f"{PROVIDER_SOURCE_PREFIX}{provider_id}"
 
 
 def _utc(value: datetime, name: str) -> datetime:

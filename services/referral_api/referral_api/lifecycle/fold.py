@@ -475,7 +475,7 @@ def happened(before: CaseState | None, after: CaseState, fact: Fact) -> tuple[Do
     previous = before.status if before is not None else None
     if after.status != previous:
         reason = fact.data.get("reason") if fact.kind is FactKind.withdrawn else None
-        events.append(StatusChanged(previous, after.status, reason))
+        events.append(StatusChanged(previous, after.status, reason, fact.source))
     if fact.kind in BREACH_STEP_KINDS:
         request_id = uuid.UUID(str(fact.data["breach_request_id"]))
         now, then = after.breach_request(request_id), before.breach_request(request_id) if before is not None else None

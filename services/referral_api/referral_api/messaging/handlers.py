@@ -30,19 +30,27 @@ def _case(session: Session, case_id: uuid.UUID) -> Case:
     return case
 
 
-def _routed(session: Session, message: CaseRouted, envelope: MessageEnvelope) -> None:
-    recording.record(
-        session, _case(session, message.case_id), kind=FactKind.routed, occurred_at=message.occurred_at,
+# Each message of the gateway is answered with the case as it then stands: the gateway mirrors
+# the answer, and a change of status it caused is not announced to it again (cases/announcements.py).
+
+
+def _routed(session: Session, message: CaseRouted, envelope: MessageEnvelope) -> CaseProjection:
+    case = _case(session, message.case_id)
+    recorded = recording.record(
+        session, case, kind=FactKind.routed, occurred_at=message.occurred_at,
         source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id),
         data={"provider_id": str(message.provider_id), "reason": message.reason},
     )
+    return _projection(case.id, recorded.state)
 
 
-def _unroutable(session: Session, message: CaseUnroutable, envelope: MessageEnvelope) -> None:
-    recording.record(
-        session, _case(session, message.case_id), kind=FactKind.unroutable, occurred_at=message.occurred_at,
+def _unroutable(session: Session, message: CaseUnroutable, envelope: MessageEnvelope) -> CaseProjection:
+    case = _case(session, message.case_id)
+    recorded = recording.record(
+        session, case, kind=FactKind.unroutable, occurred_at=message.occurred_at,
         source=case_log.GATEWAY_SOURCE, source_id=str(envelope.id), data={"reason": message.reason},
     )
+    return _projection(case.id, recorded.state)
 
 
 def _provider_event(session: Session, message: ProviderEventReported, _envelope: MessageEnvelope) -> CaseProjection:
@@ -68,14 +76,15 @@ def _projection(case_id: uuid.UUID, state: CaseState) -> CaseProjection:
     return CaseProjection(case_id=case_id, status=state.status, version=state.version, programme=programme_summary(state))
 
 
-def _projection_now(session: Session, message: ProviderEventReported) -> CaseProjection:
-    """A repeat is answered with the case as it is now."""
-    case = _case(session, message.event.data.case_id)
+def _projection_now(session: Session, message: ProviderEventReported | CaseRouted | CaseUnroutable) -> CaseProjection:
+    """A repeat is answered with the case as it is now (the first answer may have been lost)."""
+    case_id = message.event.data.case_id if isinstance(message, ProviderEventReported) else message.case_id
+    case = _case(session, case_id)
     return _projection(case.id, case_log.current_state(session, case.id))
 
 
 HANDLERS = {
-    Topic.routed.value: TopicHandler(CaseRouted, _routed),
-    Topic.unroutable.value: TopicHandler(CaseUnroutable, _unroutable),
+    Topic.routed.value: TopicHandler(CaseRouted, _routed, on_duplicate=_projection_now),
+    Topic.unroutable.value: TopicHandler(CaseUnroutable, _unroutable, on_duplicate=_projection_now),
     Topic.provider_event.value: TopicHandler(ProviderEventReported, _provider_event, on_duplicate=_projection_now),
 }
