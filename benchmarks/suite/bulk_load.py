@@ -2,19 +2,22 @@
 
 Two steps:
 
-1. ``build_templates``: a few dozen cases written with the service's own code, in process, each
-   dated in the past and taken through one of the scenarios below (its facts appended and
+1. ``build_templates``: 180 cases written with the service's own code, in process, each
+   referred on a day of the last five years (open ones: of the last 90 days) and taken through
+   one of the scenarios below (its facts appended and
    folded as the service folds them, the breach rules applied at each fact's time, so that
    warnings and breach requests arise as they would). Their rows are the real thing: facts,
    snapshot, projection, breach request rows.
 2. ``clone``: PostgreSQL copies the templates' rows to N cases in one INSERT ... SELECT per table
    (bulk, server-side: no row crosses the client), each clone with its own case id, police
    reference, force and district (in proportion to the districts' populations), breach request
-   ids, fact source ids and dates moved to a moment of the last five years. (The templates'
-   facts were all written in the second the template was built: a clone's fact is recorded a
-   minute after it happened, as a live system would have recorded it.) JSON bodies (the
-   referral, the snapshot, the facts' data) keep their template's dates and texts; the ids
-   inside the snapshots are rewritten, so each clone's folded state names its own case.
+   ids and fact source ids, and its dates within an hour of its template's: JSON bodies (the
+   referral, the snapshot, the facts' data) keep their template's dates and texts, and a case's
+   times must agree with each other (which facts a court sees as reported after a submission
+   compares the snapshot's times with the facts'). The ids inside the snapshots are rewritten,
+   so each clone's folded state names its own case. (The templates' facts were all written in
+   the second the template was built: a clone's fact is recorded a minute after it happened,
+   as a live system would have recorded it.)
 
 Scenario weights follow what the scheme's figures make likely for five years of cases: most
 ended (completed, some refused, withdrawn, closed or breached), a few in progress.
@@ -105,6 +108,11 @@ SCENARIOS: dict[str, tuple[float, list[Step] | None]] = {
 }
 
 
+# Open cases are recent; ended ones spread over the last five years.
+_OPEN_SCENARIOS = ("routed", "accepted", "in_programme", "refused", "breach_submitted")
+_YEARS = 5
+
+
 @dataclass
 class Template:
     case_id: uuid.UUID
@@ -166,22 +174,21 @@ def _take_to_court(session: Session, case: Any, *, decided: bool) -> None:
                          source_id=str(uuid.uuid4()), data={"breach_request_id": request_id, **data})
 
 
-def build_templates(engine: Engine, per_scenario: int = 4, seed: int = 25) -> list[Template]:
-    """``per_scenario`` cases of each scenario, referred on different days of the last two years."""
+def build_templates(engine: Engine, per_scenario: int = 20, seed: int = 25) -> list[Template]:
+    """``per_scenario`` cases of each scenario, referred on days spread over the last five years
+    (open ones: the last 90 days), so that clones, which keep their template's dates, spread too."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     templates = []
     for scenario, (share, steps) in SCENARIOS.items():
-        for _ in range(per_scenario):
-            referred_at = now - timedelta(days=rng.uniform(60, 700), hours=rng.uniform(0, 10))
-            case_id = build_template(engine, scenario, steps, referred_at)
+        for index in range(per_scenario):
+            window = 90 if scenario in _OPEN_SCENARIOS else 365 * _YEARS
+            days_ago = 60 + window * (index + rng.random()) / per_scenario
+            case_id = build_template(engine, scenario, steps, now - timedelta(days=days_ago))
             templates.append(Template(case_id, scenario, share / per_scenario))
     return templates
 
 
-# Open cases are recent; ended ones spread over the last five years.
-_OPEN_STATUSES = ("routed", "accepted_by_provider", "in_programme", "breach_requested")
-_YEARS = 5
 
 
 def clone(database_url: str, templates: list[Template], first: int, last: int, seed: float = 0.25) -> None:
@@ -198,14 +205,14 @@ def clone(database_url: str, templates: list[Template], first: int, last: int, s
                 high = low + template.weight / total
                 copy.write_row((template.case_id, low, high))
                 low = high
-        conn.execute(_CLONES, {"first": first, "last": last, "years": _YEARS, "open": list(_OPEN_STATUSES)})
+        conn.execute(_CLONES, {"first": first, "last": last})
         for statement in _COPIES:
             conn.execute(statement)
         conn.commit()
 
 
 # Each clone: its template (by weight), its district (by population: force and court follow),
-# its new ids, and how far its dates move (the template's referral to a moment of the window).
+# its new ids, and how far its dates move (within an hour).
 _CLONES = """
 CREATE TEMP TABLE bench_clones ON COMMIT DROP AS
 WITH draws AS (
@@ -222,14 +229,12 @@ SELECT d.n,
        t.case_id AS template_id,
        md5(t.case_id::text || ':' || d.n)::uuid AS case_id,
        r.code AS district, r.force, r.court,
-       CASE WHEN c.status = ANY(%(open)s)
-            THEN now() - interval '90 days' * d.when_draw
-            ELSE now() - interval '60 days' - interval '1 year' * %(years)s * d.when_draw
-       END - c.created_at AS shift
+       -- within an hour of its template's dates: the JSON bodies (the snapshot's, the facts'
+       -- data) keep the template's, and a case's times must agree with each other
+       interval '1 hour' * (2 * d.when_draw - 1) AS shift
 FROM draws d
 JOIN bench_templates t ON d.template_draw >= t.low AND d.template_draw < t.high
 JOIN districts r ON d.district_draw >= r.low AND d.district_draw < r.high
-JOIN referral_cases c ON c.id = t.case_id
 """
 
 _COPIES = [
