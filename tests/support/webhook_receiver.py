@@ -91,7 +91,13 @@ class WebhookReceiver:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away before its body was sent (a worker killed between writing
+                    # the head and the body): as for any HTTP server, no request was received.
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 payload = receiver._verify(body, headers)
                 record = Received(headers.get("webhook-id", ""), payload, payload is not None, time.monotonic(), request_id=headers.get("x-request-id"))
