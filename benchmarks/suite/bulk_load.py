@@ -38,7 +38,6 @@ from sqlmodel import Session
 
 from diversion_common import actors
 from diversion_common.contracts import ProviderEvent
-from diversion_common.credentials import Principal, Role
 from diversion_common.database import as_utc
 from referral_api.breaches.tables import BreachRequestRow
 from referral_api.case_events import recording
@@ -47,11 +46,10 @@ from referral_api.case_log import service as case_log
 from referral_api.cases.schemas import ReferralCreate
 from referral_api.cases.service import build_case
 from referral_api.lifecycle.facts import FactKind, court_source, police_source, provider_fact_from_event
+from support.dated_cases import POLICE, PROVIDER, DatedFact, record_dated
 from support.referrals import adult_referral
 
-POLICE = Principal(client_id=uuid.UUID(int=100), name="bulk police system", role=Role.police, force="thames-valley")
 COURT = uuid.UUID(int=300)
-PROVIDER = uuid.UUID(int=1)
 _EVENT = TypeAdapter(ProviderEvent)
 DAY = 24.0  # hours
 
@@ -125,7 +123,7 @@ def build_template(engine: Engine, scenario: str, steps: list[Step] | None, refe
     body = adult_referral()
     body["encounter"]["occurred_at"] = (referred_at - timedelta(hours=2)).isoformat()
     case = build_case(ReferralCreate.model_validate(body), POLICE, referred_at)
-    history: list[tuple[FactKind, datetime, str, str, dict[str, Any]]] = [
+    history: list[DatedFact] = [
         (FactKind.referral_received, referred_at, police_source(POLICE.client_id), str(case.id), {"pathway": case.pathway, "needs_yju": False}),
         (FactKind.routed, referred_at + timedelta(hours=1), case_log.GATEWAY_SOURCE, str(uuid.uuid4()),
          {"provider_id": str(PROVIDER), "reason": "covers the district"}),
@@ -143,13 +141,7 @@ def build_template(engine: Engine, scenario: str, steps: list[Step] | None, refe
         at = history[-1][1] + timedelta(days=3)
         history.append((FactKind.withdrawn, at, police_source(POLICE.client_id), str(uuid.uuid4()), {"reason": "no_further_action", "note": None}))
     with Session(engine, expire_on_commit=False) as session:
-        session.add(case)
-        session.flush()
-        for kind, at, source, source_id, data in history:
-            police_said = source.startswith("police:")
-            case_log.append(session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data,
-                            actor=POLICE.client_id if police_said else None)
-            apply_breach_rules(session, case, at, actor=actors.SCHEDULER)
+        record_dated(session, case, history)
         # The rules run once more a month on: whatever fell due after the last fact (a breach request).
         apply_breach_rules(session, case, history[-1][1] + timedelta(days=30), actor=actors.SCHEDULER)
         if scenario.startswith("breach_"):
@@ -187,8 +179,6 @@ def build_templates(engine: Engine, per_scenario: int = 20, seed: int = 25) -> l
             case_id = build_template(engine, scenario, steps, now - timedelta(days=days_ago))
             templates.append(Template(case_id, scenario, share / per_scenario))
     return templates
-
-
 
 
 def clone(database_url: str, templates: list[Template], first: int, last: int, seed: float = 0.25) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -97,57 +98,62 @@ class SteadyRate:
         self.police_system.stop()
 
     def referral_to_provider(self, count: int, rate: float) -> tuple[Latencies, list[str]]:
-        answered: dict[str, float] = {}
-        lock = threading.Lock()
-        local = threading.local()
-
-        def post(_index: int) -> None:
-            if not hasattr(local, "client"):
-                local.client = httpx.Client(base_url=self.api_url, headers=self.police, timeout=30)
+        def post(client: httpx.Client, _index: int) -> tuple[str, float] | None:
             body = adult_referral()
             body["encounter"] = {**body["encounter"], "district": DISTRICT, "postcode": "OX1 1AA"}
-            response = local.client.post("/v1/referrals", json=body)
-            at = time.monotonic()
-            if response.status_code == 201:
-                with lock:
-                    answered[response.json()["id"]] = at
+            response = client.post("/v1/referrals", json=body)
+            return (response.json()["id"], time.monotonic()) if response.status_code == 201 else None
 
-        on_schedule(count, rate, post)
+        def arrived(payload: dict[str, Any]) -> bool:
+            return payload.get("type") == "referral.created"
 
-        def arrivals() -> dict[str, float]:
-            return {r.payload["data"]["case_id"]: r.at for r in list(self.provider.received)
-                    if r.verified and r.payload and r.payload.get("type") == "referral.created"}
-
-        wait_for(lambda: len(arrivals().keys() & answered.keys()), len(answered), timeout=120)
-        got = arrivals()
-        latencies = [(got[case] - at) * 1000 for case, at in answered.items() if case in got]
+        answered = _timed(count, rate, self.api_url, self.police, post)
+        latencies = _arrival_times(self.provider, arrived, answered)
         return Latencies("201 -> provider holds the signed referral", rate, count, latencies), list(answered)
 
     def acceptance_to_police(self, case_ids: list[str], rate: float) -> Latencies:
-        answered: dict[str, float] = {}
-        lock = threading.Lock()
-        local = threading.local()
-
-        def accept(index: int) -> None:
-            if not hasattr(local, "client"):
-                local.client = httpx.Client(base_url=self.gateway_url, headers=self.provider_headers, timeout=30)
+        def accept(client: httpx.Client, index: int) -> tuple[str, float] | None:
             case_id = case_ids[index]
             occurred_at = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
             body, headers = signed_event(self.provider_secret, {"type": "referral.accepted", "data": {"case_id": case_id, "occurred_at": occurred_at}})
-            at = time.monotonic()
-            response = local.client.post("/v1/provider/events", content=body, headers=headers)
-            if response.status_code == 200 and response.json()["outcome"] == "applied":
-                with lock:
-                    answered[case_id] = at
+            sent = time.monotonic()
+            response = client.post("/v1/provider/events", content=body, headers=headers)
+            return (case_id, sent) if response.status_code == 200 and response.json()["outcome"] == "applied" else None
 
-        on_schedule(len(case_ids), rate, accept)
+        def arrived(payload: dict[str, Any]) -> bool:
+            return payload.get("type") == "case.status_changed" and payload["data"].get("status") == "accepted_by_provider"
 
-        def arrivals() -> dict[str, float]:
-            return {r.payload["data"]["case_id"]: r.at for r in list(self.police_system.received)
-                    if r.verified and r.payload and r.payload.get("type") == "case.status_changed"
-                    and r.payload["data"].get("status") == "accepted_by_provider"}
-
-        wait_for(lambda: len(arrivals().keys() & answered.keys()), len(answered), timeout=120)
-        got = arrivals()
-        latencies = [(got[case] - at) * 1000 for case, at in answered.items() if case in got]
+        answered = _timed(len(case_ids), rate, self.gateway_url, self.provider_headers, accept)
+        latencies = _arrival_times(self.police_system, arrived, answered)
         return Latencies("acceptance sent -> police hold the signed case.status_changed", rate, len(case_ids), latencies)
+
+
+def _timed(count: int, rate: float, base_url: str, headers: dict[str, str],
+           call: Callable[[httpx.Client, int], tuple[str, float] | None]) -> dict[str, float]:
+    """``call`` on schedule, each client thread with its own httpx client; case id -> the moment
+    each call that succeeded counts from."""
+    answered: dict[str, float] = {}
+    lock = threading.Lock()
+    local = threading.local()
+
+    def one(index: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+        result = call(local.client, index)
+        if result is not None:
+            with lock:
+                answered[result[0]] = result[1]
+
+    on_schedule(count, rate, one)
+    return answered
+
+
+def _arrival_times(receiver: WebhookReceiver, arrived: Callable[[dict[str, Any]], bool], answered: dict[str, float]) -> list[float]:
+    """ms from each answered call's moment to its case's message arriving (waiting up to 2 minutes)."""
+
+    def arrivals() -> dict[str, float]:
+        return {r.payload["data"]["case_id"]: r.at for r in list(receiver.received) if r.verified and r.payload and arrived(r.payload)}
+
+    wait_for(lambda: len(arrivals().keys() & answered.keys()), len(answered), timeout=120)
+    got = arrivals()
+    return [(got[case] - at) * 1000 for case, at in answered.items() if case in got]

@@ -21,6 +21,7 @@ from referral_api.case_events.recording import apply_breach_rules
 from referral_api.case_log import service as case_log
 from referral_api.cases.schemas import ReferralCreate
 from referral_api.cases.service import build_case
+from referral_api.cases.tables import Case
 from referral_api.lifecycle.facts import FactKind, police_source, provider_fact_from_event
 from support.referrals import adult_referral
 
@@ -46,14 +47,23 @@ def accepted_adult_case(engine: Engine, accepted_at: datetime) -> uuid.UUID:
         (acceptance.kind, acceptance.occurred_at, acceptance.source, acceptance.source_id, acceptance.data),
     ]
     with Session(engine, expire_on_commit=False) as session:
-        session.add(case)
-        session.flush()
-        for kind, at, source, source_id, data in history:
-            police_said = kind is FactKind.referral_received  # as intake records it: with the police client's id
-            case_log.append(
-                session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data,
-                actor=POLICE.client_id if police_said else None,
-            )
-            apply_breach_rules(session, case, at, actor=actors.SCHEDULER)
+        record_dated(session, case, history)
         session.commit()
     return case.id
+
+
+DatedFact = tuple[FactKind, datetime, str, str, dict]
+
+
+def record_dated(session: Session, case: Case, history: list[DatedFact]) -> None:
+    """Add the new case and append its history, each fact as at its time with the breach rules
+    applied then (as the scheduler would have); the caller commits."""
+    session.add(case)
+    session.flush()
+    for kind, at, source, source_id, data in history:
+        police_said = kind is FactKind.referral_received  # as intake records it: with the police client's id
+        case_log.append(
+            session, case, kind=kind, occurred_at=at, source=source, source_id=source_id, data=data,
+            actor=POLICE.client_id if police_said else None,
+        )
+        apply_breach_rules(session, case, at, actor=actors.SCHEDULER)

@@ -189,9 +189,8 @@ def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: st
 
 
 def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchReceipt) -> None:
-    """referral_api's decision on a provider's event (the relay's hook, in its transaction)."""
-    if envelope.topic != Topic.provider_event.value:
-        return
+    """referral_api's decision on a provider's event, in the relay's transaction
+    (messaging/answers.py calls it for that topic)."""
     receipt = session.scalars(
         select(ProviderEventReceipt).where(ProviderEventReceipt.message_id == envelope.id).with_for_update()
     ).first()
