@@ -1,10 +1,11 @@
 """Bearer API keys checked against a service's own client table, as scoped dependencies."""
 
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -38,20 +39,22 @@ def authenticate(session: Session, client_table: type[ClientFields], key: str | 
 
 def role_dependency(
     client_table: type[ClientFields],
-    get_session: Callable[..., Iterator[Session]],
+    get_session: Callable[..., AsyncIterator[Session]],
     *roles: Role,
 ) -> Callable[..., Any]:
     """A FastAPI dependency that admits only credentials of the given roles."""
 
-    def require_role(
+    async def require_role(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
         session: Annotated[Session, Depends(get_session, scope="function")],
     ) -> Principal:
         # Normally the AuthenticationGate has checked the key already, before the body was read;
         # `credentials` stays declared so that the OpenAPI documents the scheme (and the gate finds it).
-        principal = getattr(request.state, "principal", None) or authenticate(
-            session, client_table, credentials.credentials if credentials else None
+        # A coroutine: checking a role needs no thread, and the key's look-up, if the gate has not
+        # done it, is sent to one.
+        principal = getattr(request.state, "principal", None) or await run_in_threadpool(
+            authenticate, session, client_table, credentials.credentials if credentials else None
         )
         request.state.client_id = str(principal.client_id)
         request.state.client_role = principal.role.value  # for the audit record

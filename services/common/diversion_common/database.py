@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio.to_thread
+from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
@@ -184,6 +186,24 @@ def _private_sqlite_files(database: str | None) -> list[Path]:
     make_private_directory(path.parent)
     create_private_file(path)
     return [path, Path(f"{database}-wal"), Path(f"{database}-shm")]
+
+
+async def call_session(request: Request) -> AsyncIterator[Session]:
+    """A call's session: use it as ``Depends(get_session, scope="function")``, so that it is closed
+    (its connection given back) before the answer is sent, not after (diversion_common/admission.py).
+
+    Made and closed on the event loop, not in a thread of its own: making one does no I/O, nor does
+    closing one whose transaction has ended (the route committed). Each hop to a thread and back
+    costs a call CPU in hand-offs (docs/PERFORMANCE.md); only a route that failed mid-transaction
+    has a rollback to send, and that goes to a thread."""
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
 @contextmanager

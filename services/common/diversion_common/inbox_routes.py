@@ -1,6 +1,6 @@
 """The internal inbox endpoint each service exposes to the other."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -25,7 +25,7 @@ def inbox_router(
     *,
     sender: str,
     caller: Callable[..., Principal],
-    get_session: Callable[..., Iterator[Session]],
+    get_session: Callable[..., AsyncIterator[Session]],
     inbox_table: type[InboxFields],
     handlers: dict[str, TopicHandler],
 ) -> APIRouter:

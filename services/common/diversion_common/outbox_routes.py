@@ -7,7 +7,7 @@ not shown: they can hold personal data.
 
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -62,7 +62,7 @@ def _public(row: OutboxFields) -> OutboxMessagePublic:
 
 
 def outbox_admin_router(
-    *, peer: str, admin: Callable[..., Principal], get_session: Callable[..., Iterator[Session]], outbox_table: type[OutboxFields]
+    *, peer: str, admin: Callable[..., Principal], get_session: Callable[..., AsyncIterator[Session]], outbox_table: type[OutboxFields]
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/admin/messages", tags=["operations"])
     table: Any = outbox_table

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from fastapi import Request
 from sqlalchemy.orm import registry
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
+
+from diversion_common.database import call_session as get_session  # noqa: F401 - each service's routes take it from here
 
 
 class GatewayTable(SQLModel, registry=registry()):
     """Base of every provider_gateway table."""
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """A call's session: use it as ``Depends(get_session, scope="function")``, so that it is closed
-    (its connection given back) before the answer is sent, not after (diversion_common/admission.py)."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
 
 
 def import_all_tables() -> None:

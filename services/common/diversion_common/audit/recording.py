@@ -139,6 +139,13 @@ def answering(status: int | None) -> None:
         audit.declared = status
 
 
+def rides_on(session: Session) -> None:
+    """This transaction carries the call's record: a read's access rows, written on the session's
+    connection, which the ORM's events do not see. The read and its record then commit together,
+    instead of the record taking a transaction (and a thread) of its own after the answer."""
+    session.info[_WROTE] = True
+
+
 def open_for_audit_write(engine: Engine) -> Session:
     """The middleware's own session for a call that changed nothing (no second record)."""
     session = Session(engine)

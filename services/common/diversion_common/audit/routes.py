@@ -5,7 +5,7 @@ There is no route that changes the log: the only operation is GET.
 
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -27,7 +27,7 @@ ActorName = code(120)
 def audit_admin_router(
     *,
     admin: Callable[..., Principal],
-    get_session: Callable[..., Iterator[Session]],
+    get_session: Callable[..., AsyncIterator[Session]],
     record_table: type[AuditRecordFields],
     case_table: type[AuditCaseFields],
 ) -> APIRouter:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from diversion_common import pagination
 from diversion_common.audit.context import touched
+from diversion_common.audit.recording import rides_on
 from diversion_common.credentials import Principal
 from diversion_common.database import as_utc, utcnow
 from diversion_common.messaging import enqueue
@@ -239,6 +240,7 @@ def to_detail(session: Session, case: Case, state: CaseState | None = None) -> C
 
 def record_access(session: Session, principal: Principal, case_ids: list[uuid.UUID], action: str, request_id: str | None) -> None:
     touched(case_ids)  # the call's audit record names them too
+    rides_on(session)
     if not case_ids:
         return
     # One prebuilt insert for the page's rows, in the read's transaction: every read pays for it.
