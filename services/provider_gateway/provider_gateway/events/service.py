@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from diversion_common import pagination
-from diversion_common.audit.recording import answering
+from diversion_common.audit.recording import answering, rides_on
 from diversion_common.contracts import (
     CLOCK_ALLOWANCE,
     CaseProjection,
@@ -191,37 +193,61 @@ def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: st
 def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchReceipt) -> None:
     """referral_api's decision on a provider's event, in the relay's transaction
     (messaging/answers.py calls it for that topic)."""
-    receipt = session.scalars(
-        select(ProviderEventReceipt).where(ProviderEventReceipt.message_id == envelope.id).with_for_update()
-    ).first()
-    if receipt is None or receipt.outcome != EventOutcome.pending.value:
-        return
-    receipt.decided_at = utcnow()
+    projection = CaseProjection.model_validate(answer.result) if answer.applied and answer.result is not None else None
+    # One conditional UPDATE of a receipt still pending, not a locked load and a flush: the
+    # gateway's share of every event (docs/PERFORMANCE.md).
+    decided = session.connection().execute(_decision(answer.applied), {
+        "message": envelope.id,
+        "now": utcnow(),
+        "code": (answer.refusal_code or "refused")[:40],
+        "detail": (answer.problem or "refused")[:300],
+        "retryable": answer.retryable,
+        "case_status": projection.status.value if projection is not None else None,
+        "case_version": projection.version if projection is not None else None,
+    }).first()
+    if decided is None:
+        return  # decided already (a repeat), or not an event's message
     answering(200 if answer.applied else EventRefused.status)  # the call that sent it now, if any, answers so
+    rides_on(session)  # the call's audit record commits with its decision
     if not answer.applied:
-        receipt.outcome = EventOutcome.refused.value
-        receipt.refusal_code = (answer.refusal_code or "refused")[:40]
-        receipt.refusal_detail = (answer.problem or "refused")[:300]
-        receipt.refusal_retryable = answer.retryable
-        session.add(receipt)
-        count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
+        count_event(session, decided.event_type, EventOutcome.refused.value, (answer.refusal_code or "refused")[:40])
         return
-    receipt.outcome = EventOutcome.applied.value
-    session.add(receipt)
-    count_event(session, receipt.event_type, receipt.outcome)
-    projection = CaseProjection.model_validate(answer.result) if answer.result is not None else None
-    if projection is not None:
-        receipt.case_status, receipt.case_version = projection.status.value, projection.version
-    case = session.get(GatewayCase, receipt.case_id, with_for_update=True)
+    count_event(session, decided.event_type, EventOutcome.applied.value)
+    case = session.get(GatewayCase, decided.case_id, with_for_update=True)
     if case is None:
         return
     # Also for a repeat: referral_api may have applied it while its first answer was lost.
-    _route_on(session, case, receipt, projection)
+    _route_on(session, case, decided, projection)
     if projection is not None:
         mirror(session, case, status=projection.status, version=projection.version, programme=projection.programme)
 
 
-def _route_on(session: Session, case: GatewayCase, receipt: ProviderEventReceipt, projection: CaseProjection | None) -> None:
+@cache
+def _decision(applied: bool) -> Update:
+    receipts = ProviderEventReceipt.__table__.c  # type: ignore[attr-defined]
+    values = (
+        {receipts.outcome: EventOutcome.applied.value, receipts.case_status: bindparam("case_status"), receipts.case_version: bindparam("case_version")}
+        if applied
+        else {
+            receipts.outcome: EventOutcome.refused.value, receipts.refusal_code: bindparam("code"),
+            receipts.refusal_detail: bindparam("detail"), receipts.refusal_retryable: bindparam("retryable"),
+        }
+    )
+    return (
+        update(ProviderEventReceipt.__table__)  # type: ignore[attr-defined]
+        .where(receipts.message_id == bindparam("message"), receipts.outcome == EventOutcome.pending.value)
+        .values({receipts.decided_at: bindparam("now"), **values})
+        .returning(receipts.provider_id, receipts.case_id, receipts.event_type, receipts.occurred_at)
+    )
+
+
+class _Decided(Protocol):
+    provider_id: uuid.UUID
+    event_type: str
+    occurred_at: datetime
+
+
+def _route_on(session: Session, case: GatewayCase, receipt: _Decided, projection: CaseProjection | None) -> None:
     """An accepted referral stays; a rejected one goes to the next provider (routing's part),
     but only while referral_api still has it waiting at this provider."""
     if case.provider_id != receipt.provider_id or case.status != GatewayCaseStatus.routed.value:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from provider_gateway.errors import ProviderDisabled
@@ -17,8 +18,11 @@ from provider_gateway.providers.tables import Provider
 
 
 def is_active(session: Session, provider_id: uuid.UUID) -> bool:
-    provider = session.get(Provider, provider_id)
-    return provider is not None and provider.active
+    # Asked on every provider call that changes something: one column, by a statement built once.
+    return bool(session.connection().execute(_ACTIVE, {"provider": provider_id}).scalar())
+
+
+_ACTIVE = select(Provider.active).where(Provider.id == bindparam("provider"))  # type: ignore[arg-type]
 
 
 def must_be_active(session: Session, provider_id: uuid.UUID) -> None:
