@@ -22,11 +22,12 @@ import httpx
 import structlog
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
-from sqlalchemy import JSON, DateTime, Engine, Select, Update, bindparam, case, event, null, select, update
+from sqlalchemy import JSON, DateTime, Engine, Insert, Select, Update, bindparam, case, event, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
+from diversion_common.audit.recording import rides_on
 from diversion_common.contracts import code
 from diversion_common.database import as_utc, connections_held_here, is_sqlite, utcnow
 from diversion_common.erasure import sha256_of
@@ -451,13 +452,22 @@ class OutboxRelay:
                 self._wake.wait(self.poll_interval)
 
 
-def record_inbox(session: Session, row: InboxFields) -> bool:
+def record_inbox(session: Session, inbox_table: type[InboxFields], envelope: MessageEnvelope) -> bool:
     """Record a received message id; False when it was seen before (a repeat)."""
-    if session.get(type(row), row.message_id) is not None:
+    # On the session's connection, by statements built once: every message pays for these.
+    connection = session.connection()
+    seen, insert = _inbox_statements(inbox_table)
+    if connection.execute(seen, {"message": envelope.id}).first() is not None:
         return False
-    session.add(row)
-    session.flush()
+    connection.execute(insert, {"message_id": envelope.id, "topic": envelope.topic, "received_at": utcnow()})
+    rides_on(session)  # the call's audit record commits with the message it brought
     return True
+
+
+@cache
+def _inbox_statements(inbox_table: type[InboxFields]) -> tuple[Select, Insert]:
+    table = inbox_table.__table__  # type: ignore[attr-defined]
+    return select(table.c.message_id).where(table.c.message_id == bindparam("message")), table.insert()
 
 
 class MessageRefused(Exception):
@@ -550,7 +560,7 @@ def _receive_message(
             errors=[FieldError(pointer="/payload" + pointer_for(e["loc"]), detail=e["msg"]) for e in exc.errors()]
         ) from None
     try:
-        if not record_inbox(session, inbox_table(message_id=envelope.id, topic=envelope.topic)):
+        if not record_inbox(session, inbox_table, envelope):
             return _duplicate(session, envelope, handler, payload)
         answer = handler.apply(session, payload, envelope)
         session.commit()
