@@ -170,6 +170,33 @@ def _make_engine(url: str) -> Engine:
     )
 
 
+def key_check_engine(engine: Engine) -> Engine:
+    """The engine the authentication gate reads API keys with.
+
+    On SQLite, a small pool of read-only connections of its own: every call checks its key, and
+    through the one writing connection each check queued behind every transaction of the process
+    (under load, the most common wait in stack dumps: docs/PERFORMANCE.md). In WAL mode readers
+    never wait for the writer, and a key check is a single statement, its own read transaction.
+    On PostgreSQL the service's own pool already serves many at once: the same engine."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return engine
+    reader = create_engine(
+        engine.url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+        poolclass=QueuePool, pool_size=4, max_overflow=0, pool_timeout=60,
+    )
+
+    @event.listens_for(reader, "connect")
+    def _read_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+        dbapi_connection.isolation_level = None  # no BEGIN: each statement reads on its own
+
+    return reader
+
+
 def pool_connections(engine: Engine) -> int:
     """How many connections the engine's pool hands out at most."""
     pool = engine.pool

@@ -19,7 +19,7 @@ from diversion_common.audit.tables import AuditCaseFields, AuditRecordFields
 from diversion_common.abuse_limits import AbuseLimitSettings
 from diversion_common.authentication_gate import AddressThrottle, AuthenticationGate
 from diversion_common.credentials import ClientFields
-from diversion_common.database import CallsHoldTheirOwnConnections, make_engine
+from diversion_common.database import CallsHoldTheirOwnConnections, key_check_engine, make_engine
 from diversion_common.metrics import instrument
 from diversion_common.messaging import OutboxFields, OutboxRelay, OutcomeHook, Sender, http_sender
 from diversion_common.health import install_health_routes
@@ -153,6 +153,7 @@ def engine_and_relay_lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(database_url)
         app.state.engine = engine
+        app.state.key_engine = key_check_engine(engine)
         relay = None
         if peer_sender is not None or peer_api_key:
             sender = peer_sender or http_sender(peer_url, peer_api_key or "")
@@ -172,6 +173,8 @@ def engine_and_relay_lifespan(
                 worker.stop()
             if relay is not None:
                 relay.stop()
+            if app.state.key_engine is not engine:
+                app.state.key_engine.dispose()
             engine.dispose()
 
     return lifespan
