@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from diversion_common.credentials import Role
 from referral_api.audit.tables import AuditCase, AuditRecord
-from referral_api.cases.tables import Case
+from referral_api.cases.tables import Case, CaseAccess
 from support.referrals import adult_referral, youth_referral
 
 
@@ -199,3 +199,16 @@ def test_a_change_whose_audit_record_cannot_be_written_is_refused_503_and_change
     with Session(referral_engine) as session:
         assert session.scalar(select(func.count()).select_from(Case)) == cases_before
         assert session.get(Case, uuid.UUID(case_id)).status == status_before
+
+
+def test_a_read_and_its_audit_record_commit_together(api, police, referral_engine):
+    """The record of who read a case (its access row) and the call's audit record are one
+    transaction: a read that cannot be audited leaves no trace of access either, and answers 503."""
+    case_id = uuid.UUID(api.post("/v1/referrals", json=youth_referral(), headers=police).json()["id"])
+    refuse_audit_writes(referral_engine)
+
+    for path in (f"/v1/referrals/{case_id}", f"/v1/referrals/{case_id}/timeline", "/v1/referrals"):
+        assert api.get(path, headers=police).status_code == 503
+
+    with Session(referral_engine) as session:
+        assert session.scalar(select(func.count()).select_from(CaseAccess).where(CaseAccess.case_id == case_id)) == 0
