@@ -24,6 +24,7 @@ import structlog
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import JSON, DateTime, Engine, Insert, Select, Update, bindparam, case, event, null, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
 
 from diversion_common.audit.recording import rides_on
@@ -273,14 +274,26 @@ class OutboxRelay:
         aggregate per batch, because the peer applies a batch's messages independently (one
         refused or unanswered does not stop the next), which could apply a case's messages out of order.
         """
+        table = self.table
         now = utcnow()
         lease_until = now + self.lease
-        # Statements built once, on a plain connection: this runs before every message either
-        # service sends, and through the ORM (objects, then a flush per row) it cost a referral
-        # about as much as its own outbox row (docs/PERFORMANCE.md).
-        due, lease = _claim_statements(self.table, self.batch_size, not is_sqlite(str(self.engine.url)))
-        with self.engine.connect() as connection:
-            rows = connection.execute(due, {"now": now}).all()
+        earlier = aliased(table)
+        earlier_unsent = select(earlier.id).where(  # type: ignore[call-overload]
+            earlier.aggregate_id == table.aggregate_id,
+            earlier.sent_at.is_(None),  # type: ignore[union-attr]
+            earlier.refused_at.is_(None),  # type: ignore[union-attr]
+            earlier.created_at < table.created_at,
+        )
+        with Session(self.engine) as session:
+            query = (
+                select(table)
+                .where(self._pending(), table.available_at <= now, ~earlier_unsent.exists())  # type: ignore[arg-type]
+                .order_by(table.created_at, table.id)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            if not is_sqlite(str(self.engine.url)):
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
             envelopes: list[MessageEnvelope] = []
             taken: set[uuid.UUID] = set()  # two messages of one aggregate written at the same instant
             size = 0
@@ -295,10 +308,9 @@ class OutboxRelay:
                 if envelopes and size > self.max_batch_bytes:
                     break
                 taken.add(row.aggregate_id)
+                row.available_at = lease_until
                 envelopes.append(envelope)
-            if envelopes:
-                connection.execute(lease, {"ids": [e.id for e in envelopes], "until": lease_until})
-            connection.commit()
+            session.commit()
         return envelopes, lease_until
 
     def may_send_now(self, session: Session, aggregate_id: uuid.UUID, created_at: datetime) -> bool:
@@ -564,29 +576,6 @@ def _receive_message(
         return _duplicate(session, envelope, handler, payload)
     log.info("message applied", message_id=str(envelope.id), topic=envelope.topic)
     return MessageReceipt(id=envelope.id, duplicate=False, result=_dumped(answer))
-
-
-@cache
-def _claim_statements(table: Any, batch_size: int, skip_locked: bool) -> tuple[Select, Update]:
-    """The oldest sendable messages (each the earliest unsent one of its aggregate), and their lease."""
-    columns = table.__table__.c
-    earlier = table.__table__.alias("earlier")
-    earlier_unsent = select(earlier.c.id).where(
-        earlier.c.aggregate_id == columns.aggregate_id,
-        earlier.c.sent_at.is_(None),
-        earlier.c.refused_at.is_(None),
-        earlier.c.created_at < columns.created_at,
-    )
-    due = (
-        select(columns.id, columns.topic, columns.aggregate_id, columns.payload, columns.created_at, columns.request_id)
-        .where(columns.sent_at.is_(None), columns.refused_at.is_(None), columns.available_at <= bindparam("now"), ~earlier_unsent.exists())
-        .order_by(columns.created_at, columns.id)
-        .limit(batch_size)
-    )
-    if skip_locked:
-        due = due.with_for_update(skip_locked=True)
-    lease = update(table.__table__).where(columns.id.in_(bindparam("ids", expanding=True))).values(available_at=bindparam("until"))
-    return due, lease
 
 
 @cache

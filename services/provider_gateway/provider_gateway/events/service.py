@@ -96,8 +96,7 @@ def receive_event(
     if as_utc(data.occurred_at) > utcnow() + CLOCK_ALLOWANCE:
         raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
     must_be_active(session, provider_id)  # a disabled provider answers and reports nothing: 403
-    # Locked: what the routing says of the case (whose it is) holds until this event is kept.
-    case = session.connection().execute(_ROUTING_OF_CASE, {"case": data.case_id}).first()
+    case = session.get(GatewayCase, data.case_id, with_for_update=True)
     now = utcnow()
     message_id = message_id_for(provider_id, webhook_id)
     try:
@@ -179,20 +178,7 @@ def _refused_here(
     return receipt
 
 
-_ROUTING_OF_CASE = (
-    select(GatewayCase.provider_id, GatewayCase.declined_by, GatewayCase.status)  # type: ignore[call-overload]
-    .where(GatewayCase.case_id == bindparam("case"))
-    .with_for_update()
-)
-
-
-class _Routing(Protocol):
-    provider_id: uuid.UUID | None
-    declined_by: list[str]
-    status: str
-
-
-def _may_report(case: _Routing | None, provider_id: uuid.UUID, event_type: str) -> None:
+def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: str) -> None:
     """What the routing knows, and only that: whose case it is, and whether the routing still waits
     for its answer (a rejection re-routes it). Everything else is referral_api's to decide."""
     if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
