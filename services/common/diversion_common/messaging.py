@@ -23,7 +23,6 @@ import structlog
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import JSON, DateTime, Engine, Insert, Select, Update, bindparam, case, event, null, select, update
-from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
@@ -128,20 +127,8 @@ def enqueue(session: Session, row: SQLModel) -> None:
     """
     if hasattr(row, "request_id") and row.request_id is None:
         row.request_id = current_request_id()
-    if isinstance(row, OutboxFields) and inspect(row).transient:
-        # A new message is never changed in the transaction that writes it: one insert built once,
-        # on the session's connection, rather than an object for the ORM to flush (docs/PERFORMANCE.md).
-        table = type(row).__table__  # type: ignore[attr-defined]
-        session.connection().execute(_outbox_insert(type(row)), {column.key: getattr(row, column.key) for column in table.columns})
-        rides_on(session)  # the call's audit record commits with it
-    else:
-        session.add(row)
+    session.add(row)
     session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
-
-
-@cache
-def _outbox_insert(table: type[OutboxFields]) -> Insert:
-    return table.__table__.insert()  # type: ignore[attr-defined]
 
 
 @event.listens_for(Session, "after_commit")

@@ -92,10 +92,16 @@ def submit_referral(
             enqueue(session, routing_requested(case))
         body = to_public(case).model_dump(mode="json")
         if idempotency_key is not None:
-            session.connection().execute(_KEYED_ANSWER_INSERT, {
-                "client_id": principal.client_id, "key": idempotency_key, "request_hash": request_hash,
-                "status_code": 201, "response_body": body, "case_id": case.id, "created_at": now,
-            })
+            session.add(
+                IdempotencyRecord(
+                    client_id=principal.client_id,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    status_code=201,
+                    response_body=body,
+                    case_id=case.id,
+                )
+            )
         session.commit()
     except IntegrityError:
         # A concurrent request with the same key or reference won the race: answer as it did.
@@ -111,9 +117,6 @@ _EXISTING_CASE = select(Case.id).where(Case.force == bindparam("force"), Case.po
 _KEYED_ANSWER = select(IdempotencyRecord.request_hash, IdempotencyRecord.response_body, IdempotencyRecord.case_id).where(
     IdempotencyRecord.client_id == bindparam("client_id"), IdempotencyRecord.key == bindparam("key")  # type: ignore[arg-type]
 )
-
-
-_KEYED_ANSWER_INSERT = IdempotencyRecord.__table__.insert()  # type: ignore[attr-defined]
 
 
 def _earlier_answer(
