@@ -8,34 +8,29 @@ from sqlalchemy.exc import OperationalError
 
 from diversion_common.database import key_check_engine, make_engine
 
+UNCOMMITTED = "INSERT INTO referral_forces (code, name, updated_at) VALUES ('ZZ', 'Uncommitted', '2026-01-01 00:00:00')"
 
-def test_on_sqlite_a_key_is_read_while_the_writer_holds_its_transaction(fresh_database, backend: str):
-    if backend != "sqlite":
-        pytest.skip("SQLite only: on PostgreSQL the pool serves many at once")
+
+def test_a_key_is_read_while_the_writer_holds_its_transaction(fresh_database, backend: str):
     engine = make_engine(fresh_database("referral_api"))
     reader = key_check_engine(engine)
     try:
-        assert reader is not engine
-        with engine.connect() as writer:  # the one pooled writing connection, mid-transaction
-            writer.execute(text("INSERT INTO referral_forces (code, name, updated_at) VALUES ('ZZ', 'Uncommitted', '2026-01-01 00:00:00')"))
+        if backend == "postgresql":
+            # The service's own pool serves many at once: the key checks share it.
+            assert reader is engine
+        else:
+            # SQLite: a pool of its own, beside the one pooled writing connection.
+            assert reader is not engine
+        with engine.connect() as writer:  # a writing connection, mid-transaction
+            writer.execute(text(UNCOMMITTED))
             with reader.connect() as connection:
-                # Not queued behind the writer (its pool has one connection, taken), and it sees
-                # only what is committed.
-                count = connection.execute(text("SELECT count(*) FROM referral_forces WHERE code = 'ZZ'")).scalar()
-                assert count == 0
+                # Not queued behind the writer, and it sees only what is committed.
+                assert connection.execute(text("SELECT count(*) FROM referral_forces WHERE code = 'ZZ'")).scalar() == 0
             writer.rollback()
-        with reader.connect() as connection, pytest.raises(OperationalError, match="readonly"):
-            connection.execute(text("INSERT INTO referral_forces (code, name, updated_at) VALUES ('ZY', 'Never', '2026-01-01 00:00:00')"))
+        if backend == "sqlite":
+            with reader.connect() as connection, pytest.raises(OperationalError, match="readonly"):
+                connection.execute(text(UNCOMMITTED))
     finally:
-        reader.dispose()
-        engine.dispose()
-
-
-def test_on_postgresql_the_key_check_uses_the_service_pool(fresh_database, backend: str):
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL only")
-    engine = make_engine(fresh_database("referral_api"))
-    try:
-        assert key_check_engine(engine) is engine
-    finally:
+        if reader is not engine:
+            reader.dispose()
         engine.dispose()

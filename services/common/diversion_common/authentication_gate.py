@@ -109,8 +109,7 @@ class AuthenticationGate:
             return
         authorization = Request(scope).headers.get("authorization")
         try:
-            app_state = scope["app"].state
-            principal = await run_in_threadpool(self._authenticate, getattr(app_state, "key_engine", app_state.engine), _bearer_key(authorization))
+            principal = await run_in_threadpool(self._authenticate, scope["app"].state.key_engine, _bearer_key(authorization))
         except Unauthenticated as refusal:
             if authorization is not None:  # a wrong key, not a missing one
                 self.limits.record_failed_auth(client_address(scope))

@@ -259,7 +259,7 @@ class OutboxRelay:
         self.heartbeat = Heartbeat("outbox_relay", poll_interval)
 
     def _pending(self):  # type: ignore[no-untyped-def]
-        return self.table.sent_at.is_(None) & self.table.refused_at.is_(None)  # type: ignore[union-attr]
+        return _unanswered(self.table)
 
     # -- one pass, usable directly in tests --
     def claim_due(self) -> list[MessageEnvelope]:
@@ -280,8 +280,7 @@ class OutboxRelay:
         earlier = aliased(table)
         earlier_unsent = select(earlier.id).where(  # type: ignore[call-overload]
             earlier.aggregate_id == table.aggregate_id,
-            earlier.sent_at.is_(None),  # type: ignore[union-attr]
-            earlier.refused_at.is_(None),  # type: ignore[union-attr]
+            _unanswered(earlier),
             earlier.created_at < table.created_at,
         )
         with Session(self.engine) as session:
@@ -578,12 +577,17 @@ def _receive_message(
     return MessageReceipt(id=envelope.id, duplicate=False, result=_dumped(answer))
 
 
+def _unanswered(columns: Any) -> Any:
+    """A message the peer has not answered (neither sent nor refused): an outbox table's mapped
+    class or its Core columns."""
+    return columns.sent_at.is_(None) & columns.refused_at.is_(None)
+
+
 @cache
 def _earlier_unsent(table: Any) -> Select:
     columns = table.__table__.c
     return select(columns.id).where(
-        columns.sent_at.is_(None), columns.refused_at.is_(None),
-        columns.aggregate_id == bindparam("aggregate"), columns.created_at < bindparam("before"),
+        _unanswered(columns), columns.aggregate_id == bindparam("aggregate"), columns.created_at < bindparam("before"),
     ).limit(1)
 
 
@@ -593,7 +597,7 @@ def _answered_statement(table: Any, applied: bool) -> Update:
     columns = table.__table__.c
     return (
         update(table.__table__)
-        .where(columns.id == bindparam("message_id"), columns.sent_at.is_(None), columns.refused_at.is_(None))
+        .where(columns.id == bindparam("message_id"), _unanswered(columns))
         .values({
             columns.sent_at if applied else columns.refused_at: bindparam("now"),
             columns.attempts: columns.attempts + 1,

@@ -140,9 +140,10 @@ def answering(status: int | None) -> None:
 
 
 def rides_on(session: Session) -> None:
-    """This transaction carries the call's record: a read's access rows, written on the session's
-    connection, which the ORM's events do not see. The read and its record then commit together,
-    instead of the record taking a transaction (and a thread) of its own after the answer."""
+    """This transaction carries the call's record: it holds rows written on the session's connection
+    (a read's access rows, a message's inbox row, an event's decision), which the ORM's events do
+    not see. They and the record commit together, instead of the record taking a transaction (and
+    a thread) of its own after the answer."""
     session.info[_WROTE] = True
 
 
