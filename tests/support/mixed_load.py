@@ -36,6 +36,7 @@ from diversion_common.database import make_engine
 from provider_gateway.audit.tables import AuditRecord as GatewayAudit
 from referral_api.audit.tables import AuditRecord as ReferralAudit
 from support.gateway_flows import signed_event
+from support.light_http import ConnectionLost, LightConnection
 from support.processes import REPO, free_port
 from support.referrals import adult_referral
 
@@ -191,6 +192,7 @@ class LoadResult:
     health: dict[str, list[float]]  # per service, each sample's seconds (a failed probe counts as its timeout)
     health_failures: int
     load_average: tuple[tuple[float, float, float], tuple[float, float, float]]  # at start, at end
+    client_cpu_seconds: float = 0.0  # this process's own CPU during the load: the load generator's weight
 
     def by_kind(self) -> dict[str, list[Call]]:
         grouped: dict[str, list[Call]] = defaultdict(list)
@@ -233,33 +235,42 @@ class MixedLoad:
     def _provider(self, correlation_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.provider_key}", "X-Request-ID": correlation_id}
 
-    async def call(self, http: httpx.AsyncClient, kind: str, rng: random.Random) -> Call:
+    async def call(self, connections: dict[str, LightConnection], kind: str, rng: random.Random) -> Call:
         correlation_id = str(uuid.uuid4())  # a UUID, or the service would make its own
-        api, gateway = self.deployment.url("referral_api"), self.deployment.url("provider_gateway")
         service = "referral_api" if kind.startswith("police") else "provider_gateway"
         started = time.perf_counter()
         try:
             if kind == "police_post":
-                body = adult_referral(police_reference=f"MX-{uuid.uuid4().hex[:20]}")
-                response = await http.post(f"{api}/v1/referrals", json=body,
-                                           headers={**self._police(correlation_id), "Idempotency-Key": str(uuid.uuid4())})
+                body = json.dumps(adult_referral(police_reference=f"MX-{uuid.uuid4().hex[:20]}")).encode()
+                headers = {**self._police(correlation_id), "Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+                status, _ = await connections[service].request("POST", "/v1/referrals", headers, body, timeout=self.timeout)
             elif kind == "police_read":
-                response = await http.get(f"{api}/v1/referrals/{rng.choice(self.cases)}", headers=self._police(correlation_id))
+                status, _ = await connections[service].request(
+                    "GET", f"/v1/referrals/{rng.choice(self.cases)}", self._police(correlation_id), timeout=self.timeout
+                )
             elif kind == "provider_event":
-                response = await self._send_event(http, "contact.attempted", rng.choice(self.cases), correlation_id,
-                                                  method="phone", outcome="no_answer")
+                occurred_at = datetime.now(UTC) - timedelta(seconds=1)
+                event = {"type": "contact.attempted", "data": {
+                    "case_id": rng.choice(self.cases), "occurred_at": occurred_at.isoformat(), "method": "phone", "outcome": "no_answer",
+                }}
+                body, signature = signed_event(self.provider_secret, event)
+                status, _ = await connections[service].request(
+                    "POST", "/v1/provider/events", {**signature, **self._provider(correlation_id)}, body, timeout=self.timeout
+                )
             else:
-                response = await http.get(f"{gateway}/v1/provider/referrals", params={"limit": 20}, headers=self._provider(correlation_id))
-            status: int | str = response.status_code
-        except httpx.TimeoutException:
-            status = "timeout"
-        except httpx.HTTPError as error:
-            status = f"error: {type(error).__name__}"
-        return Call(kind, service, status, time.perf_counter() - started, correlation_id)
+                status, _ = await connections[service].request(
+                    "GET", "/v1/provider/referrals?limit=20", self._provider(correlation_id), timeout=self.timeout
+                )
+            outcome: int | str = status
+        except TimeoutError:
+            outcome = "timeout"
+        except (ConnectionLost, OSError) as error:
+            outcome = f"error: {type(error).__name__}"
+        return Call(kind, service, outcome, time.perf_counter() - started, correlation_id)
 
-    async def _send_event(self, http: httpx.AsyncClient, event_type: str, case_id: str, correlation_id: str, **data: str) -> httpx.Response:
+    async def _send_event(self, http: httpx.AsyncClient, event_type: str, case_id: str, correlation_id: str) -> httpx.Response:
         occurred_at = datetime.now(UTC) - timedelta(seconds=1)
-        body, headers = signed_event(self.provider_secret, {"type": event_type, "data": {"case_id": case_id, "occurred_at": occurred_at.isoformat(), **data}})
+        body, headers = signed_event(self.provider_secret, {"type": event_type, "data": {"case_id": case_id, "occurred_at": occurred_at.isoformat()}})
         return await http.post(f"{self.deployment.url('provider_gateway')}/v1/provider/events", content=body,
                                headers={**headers, **self._provider(correlation_id)})
 
@@ -296,31 +307,32 @@ class MixedLoad:
         calls: list[Call] = []
         health: dict[str, list[float]] = {"referral_api": [], "provider_gateway": []}
         failures = 0
-        # One client with a connection per simulated client (making 200 clients, each with its own
-        # TLS context, would keep this process busy for longer than the load lasts).
-        # Idle connections closed before the services close them (uvicorn: 5 s), as a careful client does:
-        # else a call sent on a connection the server is closing fails with no answer (ReadError).
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http:
-            load_before = os.getloadavg()
-            started = time.monotonic()
-            deadline = started + seconds
+        # Each simulated client keeps one connection to each service (support/light_http.py: a
+        # load generator's client, a tenth of httpx's CPU per call, so the services get the cores).
+        load_before = os.getloadavg()
+        cpu_before = time.process_time()
+        started = time.monotonic()
+        deadline = started + seconds
 
-            async def client(index: int) -> None:
-                rng = random.Random(seed * 1000 + index)
-                while time.monotonic() < deadline:
-                    calls.append(await self.call(http, rng.choice(KINDS), rng))
+        async def client(index: int) -> None:
+            rng = random.Random(seed * 1000 + index)
+            connections = {service: LightConnection("127.0.0.1", self.deployment.ports[service]) for service in health}
+            while time.monotonic() < deadline:
+                calls.append(await self.call(connections, rng.choice(KINDS), rng))
+            for connection in connections.values():
+                connection.close()
 
-            # /health is probed from a process of its own: this one's event loop is busy with the clients.
-            urls = {service: f"{self.deployment.url(service)}/health" for service in health}
-            prober = subprocess.Popen(
-                [sys.executable, "-c", PROBE_HEALTH, json.dumps([urls, time.time() + seconds, health_interval, self.timeout])],
-                stdout=subprocess.PIPE,
-            )
-            await asyncio.gather(*(client(i) for i in range(clients)))
-            output, _ = await asyncio.to_thread(prober.communicate)
-            health, failures = json.loads(output)
-        return LoadResult(clients, time.monotonic() - started, calls, health, failures, (load_before, os.getloadavg()))
+        # /health is probed from a process of its own: this one's event loop is busy with the clients.
+        urls = {service: f"{self.deployment.url(service)}/health" for service in health}
+        prober = subprocess.Popen(
+            [sys.executable, "-c", PROBE_HEALTH, json.dumps([urls, time.time() + seconds, health_interval, self.timeout])],
+            stdout=subprocess.PIPE,
+        )
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        output, _ = await asyncio.to_thread(prober.communicate)
+        health, failures = json.loads(output)
+        return LoadResult(clients, time.monotonic() - started, calls, health, failures, (load_before, os.getloadavg()),
+                          time.process_time() - cpu_before)
 
 
 # GET each /health every interval until the load ends; print {service: [seconds]} and the failures.
@@ -383,6 +395,8 @@ def report(result: LoadResult, label: str) -> str:
         lines.append(f"  /health {service:<17} {len(samples)} samples: p50 {percentile(samples, 50) * 1000:.0f} ms, "
                      f"p99 {percentile(samples, 99) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms")
     lines.append(f"  /health probes failed: {result.health_failures}")
+    lines.append(f"  the load generator (this process): {100 * result.client_cpu_seconds / result.seconds:.0f}% of a core, "
+                 f"{1000 * result.client_cpu_seconds / max(len(result.calls), 1):.2f} ms of CPU per call")
     unanswered = sorted({str(c.status) for c in result.unanswered()})
     if unanswered:
         lines.append(f"  unanswered: {', '.join(unanswered)}")
