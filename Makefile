@@ -90,6 +90,7 @@ bench-events: install
 ## with a provider's signed events and pulls for 30 s. Prints p50/p95/p99/max per kind, 5xx,
 ## /health latency during the load and 2xx calls without an audit record.
 ## Shorter: make bench-mixed BENCH_MIXED_ARGS="--seconds 10 --clients 60 --database sqlite"
+## One process per service or two (PostgreSQL): BENCH_MIXED_ARGS="--database postgresql --clients 60 --workers 1 2"
 BENCH_MIXED_ARGS ?=
 bench-mixed: install
 	$(UV) run python scripts/bench_mixed.py $(BENCH_MIXED_ARGS)

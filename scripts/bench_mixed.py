@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.mixed_load import Deployment, lost_audit_records, report, run_mixed_load  # noqa: E402
 
 
-# An access log line of one of the load's calls, answered 5xx.
-SERVER_ERROR = r'"correlation_id": "mixed-[^"]*"[^\n]*"status": 5[0-9][0-9]'
+# An access log line of a call answered 5xx (the deployment serves only the load, its preparation and the probes).
+SERVER_ERROR = r'"logger": "diversion.access"[^\n]*"status": 5[0-9][0-9]'
 
 
 def main() -> int:
@@ -40,28 +40,31 @@ def main() -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--timeout", type=float, default=60.0, help="a client gives up on a call after this many seconds")
     parser.add_argument("--cases", type=int, default=30, help="accepted cases the reads and events are about")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="processes per service, one run each (more than 1: PostgreSQL runs only)")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
           "both services, their databases and the clients on one host")
     failed = False
-    for database in args.database:
-        for clients in args.clients:
-            workdir = Path(tempfile.mkdtemp(prefix=f"dl-bench-mixed-{database}-{clients}-"))
-            deployment = Deployment(workdir, database, args.postgres_url)
-            try:
-                deployment.start()
-                result = run_mixed_load(deployment, clients=clients, seconds=args.seconds, cases=args.cases, timeout=args.timeout)
-                print(report(result, f"{database}"), flush=True)
-                deployment.stop_services()  # an audit record written after its answer has been written by now
-                lost = lost_audit_records(deployment, result)
-                print(f"  5xx in the services' logs for these calls (some after the client gave up): {deployment.log_lines(SERVER_ERROR)}")
-                print(f"  2xx calls without an audit record: {len(lost)}; "
-                      f"'audit record not written' in the logs: {deployment.log_lines('audit record not written')}")
-                failed |= bool(result.server_errors() or result.unanswered() or lost)
-            finally:
-                deployment.stop()
-            print(flush=True)
+    runs = [(database, workers, clients) for database in args.database for workers in args.workers for clients in args.clients
+            if workers == 1 or database == "postgresql"]
+    for database, workers, clients in runs:
+        workdir = Path(tempfile.mkdtemp(prefix=f"dl-bench-mixed-{database}-{clients}-"))
+        deployment = Deployment(workdir, database, args.postgres_url, workers=workers)
+        try:
+            deployment.start()
+            result = run_mixed_load(deployment, clients=clients, seconds=args.seconds, cases=args.cases, timeout=args.timeout)
+            print(report(result, f"{database}, {workers} process{'es' if workers > 1 else ''} per service"), flush=True)
+            deployment.stop_services()  # an audit record written after its answer has been written by now
+            lost = lost_audit_records(deployment, result)
+            print(f"  5xx in the services' access logs (some after the client gave up): {deployment.log_lines(SERVER_ERROR)}")
+            print(f"  2xx calls without an audit record: {len(lost)}; "
+                  f"'audit record not written' in the logs: {deployment.log_lines('audit record not written')}")
+            failed |= bool(result.server_errors() or result.unanswered() or lost)
+        finally:
+            deployment.stop()
+        print(flush=True)
     return 1 if failed else 0
 
 

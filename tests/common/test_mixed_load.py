@@ -17,15 +17,17 @@ CLIENTS = 60
 SECONDS = 6
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_a_mixed_load_gets_no_5xx_and_every_2xx_is_audited(database: str, tmp_path) -> None:
+@pytest.mark.parametrize(("database", "workers"), [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)])
+def test_a_mixed_load_gets_no_5xx_and_every_2xx_is_audited(database: str, workers: int, tmp_path) -> None:
     server = os.environ.get("TEST_POSTGRES_URL")
     if database == "postgresql" and not server:
         pytest.skip("TEST_POSTGRES_URL is not set")
-    deployment = Deployment(tmp_path / "deployment", database, server)
+    deployment = Deployment(tmp_path / "deployment", database, server, workers=workers)
     try:
         deployment.start()
         result = run_mixed_load(deployment, clients=CLIENTS, seconds=SECONDS, cases=10, timeout=30)
+        # Every worker still up: each bound the internal port beside the others (SO_REUSEPORT).
+        assert deployment.worker_processes() == {"referral_api": workers, "provider_gateway": workers}
         deployment.stop_services()
         lost = lost_audit_records(deployment, result)
     finally:

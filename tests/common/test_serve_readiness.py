@@ -70,3 +70,17 @@ def test_an_answer_from_another_instance_is_not_taken_for_our_own(other_instance
     finally:
         ours.kill()
         ours.wait()
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/unused.db"
+    done = subprocess.run(
+        [CLI, "serve", "--workers", "2", "--referral-api-port", str(free_port()), "--provider-gateway-port", str(free_port()),
+         "--referral-api-internal-port", str(free_port()), "--provider-gateway-internal-port", str(free_port())],
+        env={**os.environ, "REFERRAL_API_DATABASE_URL": database, "PROVIDER_GATEWAY_DATABASE_URL": database},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "ready" not in done.stdout
+    assert done.stderr.strip() == "error: --workers 2 needs PostgreSQL; referral_api, provider_gateway runs on SQLite"
+    assert not (tmp_path / "unused.db").exists()  # nothing started

@@ -84,6 +84,7 @@ class Deployment:
     database: str = "sqlite"
     postgres_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # processes per service (serve --workers; more than 1 on PostgreSQL only)
     ports: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -126,7 +127,7 @@ class Deployment:
             [CLI, "serve", "--env-file", str(env_file),
              "--referral-api-port", str(self.ports["referral_api"]), "--provider-gateway-port", str(self.ports["provider_gateway"]),
              "--referral-api-internal-port", str(self.ports["referral_api_internal"]),
-             "--provider-gateway-internal-port", str(self.ports["provider_gateway_internal"])],
+             "--provider-gateway-internal-port", str(self.ports["provider_gateway_internal"]), "--workers", str(self.workers)],
             env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
@@ -157,6 +158,16 @@ class Deployment:
                 self.process.kill()
                 self.process.wait()
 
+    def worker_processes(self) -> dict[str, int]:
+        """How many processes serve each service's calls: uvicorn's own, or its workers under its supervisor."""
+        assert self.process is not None
+        counts = {}
+        for name in ("referral_api", "provider_gateway"):
+            [server] = [pid for pid, args in _children(self.process.pid).items() if f"{name}.main:create_app" in args]
+            workers = [args for args in _children(server).values() if "multiprocessing.spawn" in args]
+            counts[name] = len(workers) or 1
+        return counts
+
     def log_lines(self, pattern: str) -> int:
         return len(re.findall(pattern, self.log_path.read_text(errors="replace")))
 
@@ -173,6 +184,12 @@ class Deployment:
         finally:
             engine.dispose()
         return found
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started, with their command lines."""
+    listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in listed.splitlines() if line.strip()}
 
 
 @dataclass

@@ -316,13 +316,15 @@ def serve(
     provider_gateway_port: int = 8001,
     referral_api_internal_port: Annotated[int, typer.Option(help="referral_api's internal inbox, on loopback")] = 8010,
     provider_gateway_internal_port: Annotated[int, typer.Option(help="provider_gateway's internal inbox, on loopback")] = 8011,
+    workers: Annotated[int, typer.Option(help="Processes per service (more than 1: PostgreSQL only)")] = 1,
 ) -> None:
     """Run both services until interrupted; each serves its internal inbox on a port of its own."""
     from diversion_cli import runner
 
     raise typer.Exit(
         runner.serve(
-            env_file, host, referral_api_port, provider_gateway_port, referral_api_internal_port, provider_gateway_internal_port
+            env_file, host, referral_api_port, provider_gateway_port, referral_api_internal_port, provider_gateway_internal_port,
+            workers,
         )
     )
 

@@ -37,8 +37,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def start_service(name: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_service(name: str, host: str, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", SERVICES[name], "--host", host, "--port", str(port), *UVICORN_OPTIONS]
+    if workers > 1:
+        # uvicorn's supervisor shares the public socket with its workers; each worker binds the
+        # internal port too (SO_REUSEPORT: diversion_common/internal_listener.py).
+        command += ["--workers", str(workers)]
     return subprocess.Popen(command, env=env)
 
 
@@ -84,11 +88,21 @@ def serve(
     provider_gateway_port: int,
     referral_api_internal_port: int = 8010,
     provider_gateway_internal_port: int = 8011,
+    workers: int = 1,
 ) -> int:
     env = dict(os.environ)
     if env_file is not None:
         env.update(read_env_file(env_file))
     configure_logging(env.get("REFERRAL_API_LOG_LEVEL", "INFO"))
+    if workers < 1:
+        print("error: --workers must be 1 or more", file=sys.stderr)
+        return 1
+    on_sqlite = [name for name in SERVICES if env.get(f"{name.upper()}_DATABASE_URL", "sqlite").startswith("sqlite")]
+    if workers > 1 and on_sqlite:
+        # SQLite has one writer: processes would take turns through its file lock, sleeping in its
+        # busy handler, where one process's threads queue in its pool (docs/PERFORMANCE.md).
+        print(f"error: --workers {workers} needs PostgreSQL; {', '.join(on_sqlite)} runs on SQLite", file=sys.stderr)
+        return 1
     # Each service's internal inbox on a loopback listener of its own; the relays call those.
     env.setdefault("REFERRAL_API_INTERNAL_PORT", str(referral_api_internal_port))
     env.setdefault("PROVIDER_GATEWAY_INTERNAL_PORT", str(provider_gateway_internal_port))
@@ -111,7 +125,7 @@ def serve(
         return 1
     instance = secrets.token_hex(16)
     env[INSTANCE_VARIABLE] = instance
-    processes = {name: start_service(name, host, port, env) for name, port in ports.items()}
+    processes = {name: start_service(name, host, port, env, workers) for name, port in ports.items()}
 
     stopping = False
 

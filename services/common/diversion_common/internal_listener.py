@@ -74,6 +74,11 @@ def _bind(listener: InternalListener) -> socket.socket:
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        # Each worker process of the service (serve --workers) binds the port too, and the kernel
+        # spreads the connections among them. Only sockets that all set it share the port (on
+        # Linux, of the same user): anything else on the port still fails the start-up below.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError:
