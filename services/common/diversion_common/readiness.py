@@ -8,16 +8,14 @@ database's address or anything stored in it.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, column, create_engine, inspect, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from diversion_common.database import is_sqlite, normalise_url
-from diversion_common.migrations import alembic_config
+from diversion_common.revisions import known_revisions
 
 CHECK_TIMEOUT_SECONDS = 3
 
@@ -31,13 +29,6 @@ def probe_engine(database_url: str) -> Engine:
         url, poolclass=NullPool, hide_parameters=True,
         connect_args={"connect_timeout": CHECK_TIMEOUT_SECONDS, "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"},
     )
-
-
-@cache
-def _known_revisions(service: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The heads of the service's migrations, and every revision they know (read once)."""
-    script = ScriptDirectory.from_config(alembic_config(service, ""))
-    return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
 
 
 def database_and_schema(service: str, engine: Engine) -> dict[str, str]:
@@ -60,7 +51,7 @@ def database_and_schema(service: str, engine: Engine) -> dict[str, str]:
 
 
 def schema_state(service: str, current: frozenset[str]) -> str:
-    heads, known = _known_revisions(service)
+    heads, known = known_revisions(service)
     if current == heads:
         return "ok"
     if not current:
