@@ -140,13 +140,14 @@ def receive_event(
         if earlier is None:
             raise
         return earlier, True
-    if relay is not None:
-        if send_now:
-            if not relay.send_now(envelope):
-                answering(202)  # kept for the relay: the answer says so
-        else:
-            relay.wake()  # an earlier message of the case goes first
-    session.refresh(receipt)
+    if relay is not None and send_now:
+        if not relay.send_now(envelope):
+            answering(202)  # kept for the relay: the answer says so
+        # Decided by referral_api in the relay's transaction (record_outcome): read it back.
+        session.refresh(receipt)
+        session.commit()  # a read: ended here, not when the call ends (on SQLite it holds the one connection)
+    elif relay is not None:
+        relay.wake()  # an earlier message of the case goes first; the receipt stays as committed: pending
     return receipt, False
 
 
