@@ -16,8 +16,14 @@ def test_a_key_is_read_while_the_writer_holds_its_transaction(fresh_database, ba
     reader = key_check_engine(engine)
     try:
         if backend == "postgresql":
-            # The service's own pool serves many at once: the key checks share it.
-            assert reader is engine
+            # The service's own pool serves many at once: the key checks share it, each check a
+            # statement of its own (no BEGIN and ROLLBACK round trips around it).
+            assert reader.pool is engine.pool
+            with reader.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                assert connection.connection.dbapi_connection.autocommit is True
+            with engine.connect() as connection:  # the same pooled connection, back in transactions
+                assert connection.connection.dbapi_connection.autocommit is False
         else:
             # SQLite: a pool of its own, beside the one pooled writing connection.
             assert reader is not engine
@@ -31,6 +37,6 @@ def test_a_key_is_read_while_the_writer_holds_its_transaction(fresh_database, ba
             with reader.connect() as connection, pytest.raises(OperationalError, match="readonly"):
                 connection.execute(text(UNCOMMITTED))
     finally:
-        if reader is not engine:
+        if reader.pool is not engine.pool:
             reader.dispose()
         engine.dispose()

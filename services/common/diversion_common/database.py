@@ -177,9 +177,13 @@ def key_check_engine(engine: Engine) -> Engine:
     through the one writing connection each check queued behind every transaction of the process
     (under load, the most common wait in stack dumps: docs/PERFORMANCE.md). In WAL mode readers
     never wait for the writer, and a key check is a single statement, its own read transaction.
-    On PostgreSQL the service's own pool already serves many at once: the same engine."""
+    On PostgreSQL the service's own pool already serves many at once: the same pool, each check
+    in autocommit, a single statement."""
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    if engine.dialect.name != "sqlite":
+        # The same pool, each check its own statement: no BEGIN and ROLLBACK around it (two round trips).
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    if not database or database == ":memory:" or database.startswith("file:"):
         return engine
     reader = create_engine(
         engine.url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,

@@ -173,7 +173,7 @@ def engine_and_relay_lifespan(
                 worker.stop()
             if relay is not None:
                 relay.stop()
-            if app.state.key_engine is not engine:
+            if app.state.key_engine.pool is not engine.pool:  # SQLite: a pool of its own
                 app.state.key_engine.dispose()
             engine.dispose()
 
