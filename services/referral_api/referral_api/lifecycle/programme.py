@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-
-import holidays
+from functools import cache
+from typing import Any
 
 from diversion_common.contracts import Intervention, Pathway
+from referral_api.lifecycle.bank_holidays import BANK_HOLIDAYS, FIRST_YEAR, LAST_YEAR
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
 
 
@@ -75,13 +76,23 @@ def requirement_name(intervention: Intervention | str, session_number: int | Non
     return intervention.value
 
 
-# England and Wales share their bank holidays. Years around now are built up front so
-# concurrent readers rarely trigger the library's lazy, mutating expansion.
-_BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2020, 2041))
-
-
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _BANK_HOLIDAYS
+    return day.weekday() < 5 and not is_bank_holiday(day)
+
+
+def is_bank_holiday(day: date) -> bool:
+    """England and Wales share their bank holidays: the `holidays` library's, written out for the
+    years around now (bank_holidays.py: the library loads every country to give one)."""
+    if FIRST_YEAR <= day.year <= LAST_YEAR:
+        return day in BANK_HOLIDAYS
+    return day in _library_bank_holidays()
+
+
+@cache
+def _library_bank_holidays() -> Any:
+    import holidays  # only for a year outside the written ones
+
+    return holidays.country_holidays("GB", subdiv="ENG")
 
 
 def add_working_days(start: date, n: int) -> date:
