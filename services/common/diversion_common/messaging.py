@@ -119,8 +119,9 @@ def wake_event(table: str) -> threading.Event:
     return _wake_events.setdefault(table, threading.Event())
 
 
-def enqueue(session: Session, row: SQLModel) -> None:
-    """Add a row to the caller's transaction; whoever waits on its table wakes on commit.
+def enqueue(session: Session, row: SQLModel, *, wake: bool = True) -> None:
+    """Add a row to the caller's transaction; whoever waits on its table wakes on commit (unless
+    ``wake`` is False: a row nobody will send).
 
     A row that keeps a request id (an outbox message, a delivery) gets the one this code runs
     for, unless it has one: whoever sends it carries it on, so one id follows a case's messages.
@@ -128,7 +129,8 @@ def enqueue(session: Session, row: SQLModel) -> None:
     if hasattr(row, "request_id") and row.request_id is None:
         row.request_id = current_request_id()
     session.add(row)
-    session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
+    if wake:
+        session.info.setdefault(_SESSION_KEY, set()).add(type(row).__tablename__)
 
 
 @event.listens_for(Session, "after_commit")

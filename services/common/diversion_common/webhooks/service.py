@@ -55,7 +55,9 @@ def add_delivery(
         updated_at=now,
         **columns,
     )
-    enqueue(session, delivery)
+    # One waiting for a pull-mode provider's pull is nothing for a worker to send: waking it would
+    # only have it look (on SQLite, a turn at the one writer for each referral).
+    enqueue(session, delivery, wake=status == DeliveryStatus.pending.value)
     return delivery
 
 
@@ -172,7 +174,9 @@ def redeliver(session: Session, delivery: DeliveryFields, rebuild: Rebuild | Non
     delivery.attempts = 0
     delivery.next_attempt_at = utcnow()
     delivery.updated_at = utcnow()
-    enqueue(session, delivery)
+    # One waiting for a pull-mode provider's pull is nothing for a worker to send: waking it would
+    # only have it look (on SQLite, a turn at the one writer for each referral).
+    enqueue(session, delivery, wake=status == DeliveryStatus.pending.value)
     return delivery
 
 
