@@ -174,9 +174,7 @@ def redeliver(session: Session, delivery: DeliveryFields, rebuild: Rebuild | Non
     delivery.attempts = 0
     delivery.next_attempt_at = utcnow()
     delivery.updated_at = utcnow()
-    # One waiting for a pull-mode provider's pull is nothing for a worker to send: waking it would
-    # only have it look (on SQLite, a turn at the one writer for each referral).
-    enqueue(session, delivery, wake=status == DeliveryStatus.pending.value)
+    enqueue(session, delivery)
     return delivery
 
 
