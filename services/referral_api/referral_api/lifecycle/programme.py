@@ -9,6 +9,7 @@ the current provider's acceptance of the case.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -85,14 +86,19 @@ def is_bank_holiday(day: date) -> bool:
     years around now (bank_holidays.py: the library loads every country to give one)."""
     if FIRST_YEAR <= day.year <= LAST_YEAR:
         return day in BANK_HOLIDAYS
-    return day in _library_bank_holidays()
+    return day in _outside_written_years()
+
+
+def library_bank_holidays(years: Iterable[int] | None = None) -> Any:
+    """The `holidays` library's calendar for England and Wales: what bank_holidays.py is written from."""
+    import holidays  # loads every country's module: only when asked
+
+    return holidays.country_holidays("GB", subdiv="ENG", years=years)
 
 
 @cache
-def _library_bank_holidays() -> Any:
-    import holidays  # only for a year outside the written ones
-
-    return holidays.country_holidays("GB", subdiv="ENG")
+def _outside_written_years() -> Any:
+    return library_bank_holidays()
 
 
 def add_working_days(start: date, n: int) -> date:
