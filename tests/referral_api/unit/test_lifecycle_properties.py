@@ -243,26 +243,27 @@ def expected_programme(facts: list[Fact]) -> dict:
     """Worked out directly from the facts, the slow obvious way."""
     routings = sorted((f for f in facts if f.kind in (FactKind.routed, FactKind.unroutable)), key=lambda f: (f.occurred_at, f.seq))
     ends = [f.occurred_at for f in facts if f.kind is FactKind.withdrawn or (f.kind is FactKind.yju_decided and f.data["decision"] == "decline")]
-    # While a young person's case awaits the YJU's decision, nothing the provider reports ends it:
-    # a completion or closure ends it from the decision on.
+    # While a young person's case awaits the YJU's decision (from the referral's time to the
+    # decision's), nothing the provider reports ends it: a completion or closure reported before
+    # then ends it until the referral's time, and again from the decision on.
     needs_yju = any(f.kind is FactKind.referral_received and f.data.get("needs_yju") for f in facts)
+    referral_at = min(f.occurred_at for f in facts if f.kind is FactKind.referral_received)
     yju_decided = min((f.occurred_at for f in facts if f.kind is FactKind.yju_decided), default=None)
 
-    def ends_from(reported_at: datetime) -> datetime | None:
-        if not needs_yju:
-            return reported_at
-        return None if yju_decided is None else max(reported_at, yju_decided)
+    def awaiting_yju(at: datetime) -> bool:
+        return needs_yju and referral_at < at and (yju_decided is None or at < yju_decided)
 
     latest_routing = None
-    for routing_fact in routings:  # an ended case is routed nowhere
+    for routing_fact in routings:  # a case ended at the routing's time is routed nowhere
         holder = uuid.UUID(latest_routing.data["provider_id"]) if latest_routing is not None and latest_routing.kind is FactKind.routed else None
         finished = [
-            end for f in facts
+            f.occurred_at for f in facts
             if holder is not None and f.provider_id == holder and f.kind in (FactKind.course_completed, FactKind.case_closed_by_provider)
-            for end in [ends_from(f.occurred_at)] if end is not None
         ]
-        if any(end < routing_fact.occurred_at for end in ends + finished):
-            break
+        if any(end < routing_fact.occurred_at for end in ends) or (
+            any(end < routing_fact.occurred_at for end in finished) and not awaiting_yju(routing_fact.occurred_at)
+        ):
+            continue
         latest_routing = routing_fact
     current = (
         uuid.UUID(latest_routing.data["provider_id"])
