@@ -29,5 +29,6 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UVICOR
 EXPOSE 8000 8010
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/ready' % os.environ['UVICORN_PORT'], timeout=4)"]
-# The server options of diversion_common/slow_clients.py (UVICORN_OPTIONS); a test keeps them alike.
-CMD ["uvicorn", "--factory", "referral_api.main:create_app", "--http", "diversion_common.slow_clients:H11ProtocolWithHeaderTimeout", "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384", "--no-access-log"]
+# diversion_common/service_process.py, then the server options of diversion_common/slow_clients.py
+# (UVICORN_OPTIONS): service_process.command(); a test keeps them alike.
+CMD ["python", "-m", "diversion_common.service_process", "--factory", "referral_api.main:create_app", "--http", "diversion_common.slow_clients:H11ProtocolWithHeaderTimeout", "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384", "--no-access-log"]

@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from diversion_common.slow_clients import UVICORN_OPTIONS
+from diversion_common import service_process
 from support.processes import APPS, REPO, free_port
 
 pytestmark = pytest.mark.database_independent
 
 
 def start_service(service: str, env: dict[str, str], tmp_path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", APPS[service], "--port", str(free_port()), *UVICORN_OPTIONS]
+    command = [sys.executable, *service_process.command(APPS[service]), "--port", str(free_port())]
     database = {f"{service.upper()}_DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"}
     return subprocess.run(command, env={**os.environ, **database, **env}, cwd=REPO, capture_output=True, text=True, timeout=120)
 
@@ -49,7 +49,7 @@ def test_a_service_with_a_bad_setting_says_which_in_one_line(service, variable, 
 
 def test_a_service_without_its_secrets_keys_says_so_in_one_line(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "REFERRAL_API_SECRETS_KEYS"}
-    command = [sys.executable, "-m", "uvicorn", "--factory", APPS["referral_api"], "--port", str(free_port()), *UVICORN_OPTIONS]
+    command = [sys.executable, *service_process.command(APPS["referral_api"]), "--port", str(free_port())]
     stopped = subprocess.run(
         command, env={**env, "REFERRAL_API_DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"},
         cwd=REPO, capture_output=True, text=True, timeout=120,

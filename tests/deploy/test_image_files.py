@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diversion_common.slow_clients import UVICORN_OPTIONS
+from diversion_common import service_process
 from support.deployment import IMAGES, read_image
 from support.processes import APPS
 
@@ -52,7 +52,7 @@ def test_the_image_is_built_with_uv_and_keeps_only_the_venv(service):
 @pytest.mark.parametrize("service", IMAGES)
 def test_the_command_is_the_service_with_the_servers_options_and_the_health_check_asks_ready(service):
     image = read_image(IMAGES[service])
-    assert image.command() == ["uvicorn", "--factory", APPS[service], *UVICORN_OPTIONS]
+    assert image.command() == ["python", *service_process.command(APPS[service])]
     check = image.healthcheck()
     assert check[0] == "python3" and "/health/ready" in check[-1]
     port = {"referral_api": "8000", "provider_gateway": "8001"}[service]

@@ -7,7 +7,7 @@ provider's signed events and pulls, while /health of both services is sampled; e
 carries its own X-Request-ID (each audit row keeps it as its correlation_id), so the audit rows
 of the calls answered 2xx can be counted.
 
-Used by scripts/bench_mixed.py (`make bench-mixed`) and tests/e2e_or_contract/test_mixed_load.py.
+Used by scripts/bench_mixed.py (`make bench-mixed`) and tests/common/test_mixed_load.py.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from diversion_common.slow_clients import UVICORN_OPTIONS
+from diversion_common import service_process
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = {
@@ -46,7 +46,7 @@ class ServiceProcess:
     def start(self, timeout: float = 120.0) -> ServiceProcess:  # a busy shared machine takes a while to import one
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", APPS[self.name], "--host", "127.0.0.1", "--port", str(self.port), *UVICORN_OPTIONS],
+            [sys.executable, *service_process.command(APPS[self.name]), "--host", "127.0.0.1", "--port", str(self.port)],
             env={**os.environ, **self.env},
             cwd=REPO,
             stdout=log,

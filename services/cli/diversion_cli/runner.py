@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import structlog
 
+from diversion_common import service_process
 from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 from diversion_common.observability import configure_logging
-from diversion_common.slow_clients import UVICORN_OPTIONS
 
 # serve's own lines are log records: JSON, like those of the two services it runs.
 log = structlog.get_logger("diversion.serve")
@@ -38,7 +38,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def start_service(name: str, host: str, port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", SERVICES[name], "--host", host, "--port", str(port), *UVICORN_OPTIONS]
+    command = [sys.executable, *service_process.command(SERVICES[name]), "--host", host, "--port", str(port)]
     if workers > 1:
         # uvicorn's supervisor shares the public socket with its workers; each worker binds the
         # internal port too (SO_REUSEPORT: diversion_common/internal_listener.py).
