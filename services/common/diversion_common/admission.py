@@ -1,6 +1,6 @@
 """How many calls are inside the service at once: the rest wait their turn in the event loop.
 
-A synchronous route runs in a thread of anyio's shared pool (40 threads), and so do its
+A synchronous route runs in a thread of anyio's shared pool (40 threads by default), and so do its
 dependencies, the key check, the response's validation and the audit write. Under a load
 of more concurrent calls than that, every thread could end up waiting for a database
 connection (on SQLite the only one) while the call holding it waited for a thread to
@@ -17,14 +17,12 @@ one waiting holds nothing but its place in a first-come queue. The other service
 from __future__ import annotations
 
 import anyio
+import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diversion_common.database import pool_connections
 from diversion_common.health import HEALTH_PATHS
 from diversion_common.internal_listener import INTERNAL_PREFIX
-
-# anyio's default thread pool, which FastAPI and Starlette share, has 40 threads.
-THREADS = 40
 
 
 class AdmissionGate:
@@ -40,14 +38,16 @@ class AdmissionGate:
             await self.app(scope, receive, send)
             return
         if self.places is None:
-            public, internal = places_for(pool_connections(engine))
+            # The pool FastAPI and Starlette share: its size as this process set it.
+            threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            public, internal = places_for(pool_connections(engine), threads)
             self.places = anyio.Semaphore(public, fast_acquire=True), anyio.Semaphore(internal, fast_acquire=True)
         places = self.places[1] if scope["path"].startswith(INTERNAL_PREFIX) else self.places[0]
         async with places:
             await self.app(scope, receive, send)
 
 
-def places_for(pool_connections: int) -> tuple[int, int]:
+def places_for(pool_connections: int, threads: int) -> tuple[int, int]:
     """Places for clients and for the other service.
 
     Half the threads for clients, whatever the pool: a call spends much of its time without
@@ -57,6 +57,6 @@ def places_for(pool_connections: int) -> tuple[int, int]:
     deadlock away: a call inside never waits for a thread.
     """
     internal = 4
-    public = max(THREADS // 2, min(pool_connections, THREADS - internal - 8))
-    assert public + internal < THREADS
+    public = max(threads // 2, min(pool_connections, threads - internal - 8))
+    assert public + internal < threads
     return public, internal
