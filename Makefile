@@ -53,10 +53,12 @@ clean:
 ## 32 connections, BENCH_SECONDS each, first on a minimal app (benchmarks/ceiling_app.py), then on
 ## POST /v1/referrals, on throw-away PostgreSQL databases (BENCH_POSTGRES_URL's server). Prints
 ## requests/s, p50, p99, the ratio to the ceiling and each process's RSS; writes benchmarks/results/<UTC time>.json.
+## Once with one process per service, once with BENCH_WORKERS (each its own relay and delivery worker), then both side by side.
 BENCH_SECONDS ?= 10
+BENCH_WORKERS ?= 2
 bench: $(UV)
 	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
-	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS)
+	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS) --workers 1 $(BENCH_WORKERS)
 
 ## Reads as years of cases pile up: cases loaded in bulk to 10,000 then 1,000,000 (not through the API:
 ## cases written by the service's code, cloned server-side by INSERT ... SELECT), then a police GET, a timeline page and a court's

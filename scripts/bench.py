@@ -1,8 +1,8 @@
 """Benchmark: referral intake and provider events against a ceiling measured in the same run (`make bench`).
 
 On throw-away PostgreSQL databases (created on --postgres-url's server, migrated, dropped
-after), it starts both services as production runs them (uvicorn, one worker each, logging
-JSON at INFO to a file, no debug; the clients' rate limits lifted as in every benchmark, one
+after), it starts both services as production runs them (uvicorn, logging JSON at INFO to a
+file, no debug; the clients' rate limits lifted as in every benchmark, one
 key standing for many police systems) and the ceiling app (benchmarks/ceiling_app.py: the same
 body, the same model, one row inserted with raw asyncpg). Then for each number of connections
 it runs wrk (benchmarks/intake.lua) for --seconds against the ceiling, then against
@@ -15,7 +15,9 @@ callback holding the status change (benchmarks/suite/steady.py). Each process's 
 all the runs and its RSS after them close the table. Every intake answer must be a 201, every
 event answer a 200 or a 202, every referral and status change must arrive.
 The same is written to benchmarks/results/<UTC time>.json with the machine's description.
-docs/PERFORMANCE.md says how to read it.
+The whole suite runs once per --workers count (default 1, then 2 processes per service, each
+with its own relay and delivery worker, sharing the rows with SKIP LOCKED), on new databases,
+and a last table sets each path's figures side by side. docs/PERFORMANCE.md says how to read it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from diversion_common.database import make_engine  # noqa: E402
 from diversion_common.migrations import upgrade  # noqa: E402
 from provider_gateway.clients.tables import Client as GatewayClient  # noqa: E402
 from suite import provider_events  # noqa: E402
-from suite.memory import MemoryWatch, rss_mb  # noqa: E402
+from suite.memory import MemoryWatch, largest_rss_mb  # noqa: E402
 from suite.steady import SteadyRate  # noqa: E402
 from support.credentials import issue_key  # noqa: E402
 from support.processes import REPO, free_port, start_together  # noqa: E402
@@ -219,9 +221,10 @@ def steady_table(steady: list[dict[str, object]]) -> str:
 class Bench:
     """The services, the ceiling and the throw-away databases of one `make bench`."""
 
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+    def __init__(self, args: argparse.Namespace, workdir: Path, workers: int) -> None:
         self.args = args
         self.workdir = workdir
+        self.workers = workers  # processes per service, each with its relay and delivery worker
         self.databases = Databases(args.postgres_url, ["referral_api", "provider_gateway", "ceiling"])
         self.system = None
         self.ceiling: subprocess.Popen[bytes] | None = None
@@ -232,8 +235,11 @@ class Bench:
         upgrade("referral_api", self.databases.url("referral_api"))
         upgrade("provider_gateway", self.databases.url("provider_gateway"))
         # Production's settings: each service's defaults (INFO, JSON lines to its log file), the rate limits lifted.
-        self.system = build_system(self.databases.url("referral_api"), self.databases.url("provider_gateway"), self.workdir)
+        self.system = build_system(self.databases.url("referral_api"), self.databases.url("provider_gateway"), self.workdir,
+                                   workers=self.workers)
         start_together(self.system.gateway, self.system.referral_api)
+        self.service_pids = {"referral_api": self.system.referral_api.pids(), "provider_gateway": self.system.gateway.pids()}
+        assert all(len(pids) == (1 if self.workers == 1 else 1 + self.workers) for pids in self.service_pids.values()), self.service_pids
         # A provider for the referrals' pathway and district, so each case is routed as in production.
         created = httpx.post(f"{self.system.gateway.url}/v1/admin/providers", headers=self.system.headers("admin"), json={
             "name": "Bench provider", "pathways": ["adult_deferred_summons"], "districts": ["reading"],
@@ -252,10 +258,10 @@ class Bench:
             engine.dispose()
 
     @property
-    def pids(self) -> dict[str, int]:
-        assert self.system is not None and self.ceiling is not None
-        return {"referral_api": self.system.referral_api.process.pid, "provider_gateway": self.system.gateway.process.pid,
-                "ceiling": self.ceiling.pid}
+    def pids(self) -> dict[str, list[int]]:
+        """Each service's processes (its workers' supervisor too: its CPU is small, and counted)."""
+        assert self.ceiling is not None
+        return {**self.service_pids, "ceiling": [self.ceiling.pid]}
 
     def measure(self, path: str, connections: int, script: Path, env: dict[str, str]) -> Run:
         assert self.system is not None
@@ -263,13 +269,13 @@ class Bench:
         answering = {"ceiling": "ceiling", "referral_api": "referral_api", "provider_events": "provider_gateway"}[path]
         other = "provider_gateway" if answering == "referral_api" else "referral_api"
         waited = wait_until_quiet(self.databases, timeout=30)
-        cpu_before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cpu_before = {name: sum(map(cpu_seconds, pids)) for name, pids in self.pids.items()}
         result, wrk_cpu, stderr = wrk(url, connections, self.args.threads, self.args.seconds, script, env)
         seconds = result["duration_us"] / 1e6
         requests = max(result["requests"], 1)
         ceiling_rate = next((r.requests_per_second for r in self.runs if r.path == "ceiling" and r.connections == connections), None)
         rate = result["requests"] / seconds
-        cpu_ms = {name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / requests for name, pid in self.pids.items()}
+        cpu_ms = {name: (sum(map(cpu_seconds, pids)) - cpu_before[name]) * 1000 / requests for name, pids in self.pids.items()}
         failed = result.get("non_201", 0) + result.get("failed", 0) + result.get("exhausted", 0)
         run = Run(
             path=path, connections=connections, requests=result["requests"], seconds=round(seconds, 2),
@@ -333,22 +339,51 @@ def main() -> int:
     parser.add_argument("--warm-up", type=int, default=2, help="seconds of load on each app before the first run, not counted")
     parser.add_argument("--event-cases", type=int, default=400, help="accepted cases the provider events are about, taken in turn")
     parser.add_argument("--rate", type=float, default=50.0, help="calls per second in the end-to-end timings")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="processes per service (each with its relay and delivery worker), the whole suite once for each")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (make bench installs it: scripts/bench-debian-packages.txt)", file=sys.stderr)
         return 1
+    suites = [run_suite(args, workers) for workers in args.workers]
+    if len(suites) > 1:
+        print()
+        print(comparison(suites))
+    return 0 if all(suite["all_answers_as_expected"] and suite["all_arrived"] for suite in suites) else 1
 
+
+def comparison(suites: list[dict]) -> str:
+    """Each path's throughput and p99 with one process per service and with more, side by side."""
+    counts = [suite["workers_per_service"] for suite in suites]
+    lines = ["processes per service: " + " | ".join(f"{n}: req/s, p99 ms" for n in counts) + f" | req/s {counts[-1]} / {counts[0]}"]
+    by = [{(run["path"], run["connections"]): run for run in suite["runs"]} for suite in suites]
+    for key in by[0]:
+        if key[0] == "ceiling" or not all(key in runs for runs in by):
+            continue
+        cells = " | ".join(f"{runs[key]['requests_per_second']:.0f}, {runs[key]['p99_ms']:.0f}" for runs in by)
+        lines.append(f"{PATH_NAMES[key[0]]:<26} {key[1]:>3} conns: {cells} | {by[-1][key]['requests_per_second'] / by[0][key]['requests_per_second']:.2f}")
+    for row in range(len(suites[0]["end_to_end"])):
+        what = suites[0]["end_to_end"][row]["what"]
+        lines.append(f"{what}: p50/p99 ms " + " | ".join(f"{suite['end_to_end'][row]['p50_ms']}/{suite['end_to_end'][row]['p99_ms']}" for suite in suites))
+    lines.append("largest process's peak RSS, MB: " + " | ".join(
+        ", ".join(f"{name} {mb:.0f}" for name, mb in suite["rss_mb_peak_during_runs"].items() if name != "ceiling") for suite in suites))
+    return "\n".join(lines)
+
+
+def run_suite(args: argparse.Namespace, workers: int) -> dict:
+    """The whole suite with ``workers`` processes per service, on databases of its own: printed, written, returned."""
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="dl-bench-"))
-    bench = Bench(args, workdir)
+    bench = Bench(args, workdir, workers)
     load_before = os.getloadavg()
+    print(f"--- {workers} process{'es' if workers > 1 else ''} per service", flush=True)
     try:
         machine = describe_machine(bench.databases.settings())
         bench.start()
         with MemoryWatch(bench.pids) as memory:
             bench.run_all()
-        rss = {name: rss_mb(pid) for name, pid in bench.pids.items()}
+        rss = {name: largest_rss_mb(pids) for name, pids in bench.pids.items()}
     finally:
         bench.stop()
 
@@ -360,18 +395,18 @@ def main() -> int:
           f"PostgreSQL {machine['postgresql']} (fsync {machine['postgresql_fsync']}, synchronous_commit "
           f"{machine['postgresql_synchronous_commit']}); commit {str(machine['git_commit'])[:10]}"
           f"{' (with uncommitted changes)' if machine['git_dirty'] else ''}")
-    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; {args.seconds} s per run, one uvicorn worker each")
+    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; {args.seconds} s per run, "
+          f"{workers} uvicorn worker{'s' if workers > 1 else ''} per service (the ceiling: one)")
     print(table(runs, memory.peak_mb, rss))
     print(steady_table(bench.steady))
     print("every answer as expected" if answered else "NOT every answer was as expected: see above")
     print("every referral and status change arrived" if arrived else "NOT everything arrived: see above")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({
+    record = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds_per_run": args.seconds,
         "wrk_threads": args.threads,
+        "workers_per_service": workers,
         "machine": machine,
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "runs": [asdict(run) for run in runs],
@@ -380,13 +415,16 @@ def main() -> int:
         "rss_mb_after_runs": {name: round(mb, 1) for name, mb in rss.items()},
         "all_answers_as_expected": answered,
         "all_arrived": arrived,
-    }, indent=2) + "\n")
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}{f'-{workers}-workers' if workers > 1 else ''}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"written to {out.relative_to(REPO)}")
     if answered and arrived:
         shutil.rmtree(workdir, ignore_errors=True)
     else:
         print(f"the services' logs: {workdir}")
-    return 0 if answered and arrived else 1
+    return record
 
 
 if __name__ == "__main__":

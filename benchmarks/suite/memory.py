@@ -13,10 +13,16 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-class MemoryWatch:
-    """Samples VmRSS of named processes every ``interval`` seconds until stopped; keeps each one's peak."""
+def largest_rss_mb(pids: list[int]) -> float:
+    """The largest of these processes' (a service's workers): the target is each process's."""
+    return max(rss_mb(pid) for pid in pids)
 
-    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+
+class MemoryWatch:
+    """Samples VmRSS of named groups of processes (a service and its workers) every ``interval``
+    seconds until stopped; keeps each group's peak, of its largest process."""
+
+    def __init__(self, pids: dict[str, list[int]], interval: float = 0.5) -> None:
         self.pids = pids
         self.interval = interval
         self.peak_mb: dict[str, float] = {name: 0.0 for name in pids}
@@ -38,8 +44,8 @@ class MemoryWatch:
                 return
 
     def sample(self) -> None:
-        for name, pid in self.pids.items():
+        for name, pids in self.pids.items():
             try:
-                self.peak_mb[name] = max(self.peak_mb[name], rss_mb(pid))
+                self.peak_mb[name] = max(self.peak_mb[name], largest_rss_mb(pids))
             except (OSError, RuntimeError):
                 pass  # the process has gone: its peak stays as last seen

@@ -37,7 +37,7 @@ from provider_gateway.audit.tables import AuditRecord as GatewayAudit
 from referral_api.audit.tables import AuditRecord as ReferralAudit
 from support.gateway_flows import signed_event
 from support.light_http import ConnectionLost, LightConnection
-from support.processes import REPO, free_port
+from support.processes import REPO, children, free_port
 from support.referrals import adult_referral
 
 # The console script, as `make run` calls it (`python -m diversion_cli.main` would import the CLI twice).
@@ -163,8 +163,8 @@ class Deployment:
         assert self.process is not None
         counts = {}
         for name in ("referral_api", "provider_gateway"):
-            [server] = [pid for pid, args in _children(self.process.pid).items() if f"{name}.main:create_app" in args]
-            workers = [args for args in _children(server).values() if "multiprocessing.spawn" in args]
+            [server] = [pid for pid, args in children(self.process.pid).items() if f"{name}.main:create_app" in args]
+            workers = [args for args in children(server).values() if "multiprocessing.spawn" in args]
             counts[name] = len(workers) or 1
         return counts
 
@@ -184,12 +184,6 @@ class Deployment:
         finally:
             engine.dispose()
         return found
-
-
-def _children(pid: int) -> dict[int, str]:
-    """The processes ``pid`` started, with their command lines."""
-    listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in listed.splitlines() if line.strip()}
 
 
 @dataclass

@@ -38,15 +38,22 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
+    workers: int = 1  # uvicorn's worker processes (PostgreSQL only: serve --workers)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def pids(self) -> list[int]:
+        """The process and, with workers, the worker processes it spawned (which answer the calls)."""
+        assert self.process is not None
+        return [self.process.pid, *(pid for pid, args in children(self.process.pid).items() if "multiprocessing.spawn" in args)]
+
     def start(self, timeout: float = 120.0) -> ServiceProcess:  # a busy shared machine takes a while to import one
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, *service_process.command(APPS[self.name]), "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, *service_process.command(APPS[self.name]), "--host", "127.0.0.1", "--port", str(self.port),
+             *(["--workers", str(self.workers)] if self.workers > 1 else [])],
             env={**os.environ, **self.env},
             cwd=REPO,
             stdout=log,
@@ -89,6 +96,12 @@ class ServiceProcess:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return None
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started, with their command lines."""
+    listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in listed.splitlines() if line.strip()}
 
 
 def start_together(*services: ServiceProcess) -> None:

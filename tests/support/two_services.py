@@ -48,9 +48,11 @@ NO_RATE_LIMITS = {
 }
 
 
-def build_system(referral_db: str, gateway_db: str, logs: Path, extra_env: dict[str, str] | None = None) -> System:
-    """Ports, environment and keys for both services (a police key for Thames Valley, an admin key);
-    nothing is started yet."""
+def build_system(
+    referral_db: str, gateway_db: str, logs: Path, extra_env: dict[str, str] | None = None, workers: int = 1
+) -> System:
+    """Ports, environment and keys for both services (a police key for Thames Valley, an admin key),
+    each to run as ``workers`` processes; nothing is started yet."""
     referral_port, gateway_port = free_port(), free_port()
     env = {
         "REFERRAL_API_DATABASE_URL": referral_db,
@@ -77,8 +79,8 @@ def build_system(referral_db: str, gateway_db: str, logs: Path, extra_env: dict[
         "referral_admin": issue(referral_db, ReferralClient, Role.admin),
     }
     return System(
-        referral_api=ServiceProcess("referral_api", referral_port, env, logs / "referral_api.log"),
-        gateway=ServiceProcess("provider_gateway", gateway_port, env, logs / "provider_gateway.log"),
+        referral_api=ServiceProcess("referral_api", referral_port, env, logs / "referral_api.log", workers=workers),
+        gateway=ServiceProcess("provider_gateway", gateway_port, env, logs / "provider_gateway.log", workers=workers),
         keys=keys,
         env=env,
     )
