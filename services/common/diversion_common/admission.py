@@ -40,23 +40,36 @@ class AdmissionGate:
         if self.places is None:
             # The pool FastAPI and Starlette share: its size as this process set it.
             threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
-            public, internal = places_for(pool_connections(engine), threads)
+            public, internal = places_for(pool_connections(engine), threads, one_writer=engine.dialect.name == "sqlite")
             self.places = anyio.Semaphore(public, fast_acquire=True), anyio.Semaphore(internal, fast_acquire=True)
         places = self.places[1] if scope["path"].startswith(INTERNAL_PREFIX) else self.places[0]
         async with places:
             await self.app(scope, receive, send)
 
 
-def places_for(pool_connections: int, threads: int) -> tuple[int, int]:
+# On a database server, how many clients' calls a process runs at once (docs/PERFORMANCE.md,
+# "Fewer calls at once on PostgreSQL"): under 60 mixed clients on this 2-core machine, 8 places
+# against 20 kept the throughput and brought /health's worst from 275-443 ms to 75-195 ms.
+CALLS_AT_ONCE_ON_A_SERVER = 8
+
+
+def places_for(pool_connections: int, threads: int, *, one_writer: bool) -> tuple[int, int]:
     """Places for clients and for the other service.
 
-    Half the threads for clients, whatever the pool: a call spends much of its time without
-    the database (the key, parsing, the answer, a provider's event waiting on referral_api),
-    and one waiting for a connection waits in the pool's first-come queue, which hands it
-    over at once. The other service's few places, and the threads left over, keep the
-    deadlock away: a call inside never waits for a thread.
+    With one writing connection (SQLite), half the threads for clients, whatever the pool: a
+    call spends much of its time without the database (the key, parsing, the answer, a
+    provider's event waiting on referral_api), and one waiting for the connection waits in the
+    pool's first-come queue, which hands it over at once; fewer places leave the writer idle.
+    On a database server the calls share the CPU with it, and past a few at once they only
+    queue for the GIL and the server's cores: each handover makes the event loop (and so
+    /health) wait behind them, and the server's backends contend. The other service's few
+    places, and the threads left over, keep the deadlock away: a call inside never waits for
+    a thread.
     """
     internal = 4
-    public = max(threads // 2, min(pool_connections, threads - internal - 8))
-    assert public + internal < threads
+    if one_writer:
+        public = max(threads // 2, min(pool_connections, threads - internal - 8))
+    else:
+        public = min(pool_connections, CALLS_AT_ONCE_ON_A_SERVER, threads - internal - 8)
+    assert 0 < public and public + internal < threads
     return public, internal
