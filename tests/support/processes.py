@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
+import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from diversion_common import service_process
+from diversion_common.instance import INSTANCE_HEADER, INSTANCE_VARIABLE
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = {
@@ -25,10 +29,37 @@ APPS = {
 }
 
 
+# Each pytest-xdist worker (and a process outside pytest) hands out ports from a range of its
+# own, below the kernel's ephemeral range, which bind(0) and outgoing connections draw from.
+# With bind(0), two workers could each be given the same port a moment apart (free again in
+# between), start a service on it, and one of them take the other's /health for its own.
+_PORTS_PER_WORKER = 400
+_FIRST_PORT = 12000
+
+
+def _port_range() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _FIRST_PORT + index * _PORTS_PER_WORKER
+    return range(start, start + _PORTS_PER_WORKER)
+
+
+_PORTS = _port_range()
+# From a random place: a subprocess of the same worker starts its own count.
+_next_port = itertools.count(random.randrange(len(_PORTS)))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, from this worker's range (above)."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 @dataclass
@@ -51,10 +82,12 @@ class ServiceProcess:
 
     def start(self, timeout: float = 120.0) -> ServiceProcess:  # a busy shared machine takes a while to import one
         log = self.log_path.open("ab")
+        # Its /health names this start, so another process on the port is never taken for it.
+        instance = self.env.get(INSTANCE_VARIABLE) or secrets.token_hex(8)
         self.process = subprocess.Popen(
             [sys.executable, *service_process.command(APPS[self.name]), "--host", "127.0.0.1", "--port", str(self.port),
              *(["--workers", str(self.workers)] if self.workers > 1 else [])],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, INSTANCE_VARIABLE: instance},
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -64,8 +97,10 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: see {self.log_path}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                answer = httpx.get(f"{self.url}/health", timeout=0.5)
+                if answer.status_code == 200 and answer.headers.get(INSTANCE_HEADER) == instance:
                     return self
+                time.sleep(0.05)
             except httpx.HTTPError:
                 time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not become healthy")
