@@ -37,7 +37,7 @@ from provider_gateway.audit.tables import AuditRecord as GatewayAudit
 from referral_api.audit.tables import AuditRecord as ReferralAudit
 from support.gateway_flows import signed_event
 from support.light_http import ConnectionLost, LightConnection
-from support.processes import REPO, children, free_port
+from support.processes import REPO, children, free_port, spawned_workers
 from support.referrals import adult_referral
 
 # The console script, as `make run` calls it (`python -m diversion_cli.main` would import the CLI twice).
@@ -164,8 +164,7 @@ class Deployment:
         counts = {}
         for name in ("referral_api", "provider_gateway"):
             [server] = [pid for pid, args in children(self.process.pid).items() if f"{name}.main:create_app" in args]
-            workers = [args for args in children(server).values() if "multiprocessing.spawn" in args]
-            counts[name] = len(workers) or 1
+            counts[name] = len(spawned_workers(server)) or 1
         return counts
 
     def log_lines(self, pattern: str) -> int:

@@ -78,7 +78,7 @@ class ServiceProcess:
     def pids(self) -> list[int]:
         """The process and, with workers, the worker processes it spawned (which answer the calls)."""
         assert self.process is not None
-        return [self.process.pid, *(pid for pid, args in children(self.process.pid).items() if "multiprocessing.spawn" in args)]
+        return [self.process.pid, *spawned_workers(self.process.pid)]
 
     def start(self, timeout: float = 120.0) -> ServiceProcess:  # a busy shared machine takes a while to import one
         log = self.log_path.open("ab")
@@ -98,7 +98,10 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.name} exited: see {self.log_path}")
             try:
                 answer = httpx.get(f"{self.url}/health", timeout=0.5)
-                if answer.status_code == 200 and answer.headers.get(INSTANCE_HEADER) == instance:
+                # Started once it answers and, with workers, every worker is up (their CPU and memory are measured).
+                if answer.status_code == 200 and answer.headers.get(INSTANCE_HEADER) == instance and (
+                    self.workers == 1 or len(spawned_workers(self.process.pid)) == self.workers
+                ):
                     return self
                 time.sleep(0.05)
             except httpx.HTTPError:
@@ -137,6 +140,11 @@ def children(pid: int) -> dict[int, str]:
     """The processes ``pid`` started, with their command lines."""
     listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in listed.splitlines() if line.strip()}
+
+
+def spawned_workers(pid: int) -> list[int]:
+    """The worker processes a uvicorn supervisor (``--workers``) has spawned."""
+    return [child for child, args in children(pid).items() if "multiprocessing.spawn" in args]
 
 
 def start_together(*services: ServiceProcess) -> None:
