@@ -219,3 +219,26 @@ def test_a_backlog_for_an_unusable_provider_keeps_no_other_waiting(gateway, admi
         assert delivery_for(gateway_engine, stuck_cases[0]).status == "pending"
     finally:
         other.stop()
+
+
+def test_a_retry_is_tried_when_it_comes_due_not_at_the_next_look(gateway, admin, referral_service, gateway_engine, fake_provider, run_worker):
+    """The worker waits for the earliest try to come due: a retry 0.3 s away goes then, though
+    nothing wakes the worker and its looks are 30 s apart."""
+    register(gateway, admin, gateway_engine, fake_provider)
+    fake_provider.answer_next(Answer(503), Answer(200))
+    case_id = route_a_case(gateway, referral_service)
+    run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=30.0, idle_seconds=30.0, retry=RetryPolicy(0.3, 0.3, max_attempts=3), circuit=FAST.circuit))
+
+    assert wait_for(lambda: delivery_for(gateway_engine, case_id).status == "delivered", timeout=10)
+    first, second = fake_provider.received
+    assert 0.25 <= second.at - first.at < 3.0
+
+
+def test_an_idle_worker_looks_for_work_once_per_idle_wait(gateway_engine, run_worker):
+    """With nothing pending, a short poll_seconds does not make the worker look more often."""
+    worker = run_worker(WorkerSettings(poll_seconds=0.01, idle_seconds=0.5))
+    assert wait_for(lambda: (beat := worker.heartbeat.last()) is not None and beat.passes >= 1, timeout=10)
+    before = worker.heartbeat.last().passes
+    time.sleep(2.0)
+    looks = worker.heartbeat.last().passes - before
+    assert 2 <= looks <= 6

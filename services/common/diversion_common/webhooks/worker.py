@@ -72,7 +72,13 @@ class WorkerSettings:
     timeout_seconds: float = 10.0
     per_endpoint_concurrency: int = 4
     max_in_flight: int = 64
+    # How soon to look again while a due delivery is held back (its endpoint's circuit paused,
+    # or its endpoint not usable now). A try that comes due (a retry, a lease run out) is
+    # waited for to the moment; a new one wakes the worker on commit.
     poll_seconds: float = 0.1
+    # The longest wait when nothing is due: a delivery another process wrote (a command, another
+    # instance) is found within it. Idle, a worker costs one query per wait.
+    idle_seconds: float = 1.0
     batch_size: int = 100
     lease_seconds: float | None = None
     # How long a stopping worker waits for the tries under way (by default: as long as a try can take).
@@ -125,7 +131,7 @@ class DeliveryWorker:
         self.in_flight: dict[Hashable, int] = defaultdict(int)
         self._recording: set[str] = set()  # deliveries whose try is over, its outcome being recorded
         self._wake = wake_event(tables.delivery.__tablename__)  # type: ignore[attr-defined]
-        self.heartbeat = Heartbeat("delivery_worker", self.settings.poll_seconds)
+        self.heartbeat = Heartbeat("delivery_worker", max(self.settings.poll_seconds, self.settings.idle_seconds))
 
     def wake(self) -> None:
         self._wake.set()
@@ -137,20 +143,26 @@ class DeliveryWorker:
         Each usable endpoint's due deliveries are claimed on their own, up to its
         free slots, so one endpoint's backlog never keeps another's waiting.
         """
+        return self._claim(in_flight)[0]
+
+    def _claim(self, in_flight: dict[Hashable, int]) -> tuple[list[Claimed], float]:
+        """``claim``, and how long the loop may wait before it looks again if nothing was claimed."""
         settings, table = self.settings, self.tables.delivery
         room = settings.max_in_flight - sum(in_flight.values())
         if room <= 0:
-            return []
+            return [], settings.poll_seconds  # a try's end wakes the loop
         now = utcnow()
         claimed: list[Claimed] = []
         with Session(self.engine) as session:
-            # The usual answer when idle, from the index alone: nothing is due.
-            anything_due = session.scalars(
-                select(table.id).where(table.status == DeliveryStatus.pending.value, table.next_attempt_at <= now).limit(1)
+            # The usual answer when idle, from the index alone: when the next try comes due.
+            next_due = session.scalars(
+                select(table.next_attempt_at).where(table.status == DeliveryStatus.pending.value)
+                .order_by(table.next_attempt_at).limit(1)  # type: ignore[arg-type]
             ).first()
-            if anything_due is None:
+            if next_due is None or as_utc(next_due) > now:
                 session.commit()
-                return []
+                until_due = settings.idle_seconds if next_due is None else (as_utc(next_due) - now).total_seconds()
+                return [], min(settings.idle_seconds, max(until_due, 0.0))
             circuits = service.circuits(session, self.tables.circuit)
             for endpoint in self.directory(session, now):
                 circuit = circuits.get(endpoint.id)
@@ -181,7 +193,7 @@ class DeliveryWorker:
                     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
                     claimed.append(Claimed(delivery.id, endpoint.id, endpoint.url, endpoint.secrets, body, leased_until, delivery.request_id))
             session.commit()
-        return claimed
+        return claimed, settings.poll_seconds
 
     # --- one try ---
     async def deliver(self, client: httpx.AsyncClient, claimed: Claimed) -> service.AttemptResult:
@@ -320,10 +332,10 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._wake.clear()
                 try:
-                    claimed = await asyncio.to_thread(self.claim, dict(self.in_flight))
+                    claimed, wait = await asyncio.to_thread(self._claim, dict(self.in_flight))
                 except Exception as exc:  # outlive a database hiccup
                     self.log.error("claiming deliveries failed", error_type=type(exc).__name__)
-                    claimed = []
+                    claimed, wait = [], self.settings.poll_seconds
                 for item in claimed:
                     self.in_flight[item.endpoint_id] += 1
                     task = asyncio.create_task(self._deliver_and_record(client, item))
@@ -331,7 +343,7 @@ class DeliveryWorker:
                     task.add_done_callback(lambda done: tasks.pop(done, None))
                 self.heartbeat.beat()
                 if not claimed:
-                    await asyncio.to_thread(self._wake.wait, self.settings.poll_seconds)
+                    await asyncio.to_thread(self._wake.wait, wait)
             await self._drain(tasks, abort)
 
 

@@ -10,6 +10,7 @@ processes (several at once on PostgreSQL).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -55,7 +56,8 @@ class DeliveryWorker(webhooks.DeliveryWorker):
 
 def run_forever(engine: Engine, settings: WorkerSettings, heartbeat_file: Path | None = None) -> None:
     """Entry point of a standalone worker process; SIGTERM or SIGINT stops it after in-flight tries.
-    Each pass's heartbeat goes to ``heartbeat_file`` when given (its container's health check)."""
-    worker = DeliveryWorker(engine, settings)
+    Each pass's heartbeat goes to ``heartbeat_file`` when given (its container's health check).
+    No commit in this process wakes it: it looks for new deliveries every ``poll_seconds``."""
+    worker = DeliveryWorker(engine, replace(settings, idle_seconds=min(settings.idle_seconds, settings.poll_seconds)))
     worker.heartbeat.file = heartbeat_file
     webhooks.run_forever(worker)
