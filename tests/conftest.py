@@ -8,6 +8,7 @@ databases on that server and drops them at the end.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -50,9 +51,16 @@ class Templates:
     urls: dict[str, str]
 
 
+@functools.cache
 def _pg_admin_engine():
     url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+@functools.cache
+def _pg_engine(database: str):
+    """An engine for a test database, made once per worker (no pool: it holds no connection)."""
+    return create_engine(_pg_url(database), poolclass=NullPool)
 
 
 def _pg_url(database: str) -> str:
@@ -201,6 +209,18 @@ class _TemplateContents:
     rows: dict[str, list[dict]]  # the rows the migrations seeded (reference data)
     sequences: dict[str, tuple[int, bool]]
 
+    @functools.cached_property
+    def emptying(self) -> str:
+        """Every table emptied, as one round trip (triggers off: the case log refuses DELETE)."""
+        return "SET LOCAL session_replication_role = replica; " + " ".join(f'DELETE FROM "{table}";' for table in self.tables)
+
+    @functools.cached_property
+    def resetting_sequences(self) -> str:
+        return " ".join(
+            f"SELECT setval('\"{sequence}\"', {int(value)}, {'true' if called else 'false'});"
+            for sequence, (value, called) in self.sequences.items()
+        )
+
     @classmethod
     def read(cls, template: str) -> _TemplateContents:
         engine = create_engine(_pg_url(template), poolclass=NullPool)
@@ -237,23 +257,16 @@ def _emptied(name: str, contents: _TemplateContents) -> bool:
     try:
         with _pg_admin_engine().connect() as conn:  # what the last test left connected (a killed process's pool)
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
-        engine = create_engine(_pg_url(name), poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                if _schema_of(conn) != contents.schema:
-                    return False
-                # Triggers off for this transaction: the case log refuses DELETE (its append-only guard).
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                for table in contents.tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
-                for table, rows in contents.rows.items():
-                    columns = list(rows[0])
-                    names, values = ", ".join(f'"{c}"' for c in columns), ", ".join(f":{c}" for c in columns)
-                    conn.execute(text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'), rows)
-                for sequence, (value, called) in contents.sequences.items():
-                    conn.execute(text("SELECT setval(:sequence, :value, :called)"), {"sequence": f'"{sequence}"', "value": value, "called": called})
-        finally:
-            engine.dispose()
+        with _pg_engine(name).begin() as conn:
+            if _schema_of(conn) != contents.schema:
+                return False
+            conn.exec_driver_sql(contents.emptying)
+            for table, rows in contents.rows.items():
+                columns = list(rows[0])
+                names, values = ", ".join(f'"{c}"' for c in columns), ", ".join(f":{c}" for c in columns)
+                conn.execute(text(f'INSERT INTO "{table}" ({names}) VALUES ({values})'), rows)
+            if contents.resetting_sequences:
+                conn.exec_driver_sql(contents.resetting_sequences)
     except Exception:  # noqa: BLE001 - any doubt: a new database instead
         return False
     return True
