@@ -113,7 +113,7 @@ def test_a_503_is_retried_under_the_same_webhook_id_and_every_try_is_logged(api,
 def test_after_the_schedule_it_is_dead_and_the_administrator_redelivers_it(api, admin, referral_engine, police_system, run_worker):
     register(api, admin, police_system)
     police_system.answer_next(*[Answer(503)] * 3)
-    run_worker(WorkerSettings(timeout_seconds=0.5, poll_seconds=0.02, retry=RetryPolicy(0.01, 0.05, max_attempts=3), circuit=FAST.circuit))
+    run_worker(WorkerSettings(timeout_seconds=10, poll_seconds=0.02, retry=RetryPolicy(0.01, 0.05, max_attempts=3), circuit=FAST.circuit))
     case_id = status_changes(referral_engine, CaseStatus.engagement_refused)
 
     assert wait_for(lambda: delivery_of(referral_engine, case_id).status == "dead", timeout=10)
