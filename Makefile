@@ -39,7 +39,7 @@ run: install
 ## processes they start and the faults they wait out, and the other workers fill it (the whole
 ## run took 12m34s with four, 13m32s with three, on this 2-core VM).
 ## Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): each test
-## worker, and each of the hundreds of service processes and commands the tests start, would
+## worker, and each of the 200 or so service processes and commands the tests start, would
 ## otherwise compile the code again (collection alone took 17 s a worker instead of 12).
 TEST_WORKERS ?= 4
 test: install system-tools

@@ -159,10 +159,10 @@ class DeliveryWorker:
                 select(table.next_attempt_at).where(table.status == DeliveryStatus.pending.value)
                 .order_by(table.next_attempt_at).limit(1)  # type: ignore[arg-type]
             ).first()
-            if next_due is None or as_utc(next_due) > now:
+            until_due = None if next_due is None else (as_utc(next_due) - now).total_seconds()
+            if until_due is None or until_due > 0:
                 session.commit()
-                until_due = settings.idle_seconds if next_due is None else (as_utc(next_due) - now).total_seconds()
-                return [], min(settings.idle_seconds, max(until_due, 0.0))
+                return [], settings.idle_seconds if until_due is None else min(settings.idle_seconds, until_due)
             circuits = service.circuits(session, self.tables.circuit)
             for endpoint in self.directory(session, now):
                 circuit = circuits.get(endpoint.id)
