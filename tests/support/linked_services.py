@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlmodel import Session
 
 from diversion_common.credentials import Role
 from diversion_common.database import make_engine
@@ -23,6 +24,7 @@ from diversion_common.messaging import DeliveryFailed, MessageEnvelope, client_s
 from provider_gateway.clients.tables import Client as GatewayClient
 from provider_gateway.config import Settings as GatewaySettings
 from provider_gateway.main import create_app as create_gateway
+from provider_gateway.messaging.tables import OutboxMessage as GatewayOutbox
 from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
@@ -47,6 +49,17 @@ class LinkedServices:
         response = self.api.get(f"/v1/referrals/{case_id}", headers=self.police)
         assert response.status_code == 200, response.text
         return response.json()
+
+    def gateway_has_answers_for(self, case_id: str) -> bool:
+        """The gateway's relay has recorded referral_api's answer to every message about the case.
+        Only then is the case's next event sent at once: referral_api can show a message applied
+        a moment before the gateway records its answer, and an event in that moment waits (202)."""
+        with Session(self.gateway_engine) as session:
+            return session.scalars(
+                select(GatewayOutbox.id).where(
+                    GatewayOutbox.aggregate_id == uuid.UUID(case_id), GatewayOutbox.sent_at.is_(None), GatewayOutbox.refused_at.is_(None)  # type: ignore[union-attr,attr-defined]
+                ).limit(1)
+            ).first() is None
 
     def wait_for_status(self, case_id: str, status: str) -> dict[str, Any]:
         assert wait_for(lambda: self.case(case_id)["status"] == status), self.case(case_id)["status"]
