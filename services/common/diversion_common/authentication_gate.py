@@ -28,7 +28,6 @@ from typing import Any
 
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -156,8 +155,8 @@ class AuthenticationGate:
         return TooManyRequests(wait, "Too many requests from this address") if wait is not None else None
 
     def _authenticate(self, engine: Engine, key: str | None) -> Principal:
-        with Session(engine) as session:
-            return authenticate(session, self.client_table, key)
+        with engine.connect() as connection:
+            return authenticate(connection, self.client_table, key)
 
 
 def _app_handler_for(scope: Scope, error: Exception) -> Any:
