@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from diversion_common.contracts import CaseNotice, CaseStatusChanged, DistrictChanged, ProviderReferral, Topic
@@ -12,9 +13,11 @@ from provider_gateway.deliveries.service import tell_provider_of_notice
 from provider_gateway.reference import service as reference
 from provider_gateway.routing.service import route_case
 
+_CASE_HELD = select(GatewayCase.case_id).where(GatewayCase.case_id == bindparam("case_id"))  # type: ignore[arg-type]
+
 
 def _routing_requested(session: Session, message: ProviderReferral, _envelope: MessageEnvelope) -> None:
-    if session.get(GatewayCase, message.case_id) is not None:
+    if session.connection().execute(_CASE_HELD, {"case_id": message.case_id}).first() is not None:
         return  # already held: the same case sent under a new message id changes nothing
     case = GatewayCase(
         case_id=message.case_id,
