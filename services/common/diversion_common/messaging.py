@@ -23,6 +23,7 @@ import structlog
 
 from pydantic import BaseModel, Field as PydanticField, ValidationError
 from sqlalchemy import JSON, DateTime, Engine, Insert, Select, Update, bindparam, case, event, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel
@@ -455,20 +456,24 @@ class OutboxRelay:
 
 def record_inbox(session: Session, inbox_table: type[InboxFields], envelope: MessageEnvelope) -> bool:
     """Record a received message id; False when it was seen before (a repeat)."""
-    # On the session's connection, by statements built once: every message pays for these.
+    # One statement built once, on the session's connection: every message pays for it. A copy
+    # committed first by another call makes it insert nothing (on PostgreSQL, once that commits).
     connection = session.connection()
-    seen, insert = _inbox_statements(inbox_table)
-    if connection.execute(seen, {"message": envelope.id}).first() is not None:
+    inserted = connection.execute(
+        _inbox_insert(inbox_table, connection.dialect.name), {"message_id": envelope.id, "topic": envelope.topic, "received_at": utcnow()}
+    ).first()
+    if inserted is None:
         return False
-    connection.execute(insert, {"message_id": envelope.id, "topic": envelope.topic, "received_at": utcnow()})
     rides_on(session)  # the call's audit record commits with the message it brought
     return True
 
 
 @cache
-def _inbox_statements(inbox_table: type[InboxFields]) -> tuple[Select, Insert]:
+def _inbox_insert(inbox_table: type[InboxFields], dialect: str) -> Insert:
     table = inbox_table.__table__  # type: ignore[attr-defined]
-    return select(table.c.message_id).where(table.c.message_id == bindparam("message")), table.insert()
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # RETURNING says whether it inserted (psycopg gives no row count for it through SQLAlchemy).
+    return insert.on_conflict_do_nothing(index_elements=[table.c.message_id]).returning(table.c.message_id)
 
 
 class MessageRefused(Exception):

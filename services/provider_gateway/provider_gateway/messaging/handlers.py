@@ -27,8 +27,7 @@ def _routing_requested(session: Session, message: ProviderReferral, _envelope: M
         status=GatewayCaseStatus.unroutable.value,
         provider_payload=message.model_dump(mode="json", by_alias=True),
     )
-    session.add(case)
-    route_case(session, case)
+    route_case(session, case)  # which adds it: written once, as routed, not inserted and then updated
 
 
 def _status_changed(session: Session, message: CaseStatusChanged, _envelope: MessageEnvelope) -> None:
