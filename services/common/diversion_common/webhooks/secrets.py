@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlmodel import Session
 
 from diversion_common.database import as_utc, utcnow
@@ -47,3 +48,20 @@ def secrets_in_force(
     for row in rows:
         by_endpoint[row.endpoint_id()].append(row)
     return dict(by_endpoint)
+
+
+def keys_in_force(session: Session, table: type[SigningSecretFields], endpoint_id: Hashable) -> list[str]:
+    """The endpoint's secrets valid now, oldest first: only the keys, to verify a signature with.
+    Every provider event asks: one statement built once, no ORM objects."""
+    rows = session.connection().execute(_keys_in_force(table), {"endpoint": endpoint_id, "now": utcnow()})
+    return [row.secret for row in rows]
+
+
+@cache
+def _keys_in_force(table: type[SigningSecretFields]) -> Select[Any]:
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    return (
+        select(columns.secret)
+        .where(columns[table.endpoint_column] == bindparam("endpoint"), or_(columns.expires_at.is_(None), columns.expires_at > bindparam("now")))
+        .order_by(columns.id)
+    )

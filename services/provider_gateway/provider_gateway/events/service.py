@@ -43,7 +43,7 @@ from provider_gateway.events.tables import EventOutcome, ProviderEventReceipt
 from provider_gateway.messaging.tables import OutboxMessage
 from provider_gateway.metrics import count_event
 from provider_gateway.providers.access import must_be_active
-from provider_gateway.providers.secrets import secrets_in_force
+from provider_gateway.providers.secrets import keys_in_force
 from provider_gateway.routing.service import route_case
 
 _MESSAGE_IDS = uuid.UUID("6f1c2a4e-5b7d-4c1e-9a3f-2d8e0b6c7a15")
@@ -63,7 +63,7 @@ class EventRefused(Conflict):
 
 def verified_webhook_id(session: Session, provider_id: uuid.UUID, headers: dict[str, str], body: bytes) -> str:
     """The event must be signed (Standard Webhooks) with one of the provider's secrets in force."""
-    keys = [s.secret for s in secrets_in_force(session, [provider_id]).get(provider_id, [])]
+    keys = keys_in_force(session, provider_id)
     try:
         webhook_id = verify(keys, headers, body)
     except InvalidSignature as error:

@@ -21,3 +21,7 @@ def issue_secret(session: Session, provider_id: uuid.UUID, *, overlap: timedelta
 
 def secrets_in_force(session: Session, provider_ids: list[uuid.UUID], now: datetime | None = None) -> dict[uuid.UUID, list[ProviderSecret]]:
     return secrets.secrets_in_force(session, ProviderSecret, provider_ids, now)  # type: ignore[return-value]
+
+
+def keys_in_force(session: Session, provider_id: uuid.UUID) -> list[str]:
+    return secrets.keys_in_force(session, ProviderSecret, provider_id)
