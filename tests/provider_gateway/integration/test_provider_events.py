@@ -85,6 +85,23 @@ def test_a_whole_adult_programme_ends_completed(linked):
     assert view["programme"]["remaining"] == []
 
 
+def test_the_gateways_mirror_takes_each_answer_while_the_case_is_open(linked):
+    # Decided in the answer's own transaction: the mirror holds it when the provider is answered.
+    adult = provider(linked)
+    case_id = routed_case(linked)
+    for kind, data in ADULT_PROGRAMME[:3]:
+        adult.report(kind, case_id, **data)
+    detail = linked.case(case_id)
+    assert detail["status"] == "in_programme"
+
+    mirrored = gateway_case(linked, case_id)
+    assert (mirrored.case_status, mirrored.case_version) == ("in_programme", detail["version"])
+    view = adult.gateway.get(f"/v1/provider/referrals/{case_id}", headers=adult.key).json()
+    assert view["case_status"] == "in_programme"
+    assert view["programme"]["contact_attempts"] == detail["programme"]["contact_attempts"] == 2
+    assert view["programme"]["contacted"] is True
+
+
 def test_a_whole_youth_programme_ends_completed(linked):
     youth = provider(linked, "Young People's Service", pathways=("youth_community_resolution",))
     case_id = routed_case(linked, youth_referral())

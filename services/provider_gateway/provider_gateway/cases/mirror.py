@@ -7,6 +7,9 @@ When the case has ended, its routing ends too.
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, ProgrammeSummary
@@ -40,6 +43,25 @@ def mirror(
         erase_case_copy(session, case)  # needed only while the case is open
     session.add(case)
     return True
+
+
+def mirror_open_view(session: Session, case_id: uuid.UUID, *, status: CaseStatus, version: int, programme: ProgrammeSummary | None) -> None:
+    """``mirror`` for a case still open: the same rule (newest version wins) as one conditional
+    UPDATE, no load and no flush. Every provider event's answer is one."""
+    assert status not in TERMINAL_STATUSES and status is not CaseStatus.withdrawn
+    session.connection().execute(_TAKE_OPEN_VIEW, {
+        "case": case_id, "new_status": status.value, "new_version": version,
+        "new_programme": programme.model_dump(mode="json") if programme else None, "now": utcnow(),
+    })
+
+
+_CASES = GatewayCase.__table__.c  # type: ignore[attr-defined]
+_TAKE_OPEN_VIEW = (
+    update(GatewayCase.__table__)  # type: ignore[attr-defined]
+    .where(_CASES.case_id == bindparam("case"), _CASES.case_version < bindparam("new_version"))
+    .values({_CASES.case_status: bindparam("new_status"), _CASES.case_version: bindparam("new_version"),
+             _CASES.programme: bindparam("new_programme", type_=_CASES.programme.type), _CASES.updated_at: bindparam("now")})
+)
 
 
 def _withdraw(session: Session, case: GatewayCase, reason: str) -> None:
