@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -83,10 +83,14 @@ def notify_status_changed(
 def notify_recipient(session: Session, *, recipient: str, event_type: str, payload: dict[str, Any], case_id: uuid.UUID) -> None:
     """Add a message for ``recipient`` (a force, a court's or a YJU's system) to the caller's
     transaction, if it has an active callback; a recipient without one reads the API instead."""
-    callback = session.get(PoliceCallback, recipient)
-    if callback is None or not callback.active:
+    # A statement on the connection, not session.get: that would flush the caller's pending
+    # changes to the case first, and the case would be written twice in one transaction.
+    if not session.connection().execute(_ACTIVE_CALLBACK, {"recipient": recipient}).first():
         return
     webhooks.add_delivery(session, CallbackDelivery, event_type=event_type, payload=payload, case_id=case_id, force=recipient)
+
+
+_ACTIVE_CALLBACK = select(PoliceCallback.force).where(PoliceCallback.force == bindparam("recipient"), PoliceCallback.active)  # type: ignore[arg-type]
 
 
 # --- the administrator's callbacks ------------------------------------------------
