@@ -252,6 +252,15 @@ def append(
         if refusal is not None:
             raise FactRefused(refusal)
     folded, after, events = step(snapshot, before, fact, rules)
+    case.status = after.status.value
+    case.version = after.version
+    case.next_deadline_at = after.next_deadline_at
+    case.updated_at = now
+    session.add(case)
+    if not has_facts:
+        # A new case's row goes first (its facts refer to it), written as its first fact leaves
+        # it: inserted once, not inserted and then updated.
+        session.flush()
     named = acted_by or (actors.client(actor) if actor else source)
     connection.execute(_NEW_FACT, {
         "case_id": case.id, "seq": fact.seq, "kind": kind.value, "occurred_at": fact.occurred_at, "recorded_at": now,
@@ -259,9 +268,4 @@ def append(
     })
     touched([case.id])  # the call's audit record names it (the ORM's flush no longer sees the fact)
     _store(session, case.id, snapshot, folded)
-    case.status = after.status.value
-    case.version = after.version
-    case.next_deadline_at = after.next_deadline_at
-    case.updated_at = now
-    session.add(case)
     return Recorded(case, after, folded, before.status if before else None, duplicate=False, events=events, recorded_at=now)

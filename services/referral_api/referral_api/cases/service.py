@@ -85,8 +85,7 @@ def submit_referral(
 
     case = build_case(referral, principal, now)
     try:
-        session.add(case)
-        session.flush()  # the case row first: its log refers to it
+        session.add(case)  # written with its first fact (case_log.append)
         record_intake(session, case, principal.client_id, now)
         if case.status == CaseStatus.awaiting_routing.value:
             enqueue(session, routing_requested(case))
