@@ -40,7 +40,7 @@ def secrets_in_force(
         select(table)
         .where(
             table.endpoint().in_(list(endpoint_ids)),
-            or_(table.expires_at.is_(None), table.expires_at > now),  # type: ignore[union-attr,operator]
+            _in_force(table.expires_at, now),
         )
         .order_by(table.id)  # type: ignore[arg-type]
     )
@@ -62,6 +62,11 @@ def _keys_in_force(table: type[SigningSecretFields]) -> Select[Any]:
     columns = table.__table__.c  # type: ignore[attr-defined]
     return (
         select(columns.secret)
-        .where(columns[table.endpoint_column] == bindparam("endpoint"), or_(columns.expires_at.is_(None), columns.expires_at > bindparam("now")))
+        .where(columns[table.endpoint_column] == bindparam("endpoint"), _in_force(columns.expires_at, bindparam("now")))
         .order_by(columns.id)
     )
+
+
+def _in_force(expires_at: Any, now: Any) -> Any:
+    """A secret is in force until it expires; one with no expiry, until it is rotated out."""
+    return or_(expires_at.is_(None), expires_at > now)

@@ -48,7 +48,7 @@ def mirror(
 def mirror_open_view(session: Session, case_id: uuid.UUID, *, status: CaseStatus, version: int, programme: ProgrammeSummary | None) -> None:
     """``mirror`` for a case still open: the same rule (newest version wins) as one conditional
     UPDATE, no load and no flush. Every provider event's answer is one."""
-    assert status not in TERMINAL_STATUSES and status is not CaseStatus.withdrawn
+    assert status not in TERMINAL_STATUSES  # an ended case's view does more: ``mirror``
     session.connection().execute(_TAKE_OPEN_VIEW, {
         "case": case_id, "new_status": status.value, "new_version": version,
         "new_programme": programme.model_dump(mode="json") if programme else None, "now": utcnow(),

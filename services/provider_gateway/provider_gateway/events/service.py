@@ -217,7 +217,7 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
     projection = CaseProjection.model_validate(answer.result) if answer.applied and answer.result is not None else None
     # One conditional UPDATE of a receipt still pending, not a locked load and a flush: the
     # gateway's share of every event (docs/PERFORMANCE.md).
-    values = {
+    decided = session.connection().execute(_decision(answer.applied), {
         "message": envelope.id,
         "now": utcnow(),
         "code": (answer.refusal_code or "refused")[:40],
@@ -225,25 +225,19 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
         "retryable": answer.retryable,
         "case_status": projection.status.value if projection is not None else None,
         "case_version": projection.version if projection is not None else None,
-    }
-    decided = session.connection().execute(_decision(answer.applied), values).first()
+    }).first()
     if decided is None:
         return  # decided already (a repeat), or not an event's message
     told = _decided_by_this_call.get()
     if told is not None:
-        told[envelope.id] = {"outcome": EventOutcome.applied.value if answer.applied else EventOutcome.refused.value, "decided_at": values["now"]} | (
-            {"case_status": values["case_status"], "case_version": values["case_version"]}
-            if answer.applied
-            else {"refusal_code": values["code"], "refusal_detail": values["detail"], "refusal_retryable": values["retryable"]}
-        )
+        told[envelope.id] = {name: getattr(decided, name) for name in _DECISION_COLUMNS}
     answering(200 if answer.applied else EventRefused.status)  # the call that sent it now, if any, answers so
     rides_on(session)  # the call's audit record commits with its decision
     if not answer.applied:
         count_event(session, decided.event_type, EventOutcome.refused.value, (answer.refusal_code or "refused")[:40])
         return
     count_event(session, decided.event_type, EventOutcome.applied.value)
-    if (projection is not None and decided.event_type not in _ANSWERS and projection.status not in TERMINAL_STATUSES
-            and projection.status is not CaseStatus.withdrawn):
+    if projection is not None and decided.event_type not in _ANSWERS and projection.status not in TERMINAL_STATUSES:
         # Most events: no routing to move on (only an answer to the referral does), and a case
         # still open: the mirror takes the newer view, and nothing else here changes.
         mirror_open_view(session, decided.case_id, status=projection.status, version=projection.version, programme=projection.programme)
@@ -272,8 +266,13 @@ def _decision(applied: bool) -> Update:
         update(ProviderEventReceipt.__table__)  # type: ignore[attr-defined]
         .where(receipts.message_id == bindparam("message"), receipts.outcome == EventOutcome.pending.value)
         .values({receipts.decided_at: bindparam("now"), **values})
-        .returning(receipts.provider_id, receipts.case_id, receipts.event_type, receipts.occurred_at)
+        .returning(receipts.provider_id, receipts.case_id, receipts.event_type, receipts.occurred_at, *(receipts[name] for name in _DECISION_COLUMNS))
     )
+
+
+# What a decision writes on a receipt: returned by its UPDATE, so the call that sent the event
+# answers with exactly what was written.
+_DECISION_COLUMNS = ("outcome", "decided_at", "case_status", "case_version", "refusal_code", "refusal_detail", "refusal_retryable")
 
 
 class _Decided(Protocol):
