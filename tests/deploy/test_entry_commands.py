@@ -49,9 +49,12 @@ class Containers:
     def environment(self, name: str, **extra: str) -> dict[str, str]:
         service = self.config["services"][name]
         secrets_dir = self.folder / f"{name}-secrets"
-        secrets_dir.mkdir(exist_ok=True)
-        for mounted in service.get("secrets", []):
-            (secrets_dir / mounted["source"]).write_text(self.secrets[mounted["source"]])
+        # Written once: a health check's environment rewriting a file its process may be reading at startup
+        # (write_text truncates first) hands that process an empty database URL.
+        if not secrets_dir.exists():
+            secrets_dir.mkdir()
+            for mounted in service.get("secrets", []):
+                (secrets_dir / mounted["source"]).write_text(self.secrets[mounted["source"]])
         # Nothing of this test run's own settings (conftest sets keys in the environment): only the container's.
         env = {key: value for key, value in os.environ.items() if not key.startswith(("REFERRAL_API_", "PROVIDER_GATEWAY_"))}
         env.update({key: value for key, value in read_image(IMAGES[IMAGE_OF[name]]).env().items() if key != "PATH"})
