@@ -347,7 +347,7 @@ def test_a_rejection_after_taking_the_case_on_is_refused_and_the_case_stays(link
     case_id = routed_case(linked)
     adult.report("referral.accepted", case_id)
     adult.report("contact.attempted", case_id, method="phone", outcome="reached")
-    # Past the gateway's own check (its routing state already says accepted): referral_api refuses too.
+    # The gateway forwards it (whether a provider may still answer is referral_api's rule): referral_api refuses.
     response = adult.send(event("referral.rejected", case_id, reason="other"))
     assert response.status_code == 409 and response.json()["code"] == "already_answered"
     assert linked.case(case_id)["status"] == "in_programme"
@@ -362,7 +362,7 @@ def test_an_event_dated_before_the_referral_reached_the_provider_is_refused(link
     assert linked.case(case_id)["programme"]["completion_due"] is None
 
 
-def test_a_refusal_by_the_gateway_is_kept_so_a_repeat_gets_the_same_answer(linked):
+def test_a_refusal_is_kept_so_a_repeat_gets_the_same_answer(linked):
     adult = provider(linked)
     case_id = routed_case(linked)
     adult.report("referral.accepted", case_id)

@@ -172,6 +172,35 @@ def test_a_provider_that_has_taken_the_case_on_can_no_longer_reject_it(earlier, 
     assert code(propose(log, "referral.rejected", at(3), reason="no_capacity")) == "already_answered"
 
 
+def test_a_provider_that_declined_the_case_reports_nothing_more_even_before_it_is_routed_on():
+    log = routed_case()
+    log.event("referral.rejected", at(2), reason="no_capacity")
+    # The gateway's next routing has not reached the log yet: the case still names P1.
+    assert log.state().provider_id == P1
+    assert code(propose(log, "appointment.booked", at(3), appointment_id="a-1", kind="assessment", starts_at=at(30), mode="phone")) == "not_with_provider"
+    assert code(propose(log, "referral.accepted", at(3))) == "not_with_provider"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "data"),
+    [("referral.accepted", {}), ("contact.attempted", {"method": "phone", "outcome": "reached"})],
+)
+def test_a_provider_that_has_taken_the_case_on_does_not_accept_it_again(earlier, data):
+    log = routed_case()
+    log.event(earlier, at(3), **data)
+    assert code(propose(log, "referral.accepted", at(3))) == "already_answered"
+    assert code(propose(log, "referral.accepted", at(4))) == "already_answered"
+
+
+def test_an_acceptance_dated_before_the_case_was_taken_on_is_a_late_fact_and_recorded():
+    log = routed_case()
+    log.event("contact.attempted", at(5), method="phone", outcome="reached")
+    refused, fact = propose(log, "referral.accepted", at(2))
+    assert refused is None
+    log.facts.append(fact)
+    assert log.state().accepted_at == at(2)
+
+
 def test_an_appointment_that_took_place_or_was_missed_is_not_booked_again():
     log = routed_case()
     log.book("a-1", at(2), at(30))

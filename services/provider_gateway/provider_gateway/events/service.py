@@ -1,7 +1,7 @@
 """Providers' signed events: checked here, decided by referral_api, answered with its decision.
 
-The gateway does not decide a case's status. It checks what it knows (the case is
-with this provider, which the routing owns), keeps the event and its message to
+The gateway does not decide a case's status, nor whether an event may join its log. It checks
+what it knows (the case was offered to this provider, which the routing owns), keeps the event and its message to
 referral_api in one transaction, then sends that message at once and answers with
 referral_api's decision. When referral_api cannot be reached the event waits in
 the outbox: the provider gets ``202`` and the relay applies it, once, later.
@@ -102,11 +102,7 @@ def receive_event(
     case = session.get(GatewayCase, data.case_id, with_for_update=True)
     now = utcnow()
     message_id = message_id_for(provider_id, webhook_id)
-    try:
-        _may_report(case, provider_id, event.type)
-    except EventRefused as refused:
-        # Kept, so a repeat of this webhook-id gets this first answer (a 404 keeps nothing: not its case).
-        return _refused_here(session, provider_id, webhook_id, message_id, event, now, refused), False
+    _may_report(case, provider_id)
     if earlier is not None:
         # Locked, so two retries at once send it once; re-read, as another may have just retried it.
         session.refresh(earlier, with_for_update=True)
@@ -175,40 +171,11 @@ def _may_try_again(receipt: ProviderEventReceipt) -> bool:
     return receipt.outcome == EventOutcome.refused.value and receipt.refusal_retryable
 
 
-def _refused_here(
-    session: Session, provider_id: uuid.UUID, webhook_id: str, message_id: uuid.UUID, event: ProviderEvent,
-    now: datetime, refused: EventRefused,
-) -> ProviderEventReceipt:
-    receipt = session.get(ProviderEventReceipt, (provider_id, webhook_id)) or ProviderEventReceipt(
-        provider_id=provider_id, webhook_id=webhook_id, message_id=message_id
-    )
-    receipt.event_type, receipt.case_id, receipt.occurred_at, receipt.received_at = event.type, event.data.case_id, event.data.occurred_at, now
-    receipt.decided_at, receipt.outcome = now, EventOutcome.refused.value
-    receipt.refusal_code, receipt.refusal_detail, receipt.refusal_retryable = refused.extra.get("code"), refused.detail, False
-    session.add(receipt)
-    count_event(session, receipt.event_type, receipt.outcome, receipt.refusal_code)
-    answering(EventRefused.status)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        earlier = session.get(ProviderEventReceipt, (provider_id, webhook_id))
-        if earlier is None:
-            raise
-        return earlier
-    return receipt
-
-
-def _may_report(case: GatewayCase | None, provider_id: uuid.UUID, event_type: str) -> None:
-    """What the routing knows, and only that: whose case it is, and whether the routing still waits
-    for its answer (a rejection re-routes it). Everything else is referral_api's to decide."""
+def _may_report(case: GatewayCase | None, provider_id: uuid.UUID) -> None:
+    """What the routing knows, and only that: whether the case was ever offered to this provider.
+    Whether it still may report on it (declined, answered already, ended) is referral_api's to decide."""
     if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
         raise NotFound("no such referral for this provider")
-    if case.provider_id != provider_id:
-        raise EventRefused("the case is no longer with you", code="not_with_provider")
-    # Whether the case has ended is referral_api's to say (its case_ended refusal): not restated here.
-    if event_type in _ANSWERS and case.status == GatewayCaseStatus.accepted.value:
-        raise EventRefused("you have already answered this referral", code="already_answered")
 
 
 def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchReceipt) -> None:

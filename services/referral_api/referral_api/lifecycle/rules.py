@@ -59,7 +59,8 @@ def refusal(state: CaseState, fact: Fact) -> Refusal | None:
     if fact.kind not in PROVIDER_KINDS:
         raise ValueError(f"only provider facts are checked here, not {fact.kind.value}")
     # Checked first: a provider the case is not with learns nothing else about it.
-    if state.provider_id is None or fact.provider_id != state.provider_id:
+    # A provider that declined the case has none of it, even before the gateway's next routing reaches the log.
+    if state.provider_id is None or fact.provider_id != state.provider_id or fact.provider_id in state.rejected_by:
         return Refusal(NOT_WITH_PROVIDER, "This case is not with your service.")
     if state.status in _ENDED_FOR_GOOD:
         return Refusal(CASE_ENDED, _ENDED_FOR_GOOD[state.status])
@@ -70,6 +71,9 @@ def refusal(state: CaseState, fact: Fact) -> Refusal | None:
         return Refusal(BEFORE_REFERRAL, "The event is dated before the case was sent to your service.")
     if fact.kind is FactKind.referral_rejected and state.accepted_at is not None:
         return Refusal(ALREADY_ANSWERED, "You have already taken this case on; it can no longer be rejected.")
+    if fact.kind is FactKind.referral_accepted and state.accepted_at is not None and state.accepted_at <= fact.occurred_at:
+        # An acceptance dated before the case was taken on is a late fact, recorded: it moves the acceptance earlier.
+        return Refusal(ALREADY_ANSWERED, "You have already taken this case on.")
     if fact.kind is FactKind.appointment_booked:
         return _booking_refusal(state, fact)
     if fact.kind in APPOINTMENT_OUTCOME_KINDS:
