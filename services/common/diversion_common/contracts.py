@@ -77,10 +77,19 @@ class _DocumentedPattern:
         return {**handler(schema), "pattern": self.pattern}
 
 
+class _Written:
+    """Marks text a person writes, as opposed to a code: it may say anything about anyone (health
+    included), so retention erases it (``free_text_fields``)."""
+
+
+_WRITTEN = _Written()
+
+
 def text(max_length: int, min_length: int = 1, *, multiline: bool = False) -> Any:
     """A trimmed text field of bounded length with no control characters (``multiline``: tab and line feed allowed)."""
     return Annotated[
         str,
+        _WRITTEN,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
         _refuses_control_characters(multiline),
         _DocumentedPattern(MULTI_LINE_PATTERN if multiline else SINGLE_LINE_PATTERN),
@@ -616,6 +625,14 @@ def _data_models() -> dict[ProviderEventType, type[EventData]]:
 # Each provider event type's data model, read off the union above (so it is never restated).
 EVENT_DATA_MODELS: dict[ProviderEventType, type[EventData]] = _data_models()
 assert set(EVENT_DATA_MODELS) == set(ProviderEventType), "every provider event type needs its model in ProviderEvent"
+
+
+def free_text_fields(event_type: ProviderEventType) -> frozenset[str]:
+    """The fields of the event's data a person writes (``text()``, not a code): what retention erases."""
+    return frozenset(
+        name for name, field in EVENT_DATA_MODELS[event_type].model_fields.items()
+        if _WRITTEN in field.metadata or any(_WRITTEN in typing.get_args(arm)[1:] for arm in typing.get_args(field.annotation))
+    )
 
 
 def coded_reason(event_type: ProviderEventType) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 import structlog
 
-from diversion_common.contracts import TERMINAL_STATUSES
+from diversion_common.contracts import TERMINAL_STATUSES, ProviderEventType, free_text_fields
 from diversion_common.database import as_utc
 from diversion_common.erasure import checkpoint_after_erasure, overwrite_erased_bytes, settle_messages
 from diversion_common.webhooks.service import erase_settled_payloads
@@ -35,7 +35,6 @@ from referral_api.case_log.erasure import erasure_permitted
 from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
-from referral_api.lifecycle.facts import FactKind
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.tables import CallbackDelivery
 from referral_api.config import Settings
@@ -43,8 +42,10 @@ from referral_api.config import Settings
 log = structlog.get_logger("diversion.referral_api.retention")
 
 # Free text on the log: written by a person, it may say anything about anyone (health included).
+# Every fact's ``note``, and whatever a provider event's data model declares as written text
+# (the contract's ``text()``): a new event type's free text is erased without being listed here.
 FREE_TEXT_FIELDS = frozenset({"note"})
-FREE_TEXT_BY_KIND = {FactKind.appointment_cancelled.value: frozenset({"reason"})}
+_PROVIDER_FREE_TEXT = {event_type.value: free_text_fields(event_type) for event_type in ProviderEventType}
 
 # The bands youth justice and police statistics report by (10 is the age of criminal responsibility).
 AGE_BANDS = ((10, 14), (15, 17), (18, 24), (25, 34), (35, 44), (45, 54))
@@ -63,7 +64,7 @@ def age_band(age: int) -> str:
 
 def without_free_text(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The fact's data with its free text blanked (the keys stay, so readers find what they expect)."""
-    fields = FREE_TEXT_FIELDS | FREE_TEXT_BY_KIND.get(kind, frozenset())
+    fields = FREE_TEXT_FIELDS | _PROVIDER_FREE_TEXT.get(kind, frozenset())
     return {key: (None if key in fields else value) for key, value in data.items()}
 
 
