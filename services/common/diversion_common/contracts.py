@@ -794,6 +794,28 @@ class CaseStatusChangedToPolice(_Webhook):
     data: CaseStatusChangedData
 
 
+class NoticeLinks(BaseModel):
+    case: str = Field(description="Where the police system reads the case, with the force's key.")
+    breach_request: str | None = Field(default=None, description="For the officer's review of a request: the request.")
+
+
+class PoliceCaseNoticeData(BaseModel):
+    """A warning or a deadline reminder, as the referring force's system is told it: ids, codes and dates."""
+
+    case_id: uuid.UUID
+    police_reference: Code
+    notice: NoticeKind
+    deadline: Deadline | None = Field(default=None, description="For a reminder: which deadline.")
+    due_at: datetime | None = Field(default=None, description="For a reminder: when the deadline falls.")
+    appointment_id: code(100) | None = Field(default=None, description="For a warning: the missed appointment.")
+    links: NoticeLinks
+
+
+class CaseNoticeToPolice(_Webhook):
+    type: Literal["case.notice"] = "case.notice"
+    data: PoliceCaseNoticeData
+
+
 def webhook_payload(message: _Webhook) -> dict[str, Any]:
     """The JSON a webhook model is sent as (and stored as until it is delivered). A notice
     carries only its kind's fields (a warning has no deadline, a reminder no appointment)."""

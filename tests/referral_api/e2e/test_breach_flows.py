@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from diversion_common.contracts import PoliceCaseNoticeData
 from diversion_common.credentials import Role
 from diversion_common.database import as_utc, make_engine
 from provider_gateway.clients.tables import Client as GatewayClient
@@ -288,6 +289,7 @@ def test_an_adult_warned_then_breached_is_submitted_and_decided_by_the_court_wit
     assert wait_for(lambda: messages(b.police_system, CASE_NOTICE, case_id=case_id, notice="warning"), timeout=WAIT), "no warning to the police"
     [warning] = messages(b.police_system, CASE_NOTICE, case_id=case_id, notice="warning")
     assert warning["appointment_id"] == "a-1"
+    assert PoliceCaseNoticeData.model_validate(warning).links.case.endswith(f"/v1/referrals/{case_id}")
     assert wait_for(lambda: case_id in delivered_to_provider(b, CASE_NOTICE), timeout=WAIT), "no warning to the provider"
 
     # A second: a breach request, for the officer in the case to review; the court knows nothing yet.

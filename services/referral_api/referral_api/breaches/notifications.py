@@ -9,7 +9,7 @@ the details with the receiver's own key. No personal data travels in them.
   each fact a provider reports after the submission while the request is open (``fact_reported``
   names it: kind, dates, appointment, whether it corrects the evidence).
 - The provider (through the gateway): warnings and deadline reminders.
-The breach request messages are built from the contract's models (``BreachRequestMessage``).
+Every message is built from the contract's models (``BreachRequestMessage``, ``CaseNoticeToPolice``, ``CaseNotice``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -27,12 +26,16 @@ from diversion_common.contracts import (
     BreachRequestMessage,
     BreachRequestTopic,
     CaseNotice,
+    CaseNoticeToPolice,
     Deadline,
     FactReported,
     NoticeKind,
+    NoticeLinks,
+    PoliceCaseNoticeData,
     PoliceBreachRequestChanged,
     ProviderEventType,
     Topic,
+    webhook_payload,
 )
 from diversion_common.database import utcnow
 from diversion_common.messaging import enqueue
@@ -46,19 +49,12 @@ from referral_api.lifecycle.fold import BreachRequestState
 from referral_api.messaging.tables import OutboxMessage
 from referral_api.callbacks.service import notify_recipient
 
-CASE_NOTICE = "case.notice"
-
-
 def _link(path: str) -> str:
     return f"{get_settings().public_base_url.rstrip('/')}{path}"
 
 
 def addressee_recipient(request: BreachRequestState, force: str) -> str:
     return f"court:{request.court}" if request.addressee is Addressee.court else f"yju:{force}"
-
-
-def _envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"type": event_type, "timestamp": utcnow().isoformat(), "data": data}
 
 
 def breach_request_changed(
@@ -104,14 +100,15 @@ def case_notice(
     due_at: datetime | None = None, appointment_id: str | None = None, breach_request_id: uuid.UUID | None = None,
 ) -> None:
     """A warning or a reminder: to the police, and (except the officer's own review) to the provider."""
-    data = {
-        "case_id": str(case.id), "police_reference": case.police_reference, "notice": notice.value,
-        "deadline": deadline.value if deadline else None, "due_at": due_at.isoformat() if due_at else None,
-        "appointment_id": appointment_id, "links": {"case": _link(f"/v1/referrals/{case.id}")},
-    }
-    if breach_request_id is not None:
-        data["links"]["breach_request"] = _link(f"/v1/breach-requests/{breach_request_id}")
-    notify_recipient(session, recipient=case.force, event_type=CASE_NOTICE, payload=_envelope(CASE_NOTICE, data), case_id=case.id)
+    links = NoticeLinks(
+        case=_link(f"/v1/referrals/{case.id}"),
+        breach_request=_link(f"/v1/breach-requests/{breach_request_id}") if breach_request_id is not None else None,
+    )
+    to_police = CaseNoticeToPolice(timestamp=utcnow(), data=PoliceCaseNoticeData(
+        case_id=case.id, police_reference=case.police_reference, notice=notice, deadline=deadline, due_at=due_at,
+        appointment_id=appointment_id, links=links,
+    ))
+    notify_recipient(session, recipient=case.force, event_type=to_police.type, payload=webhook_payload(to_police), case_id=case.id)
     if deadline is Deadline.oic_review:
         return
     message = CaseNotice(case_id=case.id, notice=notice, deadline=deadline, due_at=due_at, appointment_id=appointment_id, occurred_at=occurred_at)
