@@ -69,7 +69,7 @@ from referral_api.clients.tables import Client as ReferralClient
 from referral_api.config import Settings as ReferralSettings
 from referral_api.main import create_app as create_referral_api
 from referral_api.callbacks.service import CASE_STATUS_CHANGED
-from referral_api.callbacks.tables import CallbackDelivery, CallbackSecret, PoliceCallback
+from referral_api.callbacks.tables import CallbackDelivery, CallbackEndpoint, CallbackSecret
 from support.referrals import adult_referral, youth_referral
 
 # `make test` runs a fixed sample: derandomised, at most MAX_EXAMPLES generated cases per
@@ -372,11 +372,11 @@ def _seed_case(session: Session, case_id: uuid.UUID, body: dict[str, Any]) -> No
 
 def _seed_police_callback(session: Session) -> None:
     """Thames Valley's callback, with a notification to it that is dead (every try failed)."""
-    session.add(PoliceCallback(force=FORCE, url="https://police.example/diversion-link"))
+    session.add(CallbackEndpoint(recipient=FORCE, url="https://police.example/diversion-link"))
     issue_secret(session, CallbackSecret, FORCE)
     session.add(
         CallbackDelivery(
-            id=DEAD_POLICE_DELIVERY_ID, case_id=ADULT_CASE_ID, force=FORCE, event_type=CASE_STATUS_CHANGED,
+            id=DEAD_POLICE_DELIVERY_ID, case_id=ADULT_CASE_ID, recipient=FORCE, event_type=CASE_STATUS_CHANGED,
             payload={"type": CASE_STATUS_CHANGED, "timestamp": utcnow().isoformat(), "data": {"case_id": str(ADULT_CASE_ID)}},
             status="dead", attempts=24, last_error="HTTP 503",
         )

@@ -16,7 +16,7 @@ from diversion_common.domain_metrics import OPEN_STATES, age_seconds, circuits_p
 from diversion_common.metrics import PREFIX, Probe, gauge
 from diversion_common.webhooks.policy import CircuitPolicy
 from referral_api.breaches.tables import BreachRequestRow
-from referral_api.callbacks.tables import CALLBACK_DELIVERIES, PoliceCallback
+from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackEndpoint
 from referral_api.messaging.tables import OutboxMessage
 
 SERVICE = "referral_api"
@@ -48,7 +48,7 @@ def register_scheduler_metrics() -> None:
 
 
 def _callback_recipients(connection: Connection) -> dict[Hashable, str]:
-    return {force: force for force in connection.scalars(select(PoliceCallback.force))}
+    return {recipient: recipient for recipient in connection.scalars(select(CallbackEndpoint.recipient))}
 
 
 def breach_requests_probe(engine: Engine) -> Iterator[Metric]:

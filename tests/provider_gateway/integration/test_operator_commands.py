@@ -134,7 +134,7 @@ def dead_callback_delivery(engine) -> str:
     """A notification to a force whose callback has since gone: redelivery is refused."""
     with Session(engine) as session:
         delivery = webhooks.add_delivery(session, CallbackDelivery, event_type="case.status_changed", payload={"type": "x"},
-                                         case_id=uuid.uuid4(), force="thames-valley")
+                                         case_id=uuid.uuid4(), recipient="thames-valley")
         delivery.status = "dead"
         session.commit()
         return delivery.id

@@ -236,7 +236,7 @@ def queued_for(b: Breaches, case_id: str, recipient_prefix: str) -> list[Callbac
     """Every message ever queued for a kind of recipient about a case (the worker sends from this table)."""
     with Session(b.engine) as session:
         rows = session.scalars(select(CallbackDelivery).where(CallbackDelivery.case_id == uuid.UUID(case_id)))  # type: ignore[arg-type]
-        return [row for row in rows if row.force.startswith(recipient_prefix)]
+        return [row for row in rows if row.recipient.startswith(recipient_prefix)]
 
 
 def fact_count(b: Breaches, case_id: str, kind: str) -> int:

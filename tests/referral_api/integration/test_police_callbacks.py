@@ -136,7 +136,7 @@ def test_the_notification_is_thin_and_links_back_to_the_case(api, admin, referra
     put_callback(api, admin)
     case_id = notify(referral_engine, status=CaseStatus.completed)
     [delivery] = deliveries(referral_engine)
-    assert (delivery.case_id, delivery.force, delivery.status, delivery.event_type) == (case_id, "thames-valley", "pending", "case.status_changed")
+    assert (delivery.case_id, delivery.recipient, delivery.status, delivery.event_type) == (case_id, "thames-valley", "pending", "case.status_changed")
     assert delivery.id.startswith("msg_")
     payload = delivery.payload
     assert set(payload) == {"type", "timestamp", "data"} and payload["type"] == "case.status_changed"
@@ -157,7 +157,7 @@ def test_nothing_is_notified_without_an_active_callback(api, admin, referral_eng
     notify(referral_engine, status=CaseStatus.completed)  # only another force has one
     assert deliveries(referral_engine) == []
     notify(referral_engine, status=CaseStatus.completed, force="hampshire")
-    assert [d.force for d in deliveries(referral_engine)] == ["hampshire"]
+    assert [d.recipient for d in deliveries(referral_engine)] == ["hampshire"]
 
 
 def test_a_change_that_is_rolled_back_notifies_nobody(api, admin, referral_engine):

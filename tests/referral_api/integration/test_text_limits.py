@@ -19,7 +19,7 @@ from sqlmodel import Session
 from referral_api.case_log.tables import CaseFact
 from referral_api.cases.tables import Case
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.callbacks.tables import PoliceCallback
+from referral_api.callbacks.tables import CallbackEndpoint
 from support.referrals import adult_referral, youth_referral
 
 PROBLEM = "application/problem+json"
@@ -88,7 +88,7 @@ def test_a_callback_url_longer_than_its_column_is_refused(api, admin, referral_e
     response = api.put("/v1/admin/police-callbacks/thames-valley", json={"url": too_long}, headers=admin)
 
     assert_refused(response, "/url")
-    assert count(referral_engine, PoliceCallback) == 0
+    assert count(referral_engine, CallbackEndpoint) == 0
 
 
 def test_a_callback_url_of_exactly_its_column_is_kept(api, admin):
@@ -102,13 +102,13 @@ def test_a_callback_url_that_grows_past_its_column_once_normalised_is_refused(ap
     # 200 spaces are 200 characters sent and 600 stored (%20): the stored form is what must fit.
     response = api.put("/v1/admin/police-callbacks/thames-valley", json={"url": "https://police.example/" + " " * 200 + "x"}, headers=admin)
     assert_refused(response, "/url")
-    assert count(referral_engine, PoliceCallback) == 0
+    assert count(referral_engine, CallbackEndpoint) == 0
 
 
 def test_a_nul_in_a_callback_url_is_refused(api, admin, referral_engine):
     response = api.put("/v1/admin/police-callbacks/thames-valley", json={"url": f"https://police.example/{NUL}"}, headers=admin)
     assert_refused(response, "/url")
-    assert count(referral_engine, PoliceCallback) == 0
+    assert count(referral_engine, CallbackEndpoint) == 0
 
 
 def test_a_nul_or_an_overlong_delivery_id_in_the_path_is_refused(api, admin):

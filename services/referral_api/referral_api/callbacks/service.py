@@ -38,7 +38,7 @@ from referral_api.callbacks.schemas import (
     PoliceCallbackSet,
 )
 from referral_api.callbacks.recipients import RecipientKind, recipient_kind
-from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, PoliceCallback
+from referral_api.callbacks.tables import CALLBACK_DELIVERIES, CallbackDelivery, CallbackSecret, CallbackEndpoint
 from referral_api.reference.service import in_use_codes
 from referral_api.reference.tables import Court, Force
 
@@ -87,18 +87,18 @@ def notify_recipient(session: Session, *, recipient: str, event_type: str, paylo
     # changes to the case first, and the case would be written twice in one transaction.
     if not session.connection().execute(_ACTIVE_CALLBACK, {"recipient": recipient}).first():
         return
-    webhooks.add_delivery(session, CallbackDelivery, event_type=event_type, payload=payload, case_id=case_id, force=recipient)
+    webhooks.add_delivery(session, CallbackDelivery, event_type=event_type, payload=payload, case_id=case_id, recipient=recipient)
 
 
-_ACTIVE_CALLBACK = select(PoliceCallback.force).where(PoliceCallback.force == bindparam("recipient"), PoliceCallback.active)  # type: ignore[arg-type]
+_ACTIVE_CALLBACK = select(CallbackEndpoint.recipient).where(CallbackEndpoint.recipient == bindparam("recipient"), CallbackEndpoint.active)  # type: ignore[arg-type]
 
 
 # --- the administrator's callbacks ------------------------------------------------
 
 
-def callback_to_public(callback: PoliceCallback) -> CallbackPublic:
+def callback_to_public(callback: CallbackEndpoint) -> CallbackPublic:
     return CallbackPublic(
-        recipient=callback.force, url=callback.url, active=callback.active,
+        recipient=callback.recipient, url=callback.url, active=callback.active,
         created_at=as_utc(callback.created_at), updated_at=as_utc(callback.updated_at),
     )
 
@@ -107,14 +107,14 @@ def set_callback(session: Session, recipient: str, request: PoliceCallbackSet) -
     """Create or change a recipient's callback. On creation, returns its first signing secret, shown this once."""
     _must_be_in_use(session, recipient)
     now = utcnow()
-    callback = session.get(PoliceCallback, recipient, with_for_update=True)
+    callback = session.get(CallbackEndpoint, recipient, with_for_update=True)
     if callback is not None:
         callback.url, callback.active, callback.updated_at = str(request.url), request.active, now
         session.add(callback)
         session.commit()
         return callback_to_public(callback), None
     try:
-        callback = PoliceCallback(force=recipient, url=str(request.url), active=request.active, created_at=now, updated_at=now)
+        callback = CallbackEndpoint(recipient=recipient, url=str(request.url), active=request.active, created_at=now, updated_at=now)
         session.add(callback)
         session.flush()
         secret = issue_secret(session, CallbackSecret, recipient).secret
@@ -136,8 +136,8 @@ def _must_be_in_use(session: Session, recipient: str) -> None:
         raise NotFound(f"no {name} in use by that code (GET /v1/reference/{name}s)")
 
 
-def _get_callback(session: Session, recipient: str) -> PoliceCallback:
-    callback = session.get(PoliceCallback, recipient)
+def _get_callback(session: Session, recipient: str) -> CallbackEndpoint:
+    callback = session.get(CallbackEndpoint, recipient)
     if callback is None:
         raise NotFound("no callback is registered for this recipient")
     return callback
@@ -148,8 +148,8 @@ def get_callback(session: Session, recipient: str) -> CallbackPublic:
 
 
 def list_callbacks(session: Session, kind: RecipientKind) -> list[CallbackPublic]:
-    callbacks = session.scalars(select(PoliceCallback).order_by(PoliceCallback.force))  # type: ignore[arg-type]
-    return [callback_to_public(c) for c in callbacks if recipient_kind(c.force) is kind]
+    callbacks = session.scalars(select(CallbackEndpoint).order_by(CallbackEndpoint.recipient))  # type: ignore[arg-type]
+    return [callback_to_public(c) for c in callbacks if recipient_kind(c.recipient) is kind]
 
 
 def rotate_secret(session: Session, recipient: str, overlap: timedelta) -> tuple[str, datetime]:
@@ -193,7 +193,7 @@ def redeliver_by_id(session: Session, delivery_id: str) -> CallbackDeliveryPubli
     """
     delivery = webhooks.get_delivery(session, CallbackDelivery, delivery_id)
     webhooks.must_be_redeliverable(delivery)
-    callback = session.get(PoliceCallback, delivery.force)
+    callback = session.get(CallbackEndpoint, delivery.recipient)
     if callback is None or not callback.active:
         raise Conflict("the recipient's callback is not active")
     must_go_where_it_went(delivery, callback.url)  # a changed URL gets no old notifications: 409

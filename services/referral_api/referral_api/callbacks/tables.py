@@ -1,7 +1,9 @@
-"""Police systems' callback endpoints, their signing secrets, and the deliveries to them.
+"""Recipients' callback endpoints (a force's, a court's or a YJU's system), their signing
+secrets, and the deliveries to them.
 
-The delivery columns are the shared ones (diversion_common.webhooks.tables); the
-endpoint is the force, so every table here is keyed by its force code.
+The delivery columns are the shared ones (diversion_common.webhooks.tables); the endpoint
+is the recipient, so every table here is keyed by its recipient (callbacks/recipients.py:
+a force code, ``court:<court>`` or ``yju:<force>``).
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ from referral_api.db import ReferralTable
 TIMESTAMP = DateTime(timezone=True)
 
 
-class PoliceCallback(ReferralTable, table=True):
+class CallbackEndpoint(ReferralTable, table=True):
     """Where a recipient's system (a force's; a court's or YJU's: callbacks/recipients.py) is
     told of changes. Inactive: nothing new is sent, pending ones wait."""
 
-    __tablename__ = "referral_police_callbacks"
+    __tablename__ = "referral_callback_endpoints"
 
-    force: str = Field(primary_key=True, max_length=60)
+    recipient: str = Field(primary_key=True, max_length=60)
     url: str = Field(max_length=ENDPOINT_URL_LENGTH)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)  # type: ignore[call-overload]
@@ -43,28 +45,24 @@ class PoliceCallback(ReferralTable, table=True):
 
 
 class CallbackSecret(SigningSecretFields, ReferralTable, table=True):
-    """A force's signing secret; two overlap during a rotation."""
+    """A recipient's signing secret; two overlap during a rotation."""
 
     __tablename__ = "referral_callback_secrets"
-    endpoint_column: ClassVar[str] = "force"
+    endpoint_column: ClassVar[str] = "recipient"
 
-    force: str = Field(index=True, max_length=60)
+    recipient: str = Field(index=True, max_length=60)
     secret: str = encrypted_field(SECRETS_KEYS)  # encrypted at rest under REFERRAL_API_SECRETS_KEYS
 
 
 class CallbackDelivery(DeliveryFields, ReferralTable, table=True):
-    """One status change for one force's system. Its id is the ``webhook-id``, the same on every try."""
+    """One message for one recipient's system. Its id is the ``webhook-id``, the same on every try."""
 
     __tablename__ = "referral_deliveries"
     __table_args__ = (Index("ix_referral_deliveries_due", "status", "next_attempt_at"),)
-    endpoint_column: ClassVar[str] = "force"
+    endpoint_column: ClassVar[str] = "recipient"
 
     case_id: uuid.UUID = Field(index=True)
-    force: str = Field(index=True, max_length=60)  # the recipient (callbacks/recipients.py)
-
-    @property
-    def recipient(self) -> str:
-        return self.force
+    recipient: str = Field(index=True, max_length=60)
 
 
 class CallbackDeliveryAttempt(AttemptFields, ReferralTable, table=True):
@@ -74,12 +72,12 @@ class CallbackDeliveryAttempt(AttemptFields, ReferralTable, table=True):
 
 
 class CallbackCircuit(CircuitFields, ReferralTable, table=True):
-    """A force's endpoint's recent failures, for the circuit breaker."""
+    """A recipient's endpoint's recent failures, for the circuit breaker."""
 
     __tablename__ = "referral_endpoint_circuits"
-    endpoint_column: ClassVar[str] = "force"
+    endpoint_column: ClassVar[str] = "recipient"
 
-    force: str = Field(primary_key=True, max_length=60)
+    recipient: str = Field(primary_key=True, max_length=60)
 
 
 CALLBACK_DELIVERIES = DeliveryTables(delivery=CallbackDelivery, attempt=CallbackDeliveryAttempt, circuit=CallbackCircuit)

@@ -73,10 +73,10 @@ class HeldMessage(BaseModel):
 
 
 class HeldNotification(BaseModel):
-    """A notification about the case to its force's system; its payload until delivered."""
+    """A notification about the case to a recipient's system (its force's, a court's or a YJU's); its payload until delivered."""
 
     id: str
-    force: str
+    recipient: str
     event_type: str
     status: str
     created_at: datetime
