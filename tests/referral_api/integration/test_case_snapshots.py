@@ -6,7 +6,10 @@ Both services run in process on their own databases, their relays linked (suppor
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from sqlalchemy import delete
 from sqlmodel import Session
@@ -14,6 +17,9 @@ from sqlmodel import Session
 from referral_api.breaches.scheduler import run_checks
 from referral_api.case_log import service as case_log
 from referral_api.case_log.tables import CaseSnapshotRow
+from referral_api.case_events.recording import RULES_SOURCE
+from referral_api.cases.tables import Case
+from referral_api.lifecycle.facts import FactKind
 from referral_api.lifecycle.fold import fold_snapshot
 from referral_api.lifecycle.snapshots import snapshot_from_json
 from support.referrals import youth_referral
@@ -110,3 +116,37 @@ def test_a_timeline_page_is_at_most_500_and_a_bad_cursor_is_a_problem(linked):
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")
     assert len(linked.api.get(url, params={"limit": 500}, headers=linked.police).json()["items"]) == 3
+
+
+def _log_reminders(linked, case_id: str, count: int) -> None:
+    """Facts straight onto the case's log (no HTTP): enough of them to fill more than a page."""
+    with Session(linked.referral_engine) as session:
+        case = session.get(Case, uuid.UUID(case_id))
+        for n in range(count):
+            case_log.append(session, case, kind=FactKind.reminder_sent, occurred_at=datetime.now(UTC), source=RULES_SOURCE,
+                            source_id=f"{case_id}:page-{n}", data={"key": f"page-{n}", "deadline": "completion", "due_at": datetime.now(UTC).isoformat(), "breach_request_id": None})
+        session.commit()
+
+
+def test_a_timeline_without_a_limit_is_a_page_of_100_with_a_link_to_the_rest(linked):
+    adult = provider(linked)
+    case_id = accepted_case(linked, adult)
+    _log_reminders(linked, case_id, 100)
+    url = f"/v1/referrals/{case_id}/timeline"
+    first = linked.api.get(url, headers=linked.police).json()
+    assert len(first["items"]) == 100 and first["next"]
+    rest = linked.api.get(first["next"], headers=linked.police).json()
+    assert len(rest["items"]) == 3 and rest["next"] is None
+
+
+def test_a_snapshot_that_moved_under_a_writer_is_not_overwritten(linked):
+    adult = provider(linked)
+    case_id = accepted_case(linked, adult)
+    with Session(linked.referral_engine) as session:
+        stale = case_log.snapshot_of(session, uuid.UUID(case_id))
+    _log_reminders(linked, case_id, 1)  # another writer's fact, committed: the stored snapshot moved on
+    with Session(linked.referral_engine) as session:
+        with pytest.raises(case_log.SnapshotConflict):
+            case_log._store(session, uuid.UUID(case_id), stale, replace(stale, version=stale.version + 1))
+    stored, refolded, version = stored_and_refolded(linked, case_id)
+    assert stored == refolded and version == stale.version + 1
