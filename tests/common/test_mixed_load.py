@@ -1,7 +1,7 @@
 """A short mixed load on both services as `make run` starts them: no 5xx, no lost audit record.
 
 The long version with figures is `make bench-mixed` (scripts/bench_mixed.py). This one fails
-on any answer of 5xx, any call left unanswered for 30 s, and any call answered 2xx whose
+on any answer of 5xx, any call left unanswered (30 s, or its connection dropped), and any call answered 2xx whose
 audit record is not in its service's database.
 """
 
@@ -34,10 +34,10 @@ def test_a_mixed_load_gets_no_5xx_and_every_2xx_is_audited(database: str, worker
         deployment.stop()
     summary = report(result, database)
     assert len(result.calls) > CLIENTS, summary
-    # A call with no answer within 30 s is what the services blocking each other looked like. A connection
-    # dropped under the busy shared machine (ReadError, rare, not yet explained) is reported, not failed.
-    timed_out = [c for c in result.unanswered() if c.status == "timeout"]
-    assert [(c.kind, c.status) for c in result.server_errors() + timed_out] == [], summary
+    # A call with no answer within 30 s is what the services blocking each other looked like. A dropped
+    # connection fails too: the rare ReadError once seen here was the client reusing a connection idle for
+    # as long as uvicorn keeps one (5 s both), and the load's clients now give one up after 2 s.
+    assert [(c.kind, c.status) for c in result.server_errors() + result.unanswered()] == [], summary
     assert [(c.kind, c.status) for c in lost] == [], summary
     assert {kind for kind, calls in result.by_kind().items() if any(200 <= c.status < 300 for c in calls if isinstance(c.status, int))} == {
         "police_post", "police_read", "provider_event", "provider_pull"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from diversion_common.slow_clients import CLIENT_IDLE_SECONDS
+
 
 class ConnectionLost(Exception):
     """The connection closed before the answer was whole."""
@@ -21,8 +23,8 @@ class ConnectionLost(Exception):
 class LightConnection:
     """One keep-alive connection to host:port, opened when needed, one request at a time."""
 
-    # Closed by us before the server's idle timeout (uvicorn: 5 s) could close it under a request.
-    IDLE_SECONDS = 2.0
+    # Closed by us before the server's idle timeout could close it under a request (as our services' own clients do).
+    IDLE_SECONDS = CLIENT_IDLE_SECONDS
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port

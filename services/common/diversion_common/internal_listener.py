@@ -90,7 +90,7 @@ def _bind(listener: InternalListener) -> socket.socket:
 @asynccontextmanager
 async def serving_internal_listener(app: ASGIApp, listener: InternalListener) -> AsyncIterator[None]:
     """Serve ``app`` on the internal listener for as long as the context is open."""
-    from diversion_common.slow_clients import H11ProtocolWithHeaderTimeout
+    from diversion_common.slow_clients import KEEP_ALIVE_SECONDS, H11ProtocolWithHeaderTimeout
 
     async def marked(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -104,7 +104,7 @@ async def serving_internal_listener(app: ASGIApp, listener: InternalListener) ->
         access_log=False,
         proxy_headers=False,  # only our other service calls here, directly
         http=H11ProtocolWithHeaderTimeout,
-        timeout_keep_alive=5,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=16384,
     )
     server = _ListenerServer(config)

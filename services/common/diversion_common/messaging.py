@@ -35,6 +35,7 @@ from diversion_common.erasure import sha256_of
 from diversion_common.heartbeat import Heartbeat
 from diversion_common.observability import REQUEST_ID_HEADER, current_request_id, handling
 from diversion_common.problems import Conflict, FieldError, ValidationFailed, pointer_for
+from diversion_common.slow_clients import CLIENT_IDLE_SECONDS
 from diversion_common.webhooks.policy import parse_retry_after
 from diversion_common.wire_types import DateTime as WireDateTime
 
@@ -171,7 +172,10 @@ class DeliveryFailed(Exception):
 
 def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
     """Send envelopes to another service's internal inbox over authenticated HTTP."""
-    return client_sender(httpx.Client(base_url=base_url, timeout=timeout), api_key)
+    # httpx keeps an idle connection 5 s by default, as long as the other service's listener: a send
+    # on a connection idle that long could race the listener closing it and fail (the event then 202).
+    limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS)
+    return client_sender(httpx.Client(base_url=base_url, timeout=timeout, limits=limits), api_key)
 
 
 def client_sender(client: httpx.Client, api_key: str) -> Sender:

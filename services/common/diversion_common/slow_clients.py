@@ -19,10 +19,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from diversion_common.problems import PROBLEM_MEDIA_TYPE, RequestTimeout
 
+# An idle keep-alive connection is closed after this long, by both listeners of each service.
+KEEP_ALIVE_SECONDS = 5
+# Our own clients give an idle connection up well before that: a request written to a connection
+# idle for exactly the server's time meets the server closing it (a spurious failed send).
+CLIENT_IDLE_SECONDS = KEEP_ALIVE_SECONDS - 3
+
 # The command-line options every place that starts a service passes to uvicorn.
 UVICORN_OPTIONS = [
     "--http", "diversion_common.slow_clients:H11ProtocolWithHeaderTimeout",
-    "--timeout-keep-alive", "5",  # an idle connection is closed after 5 s
+    "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
     "--h11-max-incomplete-event-size", "16384",  # a request head over 16 KiB is refused (400)
     "--no-access-log",  # ours, without personal data, is diversion.access
 ]
