@@ -7,7 +7,8 @@ writing contact attempts straight into the case log (as thousands of events woul
 sending them one by one through the old code would take hours, which is the point) and
 settling the case as the service would. Then, alternating between the two cases, it times:
 - GET /v1/referrals/{id} (the police's read of the case);
-- GET /v1/referrals/{id}/timeline (its first page);
+- GET /v1/referrals/{id}/timeline: a page of 10 on each case (the same page, so only the log's
+  length differs), and the default first page (10 entries on the short case, 100 on the long one);
 - a provider event (POST /v1/provider/events into the gateway, decided by referral_api);
 and prints p50/p99 for each and the long/short ratio (target: at most 1.5).
 Run with `make bench-long-case`. Figures depend on the machine: quote them with it.
@@ -154,7 +155,10 @@ def main() -> int:
 
         calls = {
             "GET /v1/referrals/{id}": lambda case_id: police.get(f"/v1/referrals/{case_id}"),
-            "GET /v1/referrals/{id}/timeline": lambda case_id: police.get(f"/v1/referrals/{case_id}/timeline"),
+            # The same page on both (the short case's whole log), so only the log's length differs...
+            f"GET .../timeline?limit={SHORT}": lambda case_id: police.get(f"/v1/referrals/{case_id}/timeline", params={"limit": SHORT}),
+            # ...and the default page, which holds 10 entries on the short case and 100 on the long one.
+            "GET .../timeline (default page)": lambda case_id: police.get(f"/v1/referrals/{case_id}/timeline"),
             "POST /v1/provider/events": contact,
         }
         figures: dict[tuple[str, str], list[float]] = {}
