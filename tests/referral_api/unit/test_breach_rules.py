@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diversion_common.contracts import CaseStatus, Deadline
-from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
+from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, BreachWithdrawalReason
 from referral_api.lifecycle.enforcement import (
     BreachRules,
     Due,
@@ -233,7 +233,7 @@ def test_a_correction_removing_the_basis_withdraws_a_request_not_yet_submitted()
     settle(log, at(90))
     log.event("appointment.attended", at(75), appointment_id="a-2", punctuality="late")  # the provider corrects its report
     withdrawal, *rest = settle(log, at(91))
-    assert (withdrawal.kind, withdrawal.reason) == (DueKind.withdraw, WithdrawalReason.basis_corrected)
+    assert (withdrawal.kind, withdrawal.reason) == (DueKind.withdraw, BreachWithdrawalReason.basis_corrected)
     # a-1 is now the one unacceptable miss, and it was never warned about: the warning follows
     assert [(d.kind, d.appointment_id) for d in rest] == [(DueKind.warning, "a-1")]
     state = log.state()
@@ -259,7 +259,7 @@ def test_the_police_withdrawing_the_referral_withdraws_its_open_request():
     settle(log, at(4))
     log.withdrew(at(5))
     (withdrawal,) = settle(log, at(6))
-    assert withdrawal.reason is WithdrawalReason.referral_withdrawn
+    assert withdrawal.reason is BreachWithdrawalReason.referral_withdrawn
     assert log.state().status is CaseStatus.withdrawn
 
 
@@ -336,7 +336,7 @@ def test_a_programme_completed_after_its_deadline_keeps_the_request_one_complete
 
     corrected, due = overdue()
     corrected.event("course.completed", due - timedelta(days=1))  # reported late: it was done in time
-    assert [d.reason for d in settle(corrected, due + timedelta(hours=3))] == [WithdrawalReason.basis_corrected]
+    assert [d.reason for d in settle(corrected, due + timedelta(hours=3))] == [BreachWithdrawalReason.basis_corrected]
 
 
 RULES_FOR_ADULT = rules_for(ADULT)

@@ -26,7 +26,7 @@ from referral_api.lifecycle.breach_requests import (
     BreachRule,
     BreachStatus,
     CourtOutcome,
-    WithdrawalReason,
+    BreachWithdrawalReason,
     YjuOutcome,
 )
 from diversion_common.contracts import text
@@ -85,7 +85,7 @@ class Outcome(DecisionOutcome):
 
 
 class Withdrawal(BaseModel):
-    reason: WithdrawalReason
+    reason: BreachWithdrawalReason
     at: datetime
 
 

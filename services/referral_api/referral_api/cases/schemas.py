@@ -278,7 +278,7 @@ class CasePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class WithdrawalReason(StrEnum):
+class ReferralWithdrawalReason(StrEnum):
     charged_instead = "charged_instead"
     submitted_in_error = "submitted_in_error"
     duplicate = "duplicate"
@@ -287,5 +287,5 @@ class WithdrawalReason(StrEnum):
 
 
 class WithdrawRequest(Strict):
-    reason: WithdrawalReason
+    reason: ReferralWithdrawalReason
     note: Note | None = None

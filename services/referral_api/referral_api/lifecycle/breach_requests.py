@@ -31,7 +31,7 @@ class BreachStep(StrEnum):
     withdraw_basis_corrected = "withdraw_basis_corrected"  # the system, after a correction
 
 
-class WithdrawalReason(StrEnum):
+class BreachWithdrawalReason(StrEnum):
     reasonable_excuse = "reasonable_excuse"
     not_in_public_interest = "not_in_public_interest"
     error = "error"
@@ -43,10 +43,10 @@ class WithdrawalReason(StrEnum):
 class OfficerWithdrawalReason(StrEnum):
     """The reasons an officer may give; the others are the system's own."""
 
-    reasonable_excuse = WithdrawalReason.reasonable_excuse.value
-    not_in_public_interest = WithdrawalReason.not_in_public_interest.value
-    error = WithdrawalReason.error.value
-    other = WithdrawalReason.other.value
+    reasonable_excuse = BreachWithdrawalReason.reasonable_excuse.value
+    not_in_public_interest = BreachWithdrawalReason.not_in_public_interest.value
+    error = BreachWithdrawalReason.error.value
+    other = BreachWithdrawalReason.other.value
 
 
 class CourtOutcome(StrEnum):

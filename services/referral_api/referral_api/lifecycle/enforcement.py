@@ -28,7 +28,7 @@ from typing import Any
 
 from diversion_common.contracts import AbsenceCategory, CaseStatus, Deadline, NoticeKind, Pathway
 from diversion_common.vocabulary import enum_of
-from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, WithdrawalReason
+from referral_api.lifecycle.breach_requests import BreachRule, BreachStatus, BreachWithdrawalReason
 from referral_api.lifecycle.fold import Appointment, AppointmentStatus, BreachRequestState, CaseState, ProgrammeState
 from referral_api.lifecycle.pathway import SCHEME_TIME_ZONE
 from referral_api.lifecycle.programme import add_working_days, end_of_day, is_working_day, local_date
@@ -70,7 +70,7 @@ class Due:
     deadline: Deadline | None = None  # a reminder's or an overdue breach's
     due_at: datetime | None = None
     breach_request_id: uuid.UUID | None = None  # a withdrawal's, or an officer's review reminder's
-    reason: WithdrawalReason | None = None
+    reason: BreachWithdrawalReason | None = None
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,9 @@ def _withdrawals(view: _View) -> list[Due]:
         if not request.open:
             continue
         if state.status is CaseStatus.withdrawn:
-            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.referral_withdrawn))
+            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=BreachWithdrawalReason.referral_withdrawn))
         elif request.status is BreachStatus.pending_oic_review and not _basis_holds(view, request):
-            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=WithdrawalReason.basis_corrected))
+            out.append(Due(DueKind.withdraw, f"withdraw:{request.id}", request.rule, breach_request_id=request.id, reason=BreachWithdrawalReason.basis_corrected))
     return out
 
 
