@@ -280,14 +280,19 @@ class Deadline(StrEnum):
     oic_review = "oic_review"  # the officer's review of a breach request (police only)
 
 
-class CaseNotice(BaseModel):
-    """A warning or a reminder about a case, for the provider working with the person."""
+class _Notice(BaseModel):
+    """What a warning or a reminder says, whoever is told it."""
 
     case_id: uuid.UUID
     notice: NoticeKind
     deadline: Deadline | None = Field(default=None, description="For a reminder: which deadline.")
     due_at: datetime | None = Field(default=None, description="For a reminder: when the deadline falls.")
     appointment_id: code(100) | None = Field(default=None, description="For a warning: the missed appointment.")
+
+
+class CaseNotice(_Notice):
+    """A warning or a reminder about a case, for the provider working with the person."""
+
     occurred_at: datetime
 
 
@@ -799,15 +804,10 @@ class NoticeLinks(BaseModel):
     breach_request: str | None = Field(default=None, description="For the officer's review of a request: the request.")
 
 
-class PoliceCaseNoticeData(BaseModel):
+class PoliceCaseNoticeData(_Notice):
     """A warning or a deadline reminder, as the referring force's system is told it: ids, codes and dates."""
 
-    case_id: uuid.UUID
     police_reference: Code
-    notice: NoticeKind
-    deadline: Deadline | None = Field(default=None, description="For a reminder: which deadline.")
-    due_at: datetime | None = Field(default=None, description="For a reminder: when the deadline falls.")
-    appointment_id: code(100) | None = Field(default=None, description="For a warning: the missed appointment.")
     links: NoticeLinks
 
 
