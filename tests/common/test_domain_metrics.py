@@ -157,7 +157,7 @@ def test_provider_events_are_counted_where_they_are_decided_by_type_outcome_and_
                             "data": {"case_id": case_id, "occurred_at": utcnow().isoformat(), "appointment_id": "never-booked"}})
     assert refused.status_code == 409, refused.text
     assert events_decided("referral.accepted", "applied") == before["applied"] + 1
-    assert events_decided("referral.accepted", "refused", "already_answered") == before["answered"] + 1  # the gateway's refusal
+    assert events_decided("referral.accepted", "refused", "already_answered") == before["answered"] + 1  # referral_api's refusal, recorded by the gateway
     assert events_decided("appointment.attended", "refused", "appointment_not_booked") == before["not_booked"] + 1  # referral_api's
     samples = scrape(linked.gateway.app)
     assert sample(samples, "diversion_provider_events_total", type="referral.accepted", outcome="applied", reason="") >= 1

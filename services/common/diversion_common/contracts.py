@@ -801,7 +801,9 @@ class CaseStatusChangedToPolice(_Webhook):
 
 class NoticeLinks(BaseModel):
     case: str = Field(description="Where the police system reads the case, with the force's key.")
-    breach_request: str | None = Field(default=None, description="For the officer's review of a request: the request.")
+    breach_request: str | None = Field(
+        default=None, exclude_if=lambda link: link is None, description="For the officer's review of a request: the request (absent otherwise)."
+    )
 
 
 class PoliceCaseNoticeData(_Notice):

@@ -174,7 +174,7 @@ def http_sender(base_url: str, api_key: str, timeout: float = 5.0) -> Sender:
     """Send envelopes to another service's internal inbox over authenticated HTTP."""
     # httpx keeps an idle connection 5 s by default, as long as the other service's listener: a send
     # on a connection idle that long could race the listener closing it and fail (the event then 202).
-    limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_SECONDS)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=CLIENT_IDLE_SECONDS)  # httpx's own, but the expiry
     return client_sender(httpx.Client(base_url=base_url, timeout=timeout, limits=limits), api_key)
 
 

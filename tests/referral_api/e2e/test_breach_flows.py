@@ -290,6 +290,7 @@ def test_an_adult_warned_then_breached_is_submitted_and_decided_by_the_court_wit
     [warning] = messages(b.police_system, CASE_NOTICE, case_id=case_id, notice="warning")
     assert warning["appointment_id"] == "a-1"
     assert PoliceCaseNoticeData.model_validate(warning).links.case.endswith(f"/v1/referrals/{case_id}")
+    assert "breach_request" not in warning["links"]  # only a reminder of the officer's review names one
     assert wait_for(lambda: case_id in delivered_to_provider(b, CASE_NOTICE), timeout=WAIT), "no warning to the provider"
 
     # A second: a breach request, for the officer in the case to review; the court knows nothing yet.

@@ -181,20 +181,32 @@ def test_a_provider_that_declined_the_case_reports_nothing_more_even_before_it_i
     assert code(propose(log, "referral.accepted", at(3))) == "not_with_provider"
 
 
-@pytest.mark.parametrize(
-    ("earlier", "data"),
-    [("referral.accepted", {}), ("contact.attempted", {"method": "phone", "outcome": "reached"})],
-)
-def test_a_provider_that_has_taken_the_case_on_does_not_accept_it_again(earlier, data):
+def test_a_provider_that_has_accepted_the_case_does_not_accept_it_again():
     log = routed_case()
-    log.event(earlier, at(3), **data)
+    log.event("referral.accepted", at(3))
     assert code(propose(log, "referral.accepted", at(3))) == "already_answered"
     assert code(propose(log, "referral.accepted", at(4))) == "already_answered"
 
 
-def test_an_acceptance_dated_before_the_case_was_taken_on_is_a_late_fact_and_recorded():
+@pytest.mark.parametrize(
+    ("earlier", "data"),
+    [
+        ("contact.attempted", {"method": "phone", "outcome": "message_left"}),
+        ("appointment.booked", {"appointment_id": "a-1", "kind": "assessment", "starts_at": at(30), "mode": "phone"}),
+    ],
+)
+def test_an_acceptance_after_work_already_begun_is_the_providers_answer_and_recorded(earlier, data):
     log = routed_case()
-    log.event("contact.attempted", at(5), method="phone", outcome="reached")
+    log.event(earlier, at(2), **data)
+    refused, fact = propose(log, "referral.accepted", at(3))
+    assert refused is None
+    log.facts.append(fact)
+    assert (log.state().answered_at, log.state().accepted_at) == (at(3), at(2))  # taken on at the earlier work
+
+
+def test_an_acceptance_dated_before_the_first_is_a_late_fact_and_recorded():
+    log = routed_case()
+    log.event("referral.accepted", at(5))
     refused, fact = propose(log, "referral.accepted", at(2))
     assert refused is None
     log.facts.append(fact)

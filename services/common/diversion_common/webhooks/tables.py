@@ -2,7 +2,7 @@
 
 A service makes its tables from these (``class Delivery(DeliveryFields, ServiceTable,
 table=True)``) and adds the column that names the endpoint: the gateway's
-``provider_id``, referral_api's ``force``. ``endpoint_column`` tells the shared
+``provider_id``, referral_api's ``recipient``. ``endpoint_column`` tells the shared
 code which column that is, so no service has to rename its own.
 """
 

@@ -1,10 +1,10 @@
 """Providers' signed events: checked here, decided by referral_api, answered with its decision.
 
 The gateway does not decide a case's status, nor whether an event may join its log. It checks
-what it knows (the case was offered to this provider, which the routing owns), keeps the event and its message to
-referral_api in one transaction, then sends that message at once and answers with
-referral_api's decision. When referral_api cannot be reached the event waits in
-the outbox: the provider gets ``202`` and the relay applies it, once, later.
+what it knows (the case is with this provider or was declined by it, which the routing owns),
+keeps the event and its message to referral_api in one transaction, then sends that message
+at once and answers with referral_api's decision. When referral_api cannot be reached the
+event waits in the outbox: the provider gets ``202`` and the relay applies it, once, later.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def _may_try_again(receipt: ProviderEventReceipt) -> bool:
 
 
 def _may_report(case: GatewayCase | None, provider_id: uuid.UUID) -> None:
-    """What the routing knows, and only that: whether the case was ever offered to this provider.
+    """What the routing knows, and only that: whether the provider may know of the case at all (it is
+    with it, or it declined it; a case taken from a disabled provider is no longer its own: 404).
     Whether it still may report on it (declined, answered already, ended) is referral_api's to decide."""
     if case is None or (case.provider_id != provider_id and str(provider_id) not in (case.declined_by or [])):
         raise NotFound("no such referral for this provider")

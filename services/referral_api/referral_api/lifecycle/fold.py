@@ -269,6 +269,7 @@ class CaseState:
     withdrawal_reason: str | None  # the police's reason code
     closure_reason: ProviderClosureReason | None
     rejected_by: tuple[uuid.UUID, ...]  # providers that rejected it, first rejection first
+    answered_at: datetime | None = None  # the current provider's own referral.accepted (accepted_at may be earlier work)
     breach_requests: tuple[BreachRequestState, ...] = ()  # in the order they were raised
     warned_appointments: frozenset[str] = frozenset()  # appointments a warning was issued for
     reminders_sent: frozenset[str] = frozenset()  # their keys (see lifecycle.enforcement)
@@ -580,6 +581,7 @@ def state_of(snapshot: CaseSnapshot, rules: ProgrammeRules = DEFAULT_RULES) -> C
         withdrawal_reason=snapshot.withdrawal_reason,
         closure_reason=mine.closure_reason if status is CaseStatus.closed_by_provider else None,
         rejected_by=tuple(sorted(snapshot.rejections, key=lambda provider: snapshot.rejections[provider])),
+        answered_at=mine.accepted.at if mine.accepted is not None else None,
         breach_requests=tuple(sorted(requests, key=lambda r: (r.raised_at, str(r.id)))),
         warned_appointments=frozenset(appointment_id for _, appointment_id in snapshot.warnings),
         reminders_sent=snapshot.reminders_sent,

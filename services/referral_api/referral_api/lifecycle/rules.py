@@ -71,9 +71,10 @@ def refusal(state: CaseState, fact: Fact) -> Refusal | None:
         return Refusal(BEFORE_REFERRAL, "The event is dated before the case was sent to your service.")
     if fact.kind is FactKind.referral_rejected and state.accepted_at is not None:
         return Refusal(ALREADY_ANSWERED, "You have already taken this case on; it can no longer be rejected.")
-    if fact.kind is FactKind.referral_accepted and state.accepted_at is not None and state.accepted_at <= fact.occurred_at:
-        # An acceptance dated before the case was taken on is a late fact, recorded: it moves the acceptance earlier.
-        return Refusal(ALREADY_ANSWERED, "You have already taken this case on.")
+    if fact.kind is FactKind.referral_accepted and state.answered_at is not None and state.answered_at <= fact.occurred_at:
+        # Only a second answer: an acceptance after work already begun (a booking, a call) is the provider's
+        # answer, recorded; one dated before the first is a late fact, recorded, and moves the acceptance earlier.
+        return Refusal(ALREADY_ANSWERED, "You have already accepted this referral.")
     if fact.kind is FactKind.appointment_booked:
         return _booking_refusal(state, fact)
     if fact.kind in APPOINTMENT_OUTCOME_KINDS:
