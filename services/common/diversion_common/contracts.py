@@ -164,6 +164,8 @@ TERMINAL_STATUSES = frozenset(
         CaseStatus.breach_decided,
     }
 )
+# No provider has taken the case on yet (by referral.accepted, or by beginning work with the person).
+NOT_YET_TAKEN_ON = frozenset({CaseStatus.awaiting_yju_decision, CaseStatus.awaiting_routing, CaseStatus.routed, CaseStatus.unroutable})
 
 
 class Topic(StrEnum):

@@ -25,7 +25,7 @@ from provider_gateway.deliveries.worker import BackgroundWorker, DeliveryWorker,
 from support.fake_provider import FakeProvider
 from support.gateway_flows import delivery_for, register_provider, route_a_case
 from support.processes import wait_for
-from support.provider_events import Provider, event
+from support.provider_events import AT_BOOKING, Provider, event
 from support.referrals import adult_referral
 
 # allow_loopback: the fake provider listens on 127.0.0.1, as in a local run.
@@ -98,6 +98,23 @@ def test_disabling_sends_its_unanswered_cases_on_tells_it_and_keeps_its_accepted
     assert [d.status for d in deliveries_of(linked.gateway_engine, first.id) if d.case_id == uuid.UUID(never_fetched)] == ["cancelled"]
     assert linked.gateway.post(f"/v1/provider/referrals/{had_it}/acknowledge", headers=first.key).status_code == 200
     assert pulled(linked.gateway, first.key) == []
+
+
+def test_a_case_taken_on_by_work_with_the_person_stays_with_a_disabled_provider(linked):
+    """A provider that books or calls before it sends referral.accepted has taken the case on (referral_api's
+    acceptance is the earlier of the two): the person is in its care, so disabling it does not move them."""
+    first = provider(linked, "A First Service")
+    called, booked = routed_case(linked), routed_case(linked)
+    provider(linked, "B Second Service")
+    assert first.report("contact.attempted", called, method="phone", outcome="reached")["case_status"] == "in_programme"
+    first.report("appointment.booked", booked, appointment_id="a-1", kind="assessment", starts_at=AT_BOOKING, mode="in_person")
+
+    disable(linked.gateway, linked.admin, first.id)
+
+    for case_id in (called, booked):
+        assert gateway_case(linked, case_id).provider_id == uuid.UUID(first.id)
+        assert linked.case(case_id)["status"] == "in_programme"
+    assert [n["message"]["type"] for n in pulled(linked.gateway, first.key) if n["message"]["type"] == "referral.withdrawn"] == []
 
 
 def test_a_disabled_providers_key_reads_what_is_its_own_but_answers_and_reports_nothing(linked):
