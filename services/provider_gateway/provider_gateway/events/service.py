@@ -99,10 +99,11 @@ def receive_event(
     if as_utc(data.occurred_at) > utcnow() + CLOCK_ALLOWANCE:
         raise ValidationFailed(errors=[FieldError(pointer="/data/occurred_at", detail="must not be in the future")])
     must_be_active(session, provider_id)  # a disabled provider answers and reports nothing: 403
-    case = session.get(GatewayCase, data.case_id, with_for_update=True)
+    # Locked, so the case's events are kept in the order they came; only what routing knows of it is read.
+    routing = session.connection().execute(_CASE_ROUTING, {"case": data.case_id}).first()
     now = utcnow()
     message_id = message_id_for(provider_id, webhook_id)
-    _may_report(case, provider_id)
+    _may_report(routing, provider_id)
     if earlier is not None:
         # Locked, so two retries at once send it once; re-read, as another may have just retried it.
         session.refresh(earlier, with_for_update=True)
@@ -171,7 +172,16 @@ def _may_try_again(receipt: ProviderEventReceipt) -> bool:
     return receipt.outcome == EventOutcome.refused.value and receipt.refusal_retryable
 
 
-def _may_report(case: GatewayCase | None, provider_id: uuid.UUID) -> None:
+_CASE_COLUMNS = GatewayCase.__table__.c  # type: ignore[attr-defined]
+_CASE_ROUTING = select(_CASE_COLUMNS.provider_id, _CASE_COLUMNS.declined_by).where(_CASE_COLUMNS.case_id == bindparam("case")).with_for_update()
+
+
+class _Routing(Protocol):
+    provider_id: uuid.UUID | None
+    declined_by: list[str] | None
+
+
+def _may_report(case: _Routing | None, provider_id: uuid.UUID) -> None:
     """What the routing knows, and only that: whether the provider may know of the case at all (it is
     with it, or it declined it; a case taken from a disabled provider is no longer its own: 404).
     Whether it still may report on it (declined, answered already, ended) is referral_api's to decide."""
