@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, ProgrammeSummary
@@ -49,10 +50,17 @@ def mirror_open_view(session: Session, case_id: uuid.UUID, *, status: CaseStatus
     """``mirror`` for a case still open: the same rule (newest version wins) as one conditional
     UPDATE, no load and no flush. Every provider event's answer is one."""
     assert status not in TERMINAL_STATUSES  # an ended case's view does more: ``mirror``
+    # The UPDATE goes past the session's unit of work: a change to this case still pending in it (an
+    # earlier answer in the same relay transaction) is written first, so the version guard sees it and
+    # the change cannot land afterwards over a newer view; a copy already loaded is read afresh.
+    session.flush()
     session.connection().execute(_TAKE_OPEN_VIEW, {
         "case": case_id, "new_status": status.value, "new_version": version,
         "new_programme": programme.model_dump(mode="json") if programme else None, "now": utcnow(),
     })
+    loaded = session.identity_map.get(identity_key(GatewayCase, case_id))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 _CASES = GatewayCase.__table__.c  # type: ignore[attr-defined]
