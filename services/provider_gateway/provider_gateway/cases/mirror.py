@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
-from diversion_common.contracts import TERMINAL_STATUSES, CaseStatus, ProgrammeSummary
+from diversion_common.contracts import TERMINAL_STATUSES, CaseProjection, CaseStatus, ProgrammeSummary
 from diversion_common.database import utcnow
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import cancel_open_deliveries, tell_provider_of_withdrawal
@@ -46,9 +46,21 @@ def mirror(
     return True
 
 
+def take_view(session: Session, view: CaseProjection) -> None:
+    """referral_api's answer about a case, mirrored: an open case's by one conditional UPDATE (most
+    answers: no load of the row, whose JSON holds the person's details); an ended one's through
+    ``mirror``, which ends its routing too."""
+    if view.status not in TERMINAL_STATUSES:
+        mirror_open_view(session, view.case_id, status=view.status, version=view.version, programme=view.programme)
+        return
+    case = session.get(GatewayCase, view.case_id, with_for_update=True)
+    if case is not None:
+        mirror(session, case, status=view.status, version=view.version, programme=view.programme)
+
+
 def mirror_open_view(session: Session, case_id: uuid.UUID, *, status: CaseStatus, version: int, programme: ProgrammeSummary | None) -> None:
     """``mirror`` for a case still open: the same rule (newest version wins) as one conditional
-    UPDATE, no load and no flush. Every provider event's answer is one."""
+    UPDATE, with no load of the row."""
     assert status not in TERMINAL_STATUSES  # an ended case's view does more: ``mirror``
     # The UPDATE goes past the session's unit of work: a change to this case still pending in it (an
     # earlier answer in the same relay transaction) is written first, so the version guard sees it and

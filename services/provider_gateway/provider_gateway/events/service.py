@@ -25,7 +25,6 @@ from diversion_common import pagination
 from diversion_common.audit.recording import answering, rides_on
 from diversion_common.contracts import (
     CLOCK_ALLOWANCE,
-    TERMINAL_STATUSES,
     CaseProjection,
     CaseStatus,
     ProviderEvent,
@@ -38,7 +37,7 @@ from diversion_common.messaging import BatchReceipt, MessageEnvelope, OutboxRela
 from diversion_common.observability import current_request_id
 from diversion_common.problems import Conflict, FieldError, NotFound, Unauthenticated, ValidationFailed
 from diversion_common.signing import InvalidSignature, verify
-from provider_gateway.cases.mirror import mirror, mirror_open_view
+from provider_gateway.cases.mirror import mirror, take_view
 from provider_gateway.cases.tables import GatewayCase, GatewayCaseStatus
 from provider_gateway.deliveries.service import cancel_open_deliveries
 from provider_gateway.events.schemas import EventReceipt, EventReceiptPage, EventRefusal
@@ -215,10 +214,10 @@ def record_outcome(session: Session, envelope: MessageEnvelope, answer: BatchRec
         count_event(session, decided.event_type, EventOutcome.refused.value, (answer.refusal_code or "refused")[:40])
         return
     count_event(session, decided.event_type, EventOutcome.applied.value)
-    if projection is not None and decided.event_type not in _ANSWERS and projection.status not in TERMINAL_STATUSES:
-        # Most events: no routing to move on (only an answer to the referral does), and a case
-        # still open: the mirror takes the newer view, and nothing else here changes.
-        mirror_open_view(session, decided.case_id, status=projection.status, version=projection.version, programme=projection.programme)
+    if decided.event_type not in _ANSWERS:
+        # Most events: no routing to move on (only an answer to the referral does): the mirror takes the view.
+        if projection is not None:
+            take_view(session, projection)
         return
     case = session.get(GatewayCase, decided.case_id, with_for_update=True)
     if case is None:
