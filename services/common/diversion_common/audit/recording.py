@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Insert, bindparam, event, func, select
+from sqlalchemy import Engine, Insert, Select, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 from starlette.types import Scope
@@ -92,27 +92,37 @@ class CallAudit:
         # cost a fifth of a referral's CPU (docs/PERFORMANCE.md).
         connection = session.connection()
         record_id = self.record_id if self.written_status is not None else None
-        if record_id is None:
-            state: dict[str, Any] = self.scope.get("state") or {}
-            client_id = _uuid_or_none(state.get("client_id"))
-            record_id = connection.execute(_record_insert(self.record_table), {
-                "request_id": self.request_id,
-                "correlation_id": self.x_request_id,
-                "client_id": client_id,
-                "actor": actors.client(client_id) if client_id else actors.UNAUTHENTICATED,
-                "role": state.get("client_role"),
-                "method": self.scope["method"][:10],
-                "route": route_template(self.scope),
-                "path_ids": validated_ids(self.scope.get("path_params")),
-                "status": status,
-                "at": utcnow(),
-            }).scalar_one()
         cases = self.cases_to_add()
-        if len(cases) > 1 and connection.dialect.name == "postgresql":
+        on_postgresql = connection.dialect.name == "postgresql"
+        if record_id is None and cases and on_postgresql:
+            # The record and its cases in one statement: one round trip fewer on every call that names a case.
+            record_id = connection.execute(
+                _record_with_cases(self.record_table, self.case_table), {**self._record(status), "case_ids": cases}
+            ).scalar_one()
+            return record_id, status, cases
+        if record_id is None:
+            record_id = connection.execute(_record_insert(self.record_table), self._record(status)).scalar_one()
+        if len(cases) > 1 and on_postgresql:
             connection.execute(_cases_as_one_array(self.case_table), {"audit_id": record_id, "case_ids": cases})
         elif cases:
             connection.execute(_case_insert(self.case_table), [{"audit_id": record_id, "case_id": case_id} for case_id in cases])
         return record_id, status, cases
+
+    def _record(self, status: int) -> dict[str, Any]:
+        state: dict[str, Any] = self.scope.get("state") or {}
+        client_id = _uuid_or_none(state.get("client_id"))
+        return {
+            "request_id": self.request_id,
+            "correlation_id": self.x_request_id,
+            "client_id": client_id,
+            "actor": actors.client(client_id) if client_id else actors.UNAUTHENTICATED,
+            "role": state.get("client_role"),
+            "method": self.scope["method"][:10],
+            "route": route_template(self.scope),
+            "path_ids": validated_ids(self.scope.get("path_params")),
+            "status": status,
+            "at": utcnow(),
+        }
 
     def committed(self, record_id: int, status: int, cases: list[uuid.UUID]) -> None:
         self.record_id = record_id
@@ -141,6 +151,19 @@ def _cases_as_one_array(case_table: type[AuditCaseFields]) -> Insert:
     return case_table.__table__.insert().from_select(  # type: ignore[attr-defined]
         ["audit_id", "case_id"], select(bindparam("audit_id", type_=columns.audit_id.type), case_ids)
     )
+
+
+@cache
+def _record_with_cases(record_table: type[AuditRecordFields], case_table: type[AuditCaseFields]) -> Select:
+    """PostgreSQL: the record and its cases (an array) in one statement, the record's id returned."""
+    columns = case_table.__table__.c  # type: ignore[attr-defined]
+    table = record_table.__table__  # type: ignore[attr-defined]
+    # Each value named: an INSERT inside a CTE does not leave out the columns the call gives none for.
+    values = {column.name: bindparam(column.name, type_=column.type) for column in table.c if column.name != "id"}
+    record = table.insert().values(values).returning(table.c.id).cte("record")
+    case_ids = func.unnest(bindparam("case_ids", type_=postgresql.ARRAY(columns.case_id.type)))
+    case_rows = case_table.__table__.insert().from_select(["audit_id", "case_id"], select(record.c.id, case_ids)).cte("case_rows")  # type: ignore[attr-defined]
+    return select(record.c.id).add_cte(case_rows)
 
 
 call_audit_var: ContextVar[CallAudit | None] = ContextVar("call_audit", default=None)
