@@ -14,7 +14,7 @@ from diversion_common.contracts import REFERENCE_AGGREGATE
 from diversion_common.database import make_engine
 from referral_api.audit.tables import AuditRecord
 from referral_api.messaging.tables import OutboxMessage
-from referral_api.reference.service import court_of_district, in_use_district
+from referral_api.reference.service import court_of_district, force_of_district_in_use
 from support.processes import cli, one_line_error
 
 
@@ -57,9 +57,9 @@ def test_districts_and_courts_are_added_changed_and_retired_each_audited(databas
     assert run_json(database, "retire", "districts", "hart")["retired"] is True
 
     with Session(engine) as session:
-        assert in_use_district(session, "newbury").force == "thames-valley"
+        assert force_of_district_in_use(session, "newbury") == "thames-valley"
         assert court_of_district(session, "wokingham") == "slough-magistrates"
-        assert in_use_district(session, "hart") is None
+        assert force_of_district_in_use(session, "hart") is None
         told = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.aggregate_id == REFERENCE_AGGREGATE)).all()
     assert [(m["code"], m["retired"]) for m in told] == [("newbury", False), ("wokingham", False), ("hart", True)]
     assert operator_rows(engine) == [

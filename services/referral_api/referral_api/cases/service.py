@@ -73,10 +73,8 @@ def submit_referral(
         return earlier
 
     now = utcnow()
-    district = reference.in_use_district(session, referral.encounter.district)
-    violations = intake_violations(
-        referral, force=principal.force, district_force=district.force if district else None, now=now, clock_skew=clock_skew
-    )
+    district_force = reference.force_of_district_in_use(session, referral.encounter.district)
+    violations = intake_violations(referral, force=principal.force, district_force=district_force, now=now, clock_skew=clock_skew)
     if violations:
         raise ValidationFailed(
             f"{len(violations)} field(s) break intake rules",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -48,10 +48,13 @@ class ReferenceInUse(Conflict):
 # --- reading ------------------------------------------------------------------
 
 
-def in_use_district(session: Session, code: str) -> District | None:
-    """The district a new referral may name: known, and not retired."""
-    district = session.get(District, code)
-    return district if district is not None and district.retired_at is None else None
+def force_of_district_in_use(session: Session, code: str) -> str | None:
+    """The force of a district a new referral may name (known, and not retired); None for any other."""
+    # A prebuilt statement on the session's connection: every referral asks (an ORM load was 5% of intake's CPU).
+    return session.connection().execute(_FORCE_OF_DISTRICT_IN_USE, {"code": code}).scalar()
+
+
+_FORCE_OF_DISTRICT_IN_USE = select(District.force).where(District.code == bindparam("code"), District.retired_at.is_(None))  # type: ignore[union-attr]
 
 
 def court_of_district(session: Session, code: str) -> str:
