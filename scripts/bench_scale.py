@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -53,7 +54,7 @@ BATCH = 50_000  # clones per transaction
 
 
 def load_to(url: str, templates: list, have: int, want: int) -> float:
-    """Clone until the database holds ``want`` clones; the seconds it took (with VACUUM ANALYZE)."""
+    """Clone until the database holds ``want`` clones; the seconds it took (with VACUUM ANALYZE and a CHECKPOINT)."""
     started = time.monotonic()
     # A large load sets the plain indexes aside and builds them once at its end.
     with IndexesSetAside(url) if want - have > BATCH else contextlib.nullcontext():
@@ -64,6 +65,9 @@ def load_to(url: str, templates: list, have: int, want: int) -> float:
             print(f"  {have:,} cases loaded ({time.monotonic() - started:.0f} s)", flush=True)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+        # The load's dirty pages written out now, not by a checkpoint during the first path's reads:
+        # the reads are timed on the data's size, not on the aftermath of loading it.
+        conn.execute("CHECKPOINT")
     return time.monotonic() - started
 
 
@@ -92,6 +96,20 @@ def read_paths(url: str, court: str, workdir: Path) -> dict[str, Path]:
         path.write_text("\n".join(lines) + "\n")
         files[name] = path
     return files
+
+
+def reads_below(url: str) -> dict[str, float]:
+    """Counters of reads that missed PostgreSQL's shared buffers (served by the OS's page cache or
+    the disk) and of what the machine's disks read, so that a slow tail can be told apart from
+    pages read cold (docs/PERFORMANCE.md, "bench-scale")."""
+    with psycopg.connect(url) as conn:
+        blocks = conn.execute("SELECT blks_read FROM pg_stat_database WHERE datname = current_database()").fetchone()[0]  # type: ignore[index]
+    sectors = 0
+    for line in Path("/proc/diskstats").read_text().splitlines():
+        fields = line.split()
+        if re.fullmatch(r"(sd|vd|xvd)[a-z]+|nvme\d+n\d+", fields[2]):  # whole disks, not their partitions
+            sectors += int(fields[5])
+    return {"blocks_from_os": blocks, "disk_read_mb": sectors * 512 / 2**20}
 
 
 def court_client(url: str, court: str) -> str:
@@ -155,12 +173,15 @@ def main() -> int:
                     key = keys.get(name, system.keys["police"])
                     warm = {"BENCH_API_KEY": key, "BENCH_PATHS_FILE": str(paths)}
                     wrk(system.referral_api.url, args.connections, 1, 2, READS_SCRIPT, warm)
+                    before = reads_below(url)
                     result, _cpu, stderr = wrk(system.referral_api.url, args.connections, 1, args.seconds, READS_SCRIPT, warm)
+                    below = {key: after - before[key] for key, after in reads_below(url).items()}
                     row = {"scale": scale, "path": name, "requests_per_second": round(result["requests"] / (result["duration_us"] / 1e6), 1),
                            "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000, "max_ms": result["max_us"] / 1000,
-                           "non_200": result["non_200"], "socket_errors": result["socket_errors"], **counted}
+                           "non_200": result["non_200"], "socket_errors": result["socket_errors"], **below, **counted}
                     results.append(row)
-                    print(f"  {name}: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms ({row['requests_per_second']}/s)"
+                    print(f"  {name}: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms ({row['requests_per_second']}/s); "
+                          f"{below['blocks_from_os']:,} blocks read past PostgreSQL's buffers, {below['disk_read_mb']:.1f} MB from the disk"
                           f"{'; NOT all 200: ' + stderr.strip() if result['non_200'] or result['socket_errors'] else ''}", flush=True)
                 if args.explain and scale == args.scales[-1]:
                     from suite.explain import explain_reads  # the app in process: only when asked
