@@ -63,10 +63,10 @@ bench: $(UV)
 	bash scripts/ensure_debian_packages.sh scripts/bench-debian-packages.txt
 	$(UV) run --frozen --quiet --group bench python scripts/bench.py --seconds $(BENCH_SECONDS) --workers 1 $(BENCH_WORKERS)
 
-## Reads as years of cases pile up: cases loaded in bulk to 10,000 then 1,000,000 (not through the API:
-## cases written by the service's code, cloned server-side by INSERT ... SELECT), then a police GET, a timeline page and a court's
-## filtered page timed with wrk at each scale; p50/p99, the growth of p99, and the EXPLAIN plans of
-## each read's statements (benchmarks/results/scale-<UTC time>*). About 20 minutes and 20 GB of disk.
+## Reads as years of cases pile up: 10,000 and 1,000,000 cases loaded in bulk, each into databases of its own (not through
+## the API: cases written by the service's code, cloned server-side by INSERT ... SELECT), then a police GET, a timeline page and
+## a court's filtered page timed with wrk, the scales in turn, three rounds; the medians of p50/p99, the growth of p99, and the
+## EXPLAIN plans of each read's statements (benchmarks/results/scale-<UTC time>*). About 20 minutes and 20 GB of disk.
 ## Shorter: make bench-scale BENCH_SCALE_ARGS="--scales 10000 100000"
 BENCH_SCALE_ARGS ?=
 bench-scale: $(UV)
