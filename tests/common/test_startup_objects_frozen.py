@@ -1,5 +1,5 @@
 """A started service leaves what it holds from start-up out of the garbage collector's full passes
-(`gc.freeze`, diversion_common/service_app.py), and gives it back when it stops.
+(`gc.freeze`, diversion_common/start_up.py), and gives it back when it stops.
 
 A full pass over a started service's objects paused the process for 50 to 85 ms under load; only
 the objects made since start-up are scanned now (docs/PERFORMANCE.md, "Pauses")."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -32,6 +31,7 @@ from diversion_common.problems import ProblemDetails, install_problem_handlers, 
 from diversion_common.rate_limits import RateLimits
 from diversion_common.request_limits import RequestLimitsMiddleware
 from diversion_common.slow_clients import configure_header_read_timeout
+from diversion_common.start_up import start_up_objects_frozen
 
 
 def create_service_app(
@@ -117,21 +117,13 @@ def create_service_app(
 
 
 def _startup_objects_frozen(lifespan: Callable[[FastAPI], Any]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The lifespan, with what the process holds once started left out of the garbage collector's
-    full passes (`gc.freeze`). A service holds about 150,000 tracked objects after start-up (its
-    modules, the app, the models); a full pass over them took 54 to 81 ms on a 2-core VM, a pause of
-    the whole process each time, which was the slowest reads' time (docs/PERFORMANCE.md, "Pauses").
-    Objects made later are collected as before. Unfrozen at shutdown, so that a process which
-    starts apps one after another (the tests) can still collect the ones it is done with."""
+    """The lifespan, with what the process holds once started left out of the collector's full passes."""
 
     @asynccontextmanager
     async def frozen(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
-            gc.freeze()
-            try:
+            with start_up_objects_frozen():
                 yield
-            finally:
-                gc.unfreeze()
 
     return frozen
 
