@@ -58,11 +58,12 @@ FORCE = "thames-valley"
 BATCH = 50_000  # clones per transaction
 
 
-def load_to(url: str, templates: list, have: int, want: int) -> float:
-    """Clone until the database holds ``want`` clones; the seconds it took (with VACUUM ANALYZE and a CHECKPOINT)."""
+def load_to(url: str, templates: list, want: int) -> float:
+    """Clone into an empty database until it holds ``want`` clones; the seconds it took (with VACUUM ANALYZE and a CHECKPOINT)."""
     started = time.monotonic()
+    have = 0
     # A large load sets the plain indexes aside and builds them once at its end.
-    with IndexesSetAside(url) if want - have > BATCH else contextlib.nullcontext():
+    with IndexesSetAside(url) if want > BATCH else contextlib.nullcontext():
         while have < want:
             upto = min(want, have + BATCH)
             clone(url, templates, have + 1, upto)
@@ -151,7 +152,7 @@ def load_scale(databases: Databases, scale: int, workdir: Path) -> LoadedScale:
     templates = build_templates(engine)
     engine.dispose()
     print(f"loading {scale:,} cases", flush=True)
-    seconds = load_to(url, templates, 0, scale - len(templates))
+    seconds = load_to(url, templates, scale - len(templates))
     counted = sizes(url)
     court = busiest_court(url)
     print(f"{counted['referral_cases']:,} cases, {counted['referral_case_facts']:,} facts, "
@@ -167,10 +168,10 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     summary = []
     for key in dict.fromkeys((row["scale"], row["path"]) for row in results):
         rows = [row for row in results if (row["scale"], row["path"]) == key]
-        summary.append({**rows[0], **{figure: round(statistics.median(row[figure] for row in rows), 1)
-                                       for figure in ("p50_ms", "p99_ms", "requests_per_second")},
+        first = {name: value for name, value in rows[0].items() if name != "round"}
+        summary.append({**first, **{figure: round(statistics.median(row[figure] for row in rows), 1)
+                                    for figure in ("p50_ms", "p99_ms", "requests_per_second")},
                         "p99_by_round": [row["p99_ms"] for row in rows]})
-        summary[-1].pop("round", None)
     return summary
 
 
@@ -213,7 +214,7 @@ def main() -> int:
                         wrk(system.referral_api.url, args.connections, 1, 2, READS_SCRIPT, warm)
                     before = reads_below(loaded.url)
                     result, _cpu, stderr = wrk(system.referral_api.url, args.connections, 1, args.seconds, READS_SCRIPT, warm)
-                    below = {key: after - before[key] for key, after in reads_below(loaded.url).items()}
+                    below = {counter: after - before[counter] for counter, after in reads_below(loaded.url).items()}
                     row = {"round": round_number, "scale": scale, "path": name,
                            "requests_per_second": round(result["requests"] / (result["duration_us"] / 1e6), 1),
                            "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000, "max_ms": result["max_us"] / 1000,

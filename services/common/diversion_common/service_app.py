@@ -51,7 +51,7 @@ def create_service_app(
     configure_logging(log_level)
     if internal_listener is not None:
         lifespan = with_internal_listener(lifespan, internal_listener)
-    lifespan = _startup_objects_frozen(lifespan)
+    lifespan = _frozen_once_started(lifespan)
     # /docs from this machine's files, not a CDN (diversion_common/api_docs.py); no ReDoc, a CDN page too.
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_docs(app)
@@ -116,7 +116,7 @@ def create_service_app(
     return app
 
 
-def _startup_objects_frozen(lifespan: Callable[[FastAPI], Any]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _frozen_once_started(lifespan: Callable[[FastAPI], Any]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan, with what the process holds once started left out of the collector's full passes."""
 
     @asynccontextmanager

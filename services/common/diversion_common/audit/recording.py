@@ -87,9 +87,9 @@ class CallAudit:
 
     def write(self, session: Session, status: int) -> tuple[int, int, list[uuid.UUID]]:
         """Add the record (once) and its cases not yet written to the session's transaction."""
-        # Written as plain Core inserts on the session's connection, statements built once (one
-        # round trip for the record and its id, one for its cases): through the ORM this write
-        # cost a fifth of a referral's CPU (docs/PERFORMANCE.md).
+        # Written as plain Core inserts on the session's connection, statements built once (on
+        # PostgreSQL the record and its cases in one round trip, elsewhere one for each): through the
+        # ORM this write cost a fifth of a referral's CPU (docs/PERFORMANCE.md).
         connection = session.connection()
         record_id = self.record_id if self.written_status is not None else None
         cases = self.cases_to_add()

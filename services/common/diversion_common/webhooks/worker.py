@@ -39,8 +39,8 @@ from diversion_common.heartbeat import Heartbeat
 from diversion_common.messaging import wake_event
 from diversion_common.observability import REQUEST_ID_HEADER, handling
 from diversion_common.signing import sign_headers
-from diversion_common.webhooks import addressing, service
 from diversion_common.start_up import start_up_objects_frozen
+from diversion_common.webhooks import addressing, service
 from diversion_common.webhooks.policy import CircuitPolicy, Outcome, RetryPolicy, classify, parse_retry_after
 from diversion_common.webhooks.tables import DeliveryStatus, DeliveryTables
 from diversion_common.webhooks.transport import CheckedTransport, RefusedTarget
